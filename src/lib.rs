@@ -1,0 +1,74 @@
+//! seedsim: deterministic simulation testing for distributed systems in Rust.
+//!
+//! Your nodes (ordinary async Rust) run inside one process on a seeded, single-threaded
+//! executor with a simulated network and clock. seedsim injects partitions, delays, loss,
+//! duplication, reordering, clock skew, crashes, restarts and pauses. Everything that varies
+//! comes from one `u64` seed, so a failure found under seed N replays exactly, event for
+//! event, from seed N.
+//!
+//! ```
+//! use std::time::Duration;
+//! use seedsim::{net::UdpSocket, time, Runner};
+//!
+//! async fn echo_server() -> std::io::Result<()> {
+//!     let socket = UdpSocket::bind("0.0.0.0:9000").await?;
+//!     let mut buf = [0; 64];
+//!     loop {
+//!         let (len, from) = socket.recv_from(&mut buf).await?;
+//!         socket.send_to(&buf[..len], from).await?;
+//!     }
+//! }
+//!
+//! Runner::new().seeds(10).run(|sim| {
+//!     sim.node("server", echo_server)?;
+//!     sim.client("client", async {
+//!         let socket = UdpSocket::bind("0.0.0.0:0").await?;
+//!         let mut buf = [0; 64];
+//!         for attempt in 0u8..5 {
+//!             socket.send_to(&[attempt], ("server", 9000)).await?;
+//!             if let Ok(Ok((len, _))) = time::timeout(Duration::from_millis(50), socket.recv_from(&mut buf)).await {
+//!                 assert_eq!(&buf[..len], &[attempt]);
+//!             }
+//!         }
+//!         Ok::<(), std::io::Error>(())
+//!     })?;
+//!     Ok(())
+//! });
+//! ```
+//!
+//! Start with [`Sim`] (a world you drive by hand) or [`Runner`] (many seeds under
+//! `cargo test`). Node code uses [`time`], [`net`], [`task`] and [`rand::rng`]; faults come from
+//! [`world`] inside a run or the `Sim` methods of the same names between steps. The guide is in
+//! the repository's `docs/` folder.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod context;
+mod error;
+mod log;
+pub mod net;
+mod node;
+pub mod rand;
+mod runner;
+mod runtime;
+mod seed;
+mod sim;
+pub mod task;
+pub mod time;
+pub mod trace;
+pub mod world;
+
+pub use error::{Error, ErrorKind};
+pub use node::{Exit, NodeId};
+pub use rand::Ratio;
+pub use runner::{Plan, Report, Runner, DEFAULT_BASE_SEED, DEFAULT_SEEDS};
+pub use runtime::sched::Policy;
+pub use seed::Seed;
+pub use sim::outcome::{BlockedTask, Cause, End, Failure, Outcome, Summary};
+pub use sim::{Builder, Config, OnLimit, Sim};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

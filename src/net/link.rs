@@ -1,0 +1,268 @@
+//! Links: what the network does to a datagram between two nodes (latency, loss, duplication,
+//! reordering), and the sparse per-pair state (partitions, clogs, overrides, FIFO order).
+//!
+//! Pairs are stored only when something makes them differ from the default link or they have
+//! carried traffic, so a world of 1,000 nodes does not hold a million link objects.
+
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+use crate::rand::{Ratio, Stream};
+use crate::time::nanos;
+
+/// How long a datagram takes on a link. All sampling is integer arithmetic on the network's
+/// random stream.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::net::Latency;
+/// let ms = Duration::from_millis;
+/// let lan = Latency::Uniform { min: ms(1), max: ms(2) };
+/// let wan = Latency::LongTail { min: ms(20), median: ms(30), max: ms(2_000) };
+/// let flaky = Latency::Bimodal { fast: ms(1), slow: ms(200), slow_ratio: seedsim::Ratio::percent(5)? };
+/// # let _ = (lan, wan, flaky);
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Latency {
+    /// Always the same.
+    Fixed(Duration),
+    /// Uniform over `min..=max` (nanosecond resolution).
+    Uniform {
+        /// The shortest latency.
+        min: Duration,
+        /// The longest latency.
+        max: Duration,
+    },
+    /// A power-law tail, like a real network's: half the datagrams take `min..median`, a
+    /// quarter `median..3*median-2*min`, an eighth the next doubling, and so on, capped at
+    /// `max`. (Each doubling of the excess over `min` halves its probability.)
+    LongTail {
+        /// The shortest latency.
+        min: Duration,
+        /// Half the datagrams are faster than this.
+        median: Duration,
+        /// No datagram is slower than this.
+        max: Duration,
+    },
+    /// Usually `fast`, with probability `slow_ratio` `slow` (a congested path, a GC pause in
+    /// a middlebox).
+    Bimodal {
+        /// The common latency.
+        fast: Duration,
+        /// The rare latency.
+        slow: Duration,
+        /// How often a datagram is slow.
+        slow_ratio: Ratio,
+    },
+}
+
+impl Latency {
+    /// Draw one latency, in nanoseconds.
+    pub(crate) fn sample(&self, rng: &mut Stream) -> u64 {
+        match *self {
+            Latency::Fixed(latency) => nanos(latency),
+            Latency::Uniform { min, max } => rng.between(nanos(min), nanos(max)),
+            Latency::LongTail { min, median, max } => {
+                let (min, median, max) = (nanos(min), nanos(median), nanos(max));
+                let unit = median - min;
+                if unit == 0 {
+                    return min;
+                }
+                // Geometric bucket: P(k) = 2^-(k+1), from the leading zeros of one draw.
+                let k = rng.next_u64().leading_zeros().min(40);
+                let bucket_start = unit.saturating_mul((1u64 << k) - 1);
+                let within = rng.below(unit.saturating_mul(1u64 << k).max(1));
+                min.saturating_add(bucket_start)
+                    .saturating_add(within)
+                    .min(max)
+            }
+            Latency::Bimodal {
+                fast,
+                slow,
+                slow_ratio,
+            } => {
+                if rng.chance(slow_ratio) {
+                    nanos(slow)
+                } else {
+                    nanos(fast)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |expected: &'static str| {
+            Err(Error::new(
+                ErrorKind::InvalidConfig {
+                    field: "Latency",
+                    expected,
+                },
+                format!("{self:?}"),
+            ))
+        };
+        match *self {
+            Latency::Fixed(_) => Ok(()),
+            Latency::Uniform { min, max } if min > max => bad("Uniform with min <= max"),
+            Latency::LongTail { min, median, max } if !(min <= median && median <= max) => {
+                bad("LongTail with min <= median <= max")
+            }
+            Latency::Bimodal { fast, slow, .. } if fast > slow => bad("Bimodal with fast <= slow"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the network does to datagrams between two nodes, one direction.
+///
+/// Loss, duplication and reordering apply to datagrams; streams (a later layer) see loss as
+/// delay. Set the default for every pair with [`Builder::link`](crate::Builder::link) and
+/// override single pairs with [`Sim::set_link`](crate::Sim::set_link) or
+/// [`world::set_link`](crate::world::set_link).
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::{net::{Latency, Link}, Ratio};
+/// let link = Link {
+///     latency: Latency::Fixed(Duration::from_millis(1)),
+///     loss: Ratio::percent(2)?,
+///     duplicate: Ratio::new(1, 1000)?,
+///     reorder: Ratio::percent(1)?,
+/// };
+/// # let _ = link;
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// One-way delay.
+    pub latency: Latency,
+    /// Chance a datagram is lost.
+    pub loss: Ratio,
+    /// Chance a datagram is delivered twice (each copy with its own latency).
+    pub duplicate: Ratio,
+    /// Chance a datagram gives up its place in line: it is held back by one more latency
+    /// draw, so datagrams sent after it can arrive first. Other datagrams between a pair
+    /// arrive in the order they were sent.
+    pub reorder: Ratio,
+}
+
+impl Default for Link {
+    /// 1 to 10 ms uniform latency; no loss, duplication or reordering.
+    fn default() -> Link {
+        Link {
+            latency: Latency::Uniform {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(10),
+            },
+            loss: Ratio::NEVER,
+            duplicate: Ratio::NEVER,
+            reorder: Ratio::NEVER,
+        }
+    }
+}
+
+impl Link {
+    /// A perfect link with a fixed latency.
+    pub fn fixed(latency: Duration) -> Link {
+        Link {
+            latency: Latency::Fixed(latency),
+            ..Link::default()
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        self.latency.validate()
+    }
+}
+
+/// The state of one directed pair of nodes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Pair {
+    /// An override of the default link.
+    pub(crate) link: Option<Link>,
+    /// Partitioned: nothing crosses in this direction.
+    pub(crate) blocked: bool,
+    /// Clogged until this true time (ns): datagrams sent before it arrive after it.
+    pub(crate) clogged_until: u64,
+    /// When the last in-order datagram arrives, so the next one does not overtake it.
+    pub(crate) last_arrival: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rand::Purpose;
+    use crate::seed::Seed;
+
+    fn rng() -> Stream {
+        Stream::for_purpose(Seed(11), Purpose::Network)
+    }
+
+    #[test]
+    fn uniform_stays_in_bounds() {
+        let mut rng = rng();
+        let latency = Latency::Uniform {
+            min: Duration::from_nanos(10),
+            max: Duration::from_nanos(20),
+        };
+        for _ in 0..1_000 {
+            assert!((10..=20).contains(&latency.sample(&mut rng)));
+        }
+    }
+
+    #[test]
+    fn long_tail_has_its_median_and_a_tail() {
+        let mut rng = rng();
+        let ms = Duration::from_millis;
+        let latency = Latency::LongTail {
+            min: ms(10),
+            median: ms(20),
+            max: ms(10_000),
+        };
+        let mut samples: Vec<u64> = (0..20_000).map(|_| latency.sample(&mut rng)).collect();
+        samples.sort_unstable();
+        let median = samples[samples.len() / 2];
+        assert!(
+            (19_000_000..=21_000_000).contains(&median),
+            "median {median}"
+        );
+        let p99 = samples[samples.len() * 99 / 100];
+        assert!(p99 > 500_000_000, "p99 {p99}: no tail");
+        assert!(*samples.last().unwrap() <= 10_000_000_000);
+        assert!(samples[0] >= 10_000_000);
+    }
+
+    #[test]
+    fn bimodal_hits_its_ratio() {
+        let mut rng = rng();
+        let latency = Latency::Bimodal {
+            fast: Duration::from_nanos(1),
+            slow: Duration::from_nanos(100),
+            slow_ratio: Ratio::percent(10).unwrap(),
+        };
+        let slow = (0..10_000)
+            .filter(|_| latency.sample(&mut rng) == 100)
+            .count();
+        assert!((850..1150).contains(&slow), "{slow}");
+    }
+
+    #[test]
+    fn bad_latencies_are_rejected() {
+        let ms = Duration::from_millis;
+        assert!(Latency::Uniform {
+            min: ms(2),
+            max: ms(1)
+        }
+        .validate()
+        .is_err());
+        assert!(Latency::LongTail {
+            min: ms(1),
+            median: ms(5),
+            max: ms(4)
+        }
+        .validate()
+        .is_err());
+        assert!(Latency::Fixed(ms(1)).validate().is_ok());
+    }
+}

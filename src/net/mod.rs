@@ -1,0 +1,581 @@
+//! The simulated network: node addresses, name lookup, datagrams in flight, bound sockets,
+//! and partitions, isolation and clogs between nodes.
+//!
+//! Every node has a name and an IPv4 address in `10.0.0.0/8` ([`lookup`]). A datagram is
+//! copied when sent, given an arrival time from its link, and delivered by an event of the
+//! world's queue. A datagram sent into a partition is dropped at once; one in flight when a
+//! partition begins (or when either end crashes or is isolated) is marked and dropped on
+//! arrival. Every drop is in the trace with its reason.
+
+mod link;
+mod udp;
+
+pub use link::{Latency, Link};
+pub use udp::UdpSocket;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::task::Waker;
+
+use slab::Slab;
+
+use crate::context;
+use crate::error::{Error, ErrorKind};
+use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
+use crate::rand::Stream;
+use crate::trace::{DropReason, EventKind, Trace};
+use link::Pair;
+
+/// The largest UDP payload, as on a real IPv4 stack.
+pub const DATAGRAM_MAX: usize = 65_507;
+
+/// Datagrams a socket queues before it drops new arrivals (a full receive buffer).
+pub(crate) const RECV_QUEUE_MAX: usize = 4_096;
+
+/// The address of the node named `name`.
+///
+/// # Errors
+/// [`ErrorKind::UnknownNode`] if no node has that name; [`ErrorKind::NoSimulation`] outside a
+/// running simulation.
+///
+/// ```
+/// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+/// sim.node("server", || async {})?;
+/// sim.client("c", async {
+///     assert_eq!(seedsim::net::lookup("server")?.to_string(), "10.0.0.1");
+///     assert!(seedsim::net::lookup("nobody").is_err());
+///     Ok::<(), seedsim::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+pub fn lookup(name: &str) -> Result<IpAddr, Error> {
+    context::try_with_shared("seedsim::net::lookup", |shared| {
+        shared
+            .world
+            .borrow()
+            .node_id(name)
+            .map(|id| IpAddr::V4(id.ip()))
+    })?
+}
+
+/// Something that names a socket address: a `SocketAddr`, an `(ip, port)` pair, a
+/// `(node name, port)` pair, or a `"name:port"` / `"ip:port"` string.
+pub trait ToSocketAddrs: sealed::Sealed {
+    #[doc(hidden)]
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>>;
+}
+
+/// An address before name resolution. Internal to [`ToSocketAddrs`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum AddrSpec<'a> {
+    Addr(SocketAddr),
+    Host(&'a str, u16),
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for SocketAddr {}
+impl ToSocketAddrs for SocketAddr {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        Ok(AddrSpec::Addr(*self))
+    }
+}
+
+impl sealed::Sealed for (IpAddr, u16) {}
+impl ToSocketAddrs for (IpAddr, u16) {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        Ok(AddrSpec::Addr(SocketAddr::new(self.0, self.1)))
+    }
+}
+
+impl sealed::Sealed for (Ipv4Addr, u16) {}
+impl ToSocketAddrs for (Ipv4Addr, u16) {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        Ok(AddrSpec::Addr(SocketAddr::new(IpAddr::V4(self.0), self.1)))
+    }
+}
+
+impl sealed::Sealed for (&str, u16) {}
+impl ToSocketAddrs for (&str, u16) {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        Ok(AddrSpec::Host(self.0, self.1))
+    }
+}
+
+impl sealed::Sealed for (String, u16) {}
+impl ToSocketAddrs for (String, u16) {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        Ok(AddrSpec::Host(&self.0, self.1))
+    }
+}
+
+impl sealed::Sealed for str {}
+impl ToSocketAddrs for str {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        if let Ok(addr) = self.parse::<SocketAddr>() {
+            return Ok(AddrSpec::Addr(addr));
+        }
+        let invalid = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid socket address {self:?}: expected \"name:port\" or \"ip:port\""),
+            )
+        };
+        let (host, port) = self.rsplit_once(':').ok_or_else(invalid)?;
+        let port = port.parse::<u16>().map_err(|_| invalid())?;
+        Ok(AddrSpec::Host(host, port))
+    }
+}
+
+impl sealed::Sealed for String {}
+impl ToSocketAddrs for String {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        self.as_str().to_addr_spec()
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> sealed::Sealed for &T {}
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
+    fn to_addr_spec(&self) -> io::Result<AddrSpec<'_>> {
+        (**self).to_addr_spec()
+    }
+}
+
+pub(crate) struct Datagram {
+    id: u64,
+    from: NodeId,
+    from_port: u16,
+    to: NodeId,
+    to_port: u16,
+    payload: Vec<u8>,
+    dropped: Option<DropReason>,
+}
+
+pub(crate) struct Socket {
+    node: NodeId,
+    port: u16,
+    seq: u64,
+    queue: VecDeque<(SocketAddr, Vec<u8>)>,
+    reader: Option<Waker>,
+}
+
+/// A socket's slot and the sequence number that makes a stale handle miss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SocketKey {
+    slot: u32,
+    seq: u64,
+}
+
+/// Counts of what the network did, for the run summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Datagrams handed to the network (a duplicate counts once).
+    pub sent: u64,
+    /// Datagrams put into a socket's queue.
+    pub delivered: u64,
+    /// Datagrams lost, partitioned, or with nobody to receive them.
+    pub dropped: u64,
+    /// Extra copies the network made.
+    pub duplicated: u64,
+}
+
+pub(crate) struct Net {
+    pub(crate) link_default: Link,
+    pairs: BTreeMap<(NodeId, NodeId), Pair>,
+    in_flight: Slab<Datagram>,
+    sockets: Slab<Socket>,
+    bound: BTreeMap<(NodeId, u16), SocketKey>,
+    next_socket_seq: u64,
+    next_datagram: u64,
+    rng: Stream,
+    pub(crate) stats: NetStats,
+}
+
+/// Where and when a datagram arrives; the world schedules it.
+pub(crate) struct Arrival {
+    pub(crate) at: u64,
+    pub(crate) slot: u32,
+}
+
+impl Net {
+    pub(crate) fn new(link_default: Link, rng: Stream) -> Net {
+        Net {
+            link_default,
+            pairs: BTreeMap::new(),
+            in_flight: Slab::new(),
+            sockets: Slab::new(),
+            bound: BTreeMap::new(),
+            next_socket_seq: 0,
+            next_datagram: 0,
+            rng,
+            stats: NetStats::default(),
+        }
+    }
+
+    // --- sockets ------------------------------------------------------------------------
+
+    pub(crate) fn bind(
+        &mut self,
+        node: &mut Node,
+        requested: SocketAddr,
+    ) -> io::Result<(SocketKey, SocketAddr)> {
+        let ip = match requested.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() || ip.is_loopback() || ip == node.id.ip() => node.id.ip(),
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrNotAvailable,
+                    format!(
+                        "cannot bind {requested} on node {}: its address is {} (bind 0.0.0.0, that address, or 127.0.0.1){}",
+                        node.name,
+                        node.id.ip(),
+                        if other.is_ipv6() { "; IPv6 is not simulated" } else { "" }
+                    ),
+                ))
+            }
+        };
+        let port = match requested.port() {
+            0 => self.ephemeral_port(node)?,
+            port if self.bound.contains_key(&(node.id, port)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("port {port} is already bound on node {}", node.name),
+                ))
+            }
+            port => port,
+        };
+        let seq = self.next_socket_seq;
+        self.next_socket_seq += 1;
+        let slot = self.sockets.insert(Socket {
+            node: node.id,
+            port,
+            seq,
+            queue: VecDeque::new(),
+            reader: None,
+        });
+        let key = SocketKey {
+            slot: slot as u32,
+            seq,
+        };
+        self.bound.insert((node.id, port), key);
+        Ok((key, SocketAddr::new(IpAddr::V4(ip), port)))
+    }
+
+    fn ephemeral_port(&mut self, node: &mut Node) -> io::Result<u16> {
+        let span = EPHEMERAL_PORTS.end() - EPHEMERAL_PORTS.start() + 1;
+        for _ in 0..span {
+            let port = node.next_ephemeral_port;
+            node.next_ephemeral_port = if port == *EPHEMERAL_PORTS.end() {
+                *EPHEMERAL_PORTS.start()
+            } else {
+                port + 1
+            };
+            if !self.bound.contains_key(&(node.id, port)) {
+                return Ok(port);
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("node {} has no free ephemeral port", node.name),
+        ))
+    }
+
+    fn socket_mut(&mut self, key: SocketKey) -> io::Result<&mut Socket> {
+        match self.sockets.get_mut(key.slot as usize) {
+            Some(socket) if socket.seq == key.seq => Ok(socket),
+            _ => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "socket is closed: its node crashed or it was dropped",
+            )),
+        }
+    }
+
+    pub(crate) fn check_open(&mut self, key: SocketKey) -> io::Result<()> {
+        self.socket_mut(key).map(|_| ())
+    }
+
+    pub(crate) fn close(&mut self, key: SocketKey) {
+        if self.socket_mut(key).is_ok() {
+            let socket = self.sockets.remove(key.slot as usize);
+            self.bound.remove(&(socket.node, socket.port));
+        }
+    }
+
+    /// Take the next queued datagram, or register `waker` for the next arrival.
+    pub(crate) fn recv(
+        &mut self,
+        key: SocketKey,
+        waker: &Waker,
+    ) -> io::Result<Option<(SocketAddr, Vec<u8>)>> {
+        let socket = self.socket_mut(key)?;
+        if let Some(datagram) = socket.queue.pop_front() {
+            return Ok(Some(datagram));
+        }
+        match &mut socket.reader {
+            Some(existing) if existing.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn try_recv(&mut self, key: SocketKey) -> io::Result<Option<(SocketAddr, Vec<u8>)>> {
+        Ok(self.socket_mut(key)?.queue.pop_front())
+    }
+
+    // --- datagrams -----------------------------------------------------------------------
+
+    /// Send a datagram. Returns the arrivals to schedule (none if it was dropped at once, two
+    /// if the network duplicated it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send(
+        &mut self,
+        now: u64,
+        nodes: &[Node],
+        from: NodeId,
+        from_port: u16,
+        to: SocketAddr,
+        payload: &[u8],
+        trace: &mut Trace,
+    ) -> [Option<Arrival>; 2] {
+        let id = self.next_datagram;
+        self.next_datagram += 1;
+        self.stats.sent += 1;
+        let to_node = match to.ip() {
+            IpAddr::V4(ip) if ip.is_loopback() => Some(from),
+            IpAddr::V4(ip) => NodeId::from_ip(ip).filter(|n| n.index() < nodes.len()),
+            IpAddr::V6(_) => None,
+        };
+        let Some(to_node) = to_node else {
+            self.stats.dropped += 1;
+            trace.record(
+                now,
+                EventKind::Drop {
+                    datagram: id,
+                    reason: DropReason::NoRoute,
+                },
+            );
+            return [None, None];
+        };
+        trace.record(
+            now,
+            EventKind::Send {
+                datagram: id,
+                from,
+                from_port,
+                to: to_node,
+                to_port: to.port(),
+                bytes: payload.len() as u32,
+            },
+        );
+        let pair = self.pairs.entry((from, to_node)).or_default();
+        if from != to_node
+            && (pair.blocked || nodes[from.index()].isolated || nodes[to_node.index()].isolated)
+        {
+            self.stats.dropped += 1;
+            trace.record(
+                now,
+                EventKind::Drop {
+                    datagram: id,
+                    reason: DropReason::Partition,
+                },
+            );
+            return [None, None];
+        }
+        let link = pair.link.unwrap_or(self.link_default);
+        if self.rng.chance(link.loss) {
+            self.stats.dropped += 1;
+            trace.record(
+                now,
+                EventKind::Drop {
+                    datagram: id,
+                    reason: DropReason::Loss,
+                },
+            );
+            return [None, None];
+        }
+        let copies = if self.rng.chance(link.duplicate) {
+            2
+        } else {
+            1
+        };
+        let mut arrivals = [None, None];
+        for (copy, arrival) in arrivals.iter_mut().enumerate().take(copies) {
+            let pair = self
+                .pairs
+                .get_mut(&(from, to_node))
+                .expect("pair inserted above");
+            let mut at = now.saturating_add(link.latency.sample(&mut self.rng));
+            at = at.max(pair.clogged_until);
+            if self.rng.chance(link.reorder) {
+                // Held back by another latency draw, and not holding back the datagrams after it.
+                at = at.saturating_add(link.latency.sample(&mut self.rng).max(1));
+            } else {
+                at = at.max(pair.last_arrival);
+                pair.last_arrival = at;
+            }
+            let datagram_id = if copy == 0 {
+                id
+            } else {
+                self.stats.duplicated += 1;
+                let copy_id = self.next_datagram;
+                self.next_datagram += 1;
+                trace.record(
+                    now,
+                    EventKind::Duplicate {
+                        datagram: id,
+                        copy: copy_id,
+                    },
+                );
+                copy_id
+            };
+            assert!(at >= now, "arrival {at} before send {now}");
+            let slot = self.in_flight.insert(Datagram {
+                id: datagram_id,
+                from,
+                from_port,
+                to: to_node,
+                to_port: to.port(),
+                payload: payload.to_vec(),
+                dropped: None,
+            });
+            *arrival = Some(Arrival {
+                at,
+                slot: slot as u32,
+            });
+        }
+        arrivals
+    }
+
+    /// Deliver the datagram in `slot`. Returns the receiving socket's waker, if any.
+    pub(crate) fn deliver(&mut self, now: u64, slot: u32, trace: &mut Trace) -> Option<Waker> {
+        let datagram = self.in_flight.remove(slot as usize);
+        let reason =
+            datagram
+                .dropped
+                .or_else(|| match self.bound.get(&(datagram.to, datagram.to_port)) {
+                    None => Some(DropReason::NoSocket),
+                    Some(key) if self.sockets[key.slot as usize].queue.len() >= RECV_QUEUE_MAX => {
+                        Some(DropReason::BufferFull)
+                    }
+                    Some(_) => None,
+                });
+        if let Some(reason) = reason {
+            self.stats.dropped += 1;
+            trace.record(
+                now,
+                EventKind::Drop {
+                    datagram: datagram.id,
+                    reason,
+                },
+            );
+            return None;
+        }
+        let key = self.bound[&(datagram.to, datagram.to_port)];
+        let socket = &mut self.sockets[key.slot as usize];
+        let source = SocketAddr::new(IpAddr::V4(datagram.from.ip()), datagram.from_port);
+        socket.queue.push_back((source, datagram.payload));
+        self.stats.delivered += 1;
+        trace.record(
+            now,
+            EventKind::Deliver {
+                datagram: datagram.id,
+                to: datagram.to,
+            },
+        );
+        socket.reader.take()
+    }
+
+    /// Mark every datagram in flight that matches `affected` to be dropped on arrival.
+    fn drop_in_flight(&mut self, reason: DropReason, affected: impl Fn(NodeId, NodeId) -> bool) {
+        for (_, datagram) in self.in_flight.iter_mut() {
+            if datagram.dropped.is_none() && affected(datagram.from, datagram.to) {
+                datagram.dropped = Some(reason);
+            }
+        }
+    }
+
+    // --- faults --------------------------------------------------------------------------
+
+    pub(crate) fn block(&mut self, from: NodeId, to: NodeId) {
+        self.pairs.entry((from, to)).or_default().blocked = true;
+        self.drop_in_flight(DropReason::Partition, |f, t| f == from && t == to);
+    }
+
+    pub(crate) fn unblock(&mut self, from: NodeId, to: NodeId) {
+        if let Some(pair) = self.pairs.get_mut(&(from, to)) {
+            pair.blocked = false;
+        }
+    }
+
+    pub(crate) fn isolate(&mut self, node: NodeId) {
+        self.drop_in_flight(DropReason::Partition, |f, t| {
+            f != t && (f == node || t == node)
+        });
+    }
+
+    pub(crate) fn clog(&mut self, from: NodeId, to: NodeId, until: u64) {
+        let pair = self.pairs.entry((from, to)).or_default();
+        pair.clogged_until = pair.clogged_until.max(until);
+    }
+
+    pub(crate) fn set_link(&mut self, from: NodeId, to: NodeId, link: Option<Link>) {
+        self.pairs.entry((from, to)).or_default().link = link;
+    }
+
+    pub(crate) fn heal_all(&mut self) {
+        for pair in self.pairs.values_mut() {
+            pair.blocked = false;
+            pair.clogged_until = 0;
+        }
+    }
+
+    /// A node crashed: close its sockets and drop every datagram to or from it.
+    pub(crate) fn crash(&mut self, node: NodeId) {
+        let ports: Vec<SocketKey> = self
+            .bound
+            .range((node, 0)..=(node, u16::MAX))
+            .map(|(_, key)| *key)
+            .collect();
+        for key in ports {
+            self.close(key);
+        }
+        self.drop_in_flight(DropReason::Crash, |f, t| f == node || t == node);
+    }
+
+    pub(crate) fn in_flight_count(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub(crate) fn pair_count(&self) -> usize {
+        self.pairs.len()
+    }
+}
+
+/// Resolve an address spec on the calling node: names through the world's node table,
+/// `localhost` to the calling node.
+pub(crate) fn resolve(
+    world: &crate::sim::state::World,
+    spec: AddrSpec<'_>,
+) -> io::Result<SocketAddr> {
+    match spec {
+        AddrSpec::Addr(addr) => Ok(addr),
+        AddrSpec::Host(host, port) => {
+            if let Ok(ip) = host.parse::<IpAddr>() {
+                return Ok(SocketAddr::new(ip, port));
+            }
+            if host == "localhost" {
+                return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+            }
+            let id = world.node_id(host).map_err(io::Error::from)?;
+            Ok(SocketAddr::new(IpAddr::V4(id.ip()), port))
+        }
+    }
+}
+
+pub(crate) fn unknown_node(name: &str) -> Error {
+    Error::new(ErrorKind::UnknownNode, name)
+}

@@ -1,0 +1,189 @@
+//! A datagram socket on a simulated node, shaped like `tokio::net::UdpSocket`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::task::Poll;
+
+use super::{resolve, SocketKey, ToSocketAddrs, DATAGRAM_MAX};
+use crate::context;
+use crate::node::NodeId;
+
+/// A UDP socket bound on the calling node.
+///
+/// Datagrams carry bytes; each one goes through the link between the two nodes (latency,
+/// loss, duplication, reordering, partitions). The socket is closed when dropped or when its
+/// node crashes; a handle used after its node crashed returns `NotConnected`.
+///
+/// One task should receive on a socket at a time: a second concurrent `recv_from` replaces
+/// the first one's wake-up.
+///
+/// ```
+/// async fn echo() -> std::io::Result<()> {
+///     let socket = seedsim::net::UdpSocket::bind("0.0.0.0:7").await?;
+///     let mut buf = [0u8; 1500];
+///     loop {
+///         let (len, from) = socket.recv_from(&mut buf).await?;
+///         socket.send_to(&buf[..len], from).await?;
+///     }
+/// }
+///
+/// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+/// sim.node("echo", echo)?;
+/// sim.client("client", async {
+///     let socket = seedsim::net::UdpSocket::bind("0.0.0.0:0").await?;
+///     socket.send_to(b"hello", ("echo", 7)).await?;
+///     let mut buf = [0u8; 1500];
+///     let (len, _) = socket.recv_from(&mut buf).await?;
+///     assert_eq!(&buf[..len], b"hello");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+pub struct UdpSocket {
+    key: SocketKey,
+    node: NodeId,
+    local: SocketAddr,
+    tag: u16,
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+impl UdpSocket {
+    /// Bind a socket on the calling node. The address's IP must be `0.0.0.0`, `127.0.0.1` or
+    /// the node's own; port 0 picks a free ephemeral port.
+    ///
+    /// # Errors
+    /// `AddrInUse` if the port is taken on this node, `AddrNotAvailable` for another node's
+    /// IP, `InvalidInput` for an address that does not parse, and `Other` outside a running
+    /// simulation or outside a node's task.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let spec = addr.to_addr_spec()?;
+        let result = context::with_current(|shared| {
+            let mut world = shared.world.borrow_mut();
+            let requested = resolve(&world, spec)?;
+            let node = world.current_node().ok_or_else(|| {
+                io::Error::other("UdpSocket::bind must be called from a task of a node or client")
+            })?;
+            let (key, local) = world.bind(node, requested)?;
+            Ok(UdpSocket {
+                key,
+                node,
+                local,
+                tag: shared.tag,
+            })
+        });
+        result.unwrap_or_else(|| Err(no_simulation("seedsim::net::UdpSocket::bind")))
+    }
+
+    /// The address the socket is bound to: the node's IP and the port.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// Send `buf` as one datagram to `target`. Completes at once: the network takes the
+    /// datagram (or drops it) without the sender knowing, as UDP does.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a payload over [`DATAGRAM_MAX`] bytes or an unparsable address,
+    /// `NotFound` for an unknown node name, `NotConnected` if the socket was closed by a
+    /// crash.
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
+        if buf.len() > DATAGRAM_MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "datagram of {} bytes is longer than the UDP maximum of {DATAGRAM_MAX}",
+                    buf.len()
+                ),
+            ));
+        }
+        let spec = target.to_addr_spec()?;
+        self.with_world("seedsim::net::UdpSocket::send_to", |world| {
+            let to = resolve(world, spec)?;
+            world.send_datagram(self.key, self.node, self.local.port(), to, buf)?;
+            Ok(buf.len())
+        })
+    }
+
+    /// Wait for a datagram; copy it into `buf` and return its length and sender. A datagram
+    /// longer than `buf` is truncated, as UDP does.
+    ///
+    /// # Errors
+    /// `NotConnected` if the socket was closed by a crash.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| {
+            let received = self.with_world("seedsim::net::UdpSocket::recv_from", |world| {
+                world.net.recv(self.key, cx.waker())
+            });
+            match received {
+                Ok(Some((from, payload))) => Poll::Ready(Ok((copy_into(buf, &payload), from))),
+                Ok(None) => Poll::Pending,
+                Err(err) => Poll::Ready(Err(err)),
+            }
+        })
+        .await
+    }
+
+    /// Take a datagram that has already arrived, without waiting.
+    ///
+    /// # Errors
+    /// `WouldBlock` if none has arrived; `NotConnected` if the socket was closed by a crash.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.with_world(
+            "seedsim::net::UdpSocket::try_recv_from",
+            |world| match world.net.try_recv(self.key)? {
+                Some((from, payload)) => Ok((copy_into(buf, &payload), from)),
+                None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            },
+        )
+    }
+
+    fn with_world<R>(
+        &self,
+        api: &'static str,
+        f: impl FnOnce(&mut crate::sim::state::World) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let tag = self.tag;
+        context::with_current(|shared| {
+            if shared.tag != tag {
+                return Err(io::Error::other(format!(
+                    "{api}: this socket belongs to another simulation (a handle that outlived its run)"
+                )));
+            }
+            f(&mut shared.world.borrow_mut())
+        })
+        .unwrap_or_else(|| Err(no_simulation(api)))
+    }
+}
+
+fn copy_into(buf: &mut [u8], payload: &[u8]) -> usize {
+    let len = payload.len().min(buf.len());
+    buf[..len].copy_from_slice(&payload[..len]);
+    len
+}
+
+fn no_simulation(api: &'static str) -> io::Error {
+    io::Error::other(crate::Error::new(crate::ErrorKind::NoSimulation, api))
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        let (tag, key) = (self.tag, self.key);
+        context::with_current(|shared| {
+            if shared.tag == tag {
+                if let Ok(mut world) = shared.world.try_borrow_mut() {
+                    world.net.close(key);
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,408 @@
+//! [`Runner`]: run a scenario over many seeds under `cargo test`, and print the one line
+//! that replays a failure.
+//!
+//! The environment picks the seeds: `SEEDSIM_SEED` runs exactly one, `SEEDSIM_SEEDS` changes
+//! how many; otherwise a fixed count from a fixed base seed, so a test suite is itself
+//! deterministic. `SEEDSIM_LOG` logs the runs. The first seeds are run twice and their trace
+//! hashes compared, and a failure is replayed once before it is reported, so a report never
+//! carries a replay line that does not replay.
+
+use crate::error::{Error, ErrorKind};
+use crate::seed::Seed;
+use crate::sim::outcome::{Cause, Failure, Outcome};
+use crate::sim::{Builder, Sim};
+use crate::time::Instant;
+use crate::trace::{first_difference, Event};
+
+/// Seeds a [`Runner`] runs when neither it nor `SEEDSIM_SEEDS` says otherwise.
+pub const DEFAULT_SEEDS: u64 = 100;
+
+/// The base seed a [`Runner`] counts from unless told otherwise.
+pub const DEFAULT_BASE_SEED: Seed = Seed(0x5eed_0000_0000_0001);
+
+const SEEDS_MAX: u64 = 1_000_000_000;
+
+/// Runs a scenario over many seeds, as a test.
+///
+/// The scenario is a closure that adds nodes and clients to a fresh [`Sim`]; it is called
+/// once per run.
+///
+/// ```
+/// use seedsim::{Runner, time::sleep};
+/// use std::time::Duration;
+///
+/// Runner::new().seeds(20).run(|sim| {
+///     sim.client("c", async {
+///         sleep(Duration::from_millis(5)).await;
+///         Ok::<(), std::io::Error>(())
+///     })?;
+///     Ok(())
+/// });
+/// ```
+#[derive(Clone, Debug)]
+pub struct Runner {
+    name: Option<String>,
+    seeds: u64,
+    base_seed: Seed,
+    builder: Builder,
+    determinism_checks: u64,
+    replay_command: Option<String>,
+}
+
+impl Default for Runner {
+    fn default() -> Runner {
+        Runner::new()
+    }
+}
+
+/// What a [`Runner`] did.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Report {
+    /// Runs made (determinism checks and the replay check included).
+    pub runs: u64,
+    /// Seeds that passed.
+    pub passed: u64,
+    /// The failure found, if any: the runner stops at the first.
+    pub failure: Option<Box<Failure>>,
+}
+
+/// The seeds and log filter a runner will use, after reading the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The first seed.
+    pub base_seed: Seed,
+    /// How many seeds; `1` with `exact` for `SEEDSIM_SEED`.
+    pub seeds: u64,
+    /// True when `SEEDSIM_SEED` named the one seed to run.
+    pub exact: bool,
+    /// `SEEDSIM_LOG`, if set.
+    pub log: Option<String>,
+}
+
+impl Plan {
+    /// The `index`-th seed of the plan.
+    pub fn seed(&self, index: u64) -> Seed {
+        if self.exact {
+            self.base_seed
+        } else {
+            self.base_seed.nth(index)
+        }
+    }
+}
+
+impl Runner {
+    /// A runner with [`DEFAULT_SEEDS`] seeds from [`DEFAULT_BASE_SEED`], default settings,
+    /// and a determinism check of the first seed.
+    pub fn new() -> Runner {
+        Runner {
+            name: None,
+            seeds: DEFAULT_SEEDS,
+            base_seed: DEFAULT_BASE_SEED,
+            builder: Builder::default(),
+            determinism_checks: 1,
+            replay_command: None,
+        }
+    }
+
+    /// The test's name, for the replay line. Defaults to the name of the test thread, which is
+    /// the test's path under `cargo test`.
+    pub fn name(mut self, name: impl Into<String>) -> Runner {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// How many seeds to run (`SEEDSIM_SEEDS` overrides it).
+    pub fn seeds(mut self, seeds: u64) -> Runner {
+        self.seeds = seeds;
+        self
+    }
+
+    /// The seed to count from.
+    pub fn base_seed(mut self, seed: Seed) -> Runner {
+        self.base_seed = seed;
+        self
+    }
+
+    /// Settings for every run (the seed is set per run).
+    pub fn builder(mut self, builder: Builder) -> Runner {
+        self.builder = builder;
+        self
+    }
+
+    /// How many of the first seeds to run twice, comparing trace hashes (default 1).
+    pub fn determinism_checks(mut self, seeds: u64) -> Runner {
+        self.determinism_checks = seeds;
+        self
+    }
+
+    /// The command the replay line runs after `SEEDSIM_SEED=…`, for runners outside
+    /// `cargo test` (an example binary: `cargo run --release --example kv`).
+    pub fn replay_command(mut self, command: impl Into<String>) -> Runner {
+        self.replay_command = Some(command.into());
+        self
+    }
+
+    /// The seeds this runner will run, after reading `SEEDSIM_SEED`, `SEEDSIM_SEEDS` and
+    /// `SEEDSIM_LOG`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidEnv`] naming the variable and the accepted form;
+    /// [`ErrorKind::InvalidConfig`] if the seed count is 0 or over a billion.
+    pub fn plan(&self) -> Result<Plan, Error> {
+        self.plan_from(|var| std::env::var(var).ok())
+    }
+
+    /// Like [`plan`](Runner::plan), reading variables from `env` instead of the process
+    /// environment.
+    ///
+    /// # Errors
+    /// As [`plan`](Runner::plan).
+    pub fn plan_from(&self, env: impl Fn(&str) -> Option<String>) -> Result<Plan, Error> {
+        let var = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        if !(1..=SEEDS_MAX).contains(&self.seeds) {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig {
+                    field: "Runner::seeds",
+                    expected: "1 to 1000000000",
+                },
+                self.seeds.to_string(),
+            ));
+        }
+        let log = match var("SEEDSIM_LOG") {
+            Some(filter) => {
+                crate::log::dispatch(&filter).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidEnv {
+                            var: "SEEDSIM_LOG",
+                            expected: "a tracing filter such as \"info\" or \"seedsim=debug,my_crate=trace\"",
+                        },
+                        filter.clone(),
+                    )
+                })?;
+                Some(filter)
+            }
+            None => None,
+        };
+        if let Some(text) = var("SEEDSIM_SEED") {
+            let seed = text.parse::<Seed>().map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidEnv {
+                        var: "SEEDSIM_SEED",
+                        expected: "a decimal u64 or 0x followed by up to 16 hex digits, e.g. 0x00000000deadbeef",
+                    },
+                    text.clone(),
+                )
+            })?;
+            return Ok(Plan {
+                base_seed: seed,
+                seeds: 1,
+                exact: true,
+                log,
+            });
+        }
+        let seeds = match var("SEEDSIM_SEEDS") {
+            None => self.seeds,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=SEEDS_MAX).contains(n))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidEnv {
+                            var: "SEEDSIM_SEEDS",
+                            expected: "a whole number from 1 to 1000000000",
+                        },
+                        text.clone(),
+                    )
+                })?,
+        };
+        Ok(Plan {
+            base_seed: self.base_seed,
+            seeds,
+            exact: false,
+            log,
+        })
+    }
+
+    /// Run the scenario over the planned seeds; panic with the failure report if a seed
+    /// fails. For `cargo test`.
+    ///
+    /// # Panics
+    /// On a failure (the message is the report, ending with the replay line), on a bad
+    /// environment variable, and when the scenario returns an error.
+    #[track_caller]
+    pub fn run<F>(&self, scenario: F)
+    where
+        F: Fn(&mut Sim) -> Result<(), Error>,
+    {
+        match self.try_run(scenario) {
+            Err(err) => panic!("seedsim: {err}"),
+            Ok(Report {
+                failure: Some(failure),
+                ..
+            }) => panic!("{failure}"),
+            Ok(_) => {}
+        }
+    }
+
+    /// Run the scenario over the planned seeds, stopping at the first failure.
+    ///
+    /// # Errors
+    /// A bad environment variable, or an error returned by the scenario while it set up a
+    /// world (a duplicate node name, say): these are mistakes in the test, not findings.
+    pub fn try_run<F>(&self, scenario: F) -> Result<Report, Error>
+    where
+        F: Fn(&mut Sim) -> Result<(), Error>,
+    {
+        let plan = self.plan()?;
+        let mut report = Report {
+            runs: 0,
+            passed: 0,
+            failure: None,
+        };
+        for index in 0..plan.seeds {
+            let seed = plan.seed(index);
+            let outcome = self.run_one(seed, plan.log.as_deref(), false, &scenario)?.0;
+            report.runs += 1;
+            if index < self.determinism_checks {
+                let again = self.run_one(seed, plan.log.as_deref(), false, &scenario)?.0;
+                report.runs += 1;
+                if again.trace_hash() != outcome.trace_hash() {
+                    report.failure = Some(Box::new(self.nondeterminism(seed, &scenario)?));
+                    return Ok(report);
+                }
+            }
+            match outcome {
+                Outcome::Passed(summary) => {
+                    report.passed += 1;
+                    if plan.exact {
+                        eprintln!(
+                            "seedsim: seed {seed} passed at {} after {} steps, trace hash 0x{:016x}",
+                            summary.time, summary.steps, summary.trace_hash
+                        );
+                    }
+                }
+                Outcome::Failed(mut failure) => {
+                    let replayed = self.run_one(seed, None, false, &scenario)?.0;
+                    report.runs += 1;
+                    if replayed.trace_hash() != failure.trace_hash {
+                        let diff = self.nondeterminism(seed, &scenario)?;
+                        failure.replay = format!("{} (WARNING: {})", failure.replay, diff.cause);
+                    }
+                    report.failure = Some(failure);
+                    return Ok(report);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn run_one<F>(
+        &self,
+        seed: Seed,
+        log: Option<&str>,
+        record: bool,
+        scenario: &F,
+    ) -> Result<(Outcome, Sim), Error>
+    where
+        F: Fn(&mut Sim) -> Result<(), Error>,
+    {
+        let mut builder = self
+            .builder
+            .clone()
+            .seed(seed)
+            .replay_command(self.replay_line())
+            .record_trace(record);
+        if let Some(filter) = log {
+            builder = builder.log(filter);
+        }
+        let mut sim = builder.build()?;
+        scenario(&mut sim)?;
+        let outcome = sim.run();
+        Ok((outcome, sim))
+    }
+
+    /// Run `seed` twice recording full traces, and describe where they part.
+    fn nondeterminism<F>(&self, seed: Seed, scenario: &F) -> Result<Failure, Error>
+    where
+        F: Fn(&mut Sim) -> Result<(), Error>,
+    {
+        let (first, mut sim_a) = self.run_one(seed, None, true, scenario)?;
+        let (second, mut sim_b) = self.run_one(seed, None, true, scenario)?;
+        let names = sim_a.node_names();
+        let a = sim_a.take_trace().unwrap_or_default();
+        let b = sim_b.take_trace().unwrap_or_default();
+        let message = describe_divergence(&a, &b, &names, first.trace_hash(), second.trace_hash());
+        Ok(Failure {
+            seed,
+            time: a.last().map_or(Instant::ZERO, |event| event.at),
+            step: 0,
+            node: None,
+            task: None,
+            cause: Cause::Nondeterminism { message },
+            last_events: Vec::new(),
+            trace_hash: first.trace_hash(),
+            replay: format!("SEEDSIM_SEED={seed} {}", self.replay_line()),
+        })
+    }
+
+    fn replay_line(&self) -> String {
+        if let Some(command) = &self.replay_command {
+            return command.clone();
+        }
+        let name = self.name.clone().or_else(|| {
+            std::thread::current()
+                .name()
+                .filter(|name| *name != "main")
+                .map(str::to_owned)
+        });
+        let package = std::env::var("CARGO_PKG_NAME")
+            .ok()
+            .map(|p| format!(" -p {p}"))
+            .unwrap_or_default();
+        match name {
+            Some(name) => format!("cargo test{package} {name} -- --exact"),
+            None => format!("cargo test{package}"),
+        }
+    }
+}
+
+/// Explain where two traces of one seed part, with a few events of context from each.
+fn describe_divergence(
+    a: &[Event],
+    b: &[Event],
+    names: &[String],
+    hash_a: u64,
+    hash_b: u64,
+) -> String {
+    let mut message = format!(
+        "the same seed ran twice gave trace hashes 0x{hash_a:016x} and 0x{hash_b:016x}: something in the \
+         scenario or the node code is not driven by the seed (the host clock, OS randomness, HashMap \
+         iteration order, threads, or state left over from an earlier run)."
+    );
+    match first_difference(a, b) {
+        None => message
+            .push_str(" The recorded traces are equal; the difference is in a later run's setup."),
+        Some(index) => {
+            message.push_str(&format!("\n      first difference at event {index}:"));
+            let from = index.saturating_sub(3);
+            for (label, trace) in [("run 1", a), ("run 2", b)] {
+                message.push_str(&format!("\n      {label}:"));
+                for (i, event) in trace.iter().enumerate().skip(from).take(index - from + 1) {
+                    let marker = if i == index { ">" } else { " " };
+                    message.push_str(&format!(
+                        "\n      {marker} {i:>8} {}",
+                        event.describe(names)
+                    ));
+                }
+                if trace.len() <= index {
+                    message.push_str(&format!("\n      > {index:>8} (trace ends)"));
+                }
+            }
+        }
+    }
+    message
+}

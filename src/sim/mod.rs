@@ -1,0 +1,861 @@
+//! [`Sim`]: build a world of nodes and clients, run it, and read how it ended.
+//!
+//! The run loop (`Sim::advance`) is the one place that decides what happens next: poll one
+//! ready task, or, when none is ready, jump the clock to the next event and process every
+//! event due then. It checks the limits and the end conditions between steps. Everything it
+//! needs computed is asked of the world (`state`) or the tasks (`runtime`).
+
+pub(crate) mod control;
+pub(crate) mod outcome;
+pub(crate) mod state;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::context::{Enter, Shared};
+use crate::error::{Error, ErrorKind};
+use crate::net::Link;
+use crate::node::{Exit, MainFuture, NodeId, Role, State};
+use crate::rand::{Purpose, Stream};
+use crate::runtime::sched::Policy;
+use crate::runtime::{panic as task_panic, waker, Picked, Tasks};
+use crate::seed::Seed;
+use crate::time::{nanos, Instant, Skew};
+use crate::trace::{Event, EventKind, Trace};
+use outcome::{BlockedTask, Cause, End, Failure, Outcome, Summary};
+use state::{Fired, World};
+
+/// What a run does when it reaches its time or step limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnLimit {
+    /// The run fails: clients that never finish are a liveness bug (the default).
+    #[default]
+    Fail,
+    /// The run passes: for scenarios that run servers for a fixed time.
+    Pass,
+}
+
+/// The settings of a simulation. Build one with [`Sim::builder`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The seed everything random derives from.
+    pub seed: Seed,
+    /// How the next ready task is picked.
+    pub policy: Policy,
+    /// Simulated time after which the run stops (default: one hour).
+    pub time_limit: Duration,
+    /// Polls after which the run stops (default: 100 million).
+    pub steps_max: u64,
+    /// Whether reaching a limit fails the run.
+    pub on_limit: OnLimit,
+    /// The link between every pair of nodes unless overridden.
+    pub link: Link,
+    /// Tasks the world may hold at once (default: 4 million).
+    pub tasks_max: usize,
+    /// Trace events kept for failure reports (default: 32).
+    pub trace_tail: usize,
+    /// Keep the whole trace, for [`Sim::take_trace`] and determinism diffs.
+    pub record_trace: bool,
+    /// A `tracing` filter; when set, the run logs to stdout with simulated time and node name
+    /// on every line.
+    pub log: Option<String>,
+    /// What the failure report's replay line runs after `SEEDSIM_SEED=…`.
+    pub replay_command: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            seed: Seed(0),
+            policy: Policy::Random,
+            time_limit: Duration::from_secs(3600),
+            steps_max: 100_000_000,
+            on_limit: OnLimit::Fail,
+            link: Link::default(),
+            tasks_max: 1 << 22,
+            trace_tail: 32,
+            record_trace: false,
+            log: None,
+            replay_command: "cargo test".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |field, expected, value: String| {
+            Err(Error::new(
+                ErrorKind::InvalidConfig { field, expected },
+                value,
+            ))
+        };
+        self.policy.validate()?;
+        self.link.validate()?;
+        if self.time_limit.is_zero() {
+            return bad(
+                "time_limit",
+                "a non-zero duration",
+                format!("{:?}", self.time_limit),
+            );
+        }
+        if self.steps_max == 0 {
+            return bad("steps_max", "at least 1", "0".to_owned());
+        }
+        if !(1..=1 << 31).contains(&self.tasks_max) {
+            return bad("tasks_max", "1 to 2147483648", self.tasks_max.to_string());
+        }
+        if self.trace_tail > 1 << 20 {
+            return bad("trace_tail", "at most 1048576", self.trace_tail.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Sim`] with settings other than the defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::{OnLimit, Policy, Seed, Sim};
+/// let sim = Sim::builder()
+///     .seed(Seed(7))
+///     .policy(Policy::Fifo)
+///     .time_limit(Duration::from_secs(60))
+///     .on_limit(OnLimit::Pass)
+///     .build()?;
+/// assert_eq!(sim.seed(), Seed(7));
+/// assert!(Sim::builder().steps_max(0).build().is_err());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// The seed.
+    pub fn seed(mut self, seed: Seed) -> Builder {
+        self.config.seed = seed;
+        self
+    }
+
+    /// The scheduling policy (default [`Policy::Random`]).
+    pub fn policy(mut self, policy: Policy) -> Builder {
+        self.config.policy = policy;
+        self
+    }
+
+    /// The simulated time limit (default one hour).
+    pub fn time_limit(mut self, limit: Duration) -> Builder {
+        self.config.time_limit = limit;
+        self
+    }
+
+    /// The step (poll) limit (default 100 million).
+    pub fn steps_max(mut self, steps: u64) -> Builder {
+        self.config.steps_max = steps;
+        self
+    }
+
+    /// Whether reaching a limit fails the run (default [`OnLimit::Fail`]).
+    pub fn on_limit(mut self, on_limit: OnLimit) -> Builder {
+        self.config.on_limit = on_limit;
+        self
+    }
+
+    /// The default link between every pair of nodes.
+    pub fn link(mut self, link: Link) -> Builder {
+        self.config.link = link;
+        self
+    }
+
+    /// How many tasks the world may hold at once.
+    pub fn tasks_max(mut self, tasks: usize) -> Builder {
+        self.config.tasks_max = tasks;
+        self
+    }
+
+    /// How many trace events a failure report shows.
+    pub fn trace_tail(mut self, events: usize) -> Builder {
+        self.config.trace_tail = events;
+        self
+    }
+
+    /// Keep the whole trace in memory (see [`Sim::take_trace`]).
+    pub fn record_trace(mut self, record: bool) -> Builder {
+        self.config.record_trace = record;
+        self
+    }
+
+    /// Log the run with this `tracing` filter (`"info"`, `"seedsim=debug,my_crate=trace"`).
+    /// `seedsim=debug` logs every event of the trace; `seedsim=trace` adds every poll.
+    pub fn log(mut self, filter: impl Into<String>) -> Builder {
+        self.config.log = Some(filter.into());
+        self
+    }
+
+    /// What the replay line runs after `SEEDSIM_SEED=…` (default `cargo test`).
+    pub fn replay_command(mut self, command: impl Into<String>) -> Builder {
+        self.config.replay_command = command.into();
+        self
+    }
+
+    /// The settings so far.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Build the simulation.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`] for a setting out of range, naming it;
+    /// [`ErrorKind::InvalidLogFilter`] for a log filter that does not parse.
+    pub fn build(self) -> Result<Sim, Error> {
+        Sim::with_config(self.config)
+    }
+}
+
+/// A simulated world: nodes, clients, a network and a clock, all driven by one seed.
+///
+/// Add nodes with [`Sim::node`] and clients with [`Sim::client`], then [`Sim::run`] it. Faults
+/// can be injected between [`Sim::step`]s from the test, or from inside the simulation
+/// through [`seedsim::world`](crate::world).
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::{net::UdpSocket, Seed, Sim};
+///
+/// async fn echo_server() -> std::io::Result<()> {
+///     let socket = UdpSocket::bind("0.0.0.0:9000").await?;
+///     let mut buf = [0; 64];
+///     loop {
+///         let (len, from) = socket.recv_from(&mut buf).await?;
+///         socket.send_to(&buf[..len], from).await?;
+///     }
+/// }
+///
+/// let mut sim = Sim::new(Seed(42));
+/// sim.node("server", echo_server)?;
+/// sim.client("client", async {
+///     let socket = UdpSocket::bind("0.0.0.0:0").await?;
+///     socket.send_to(b"ping", ("server", 9000)).await?;
+///     let mut buf = [0; 64];
+///     let (len, _) = socket.recv_from(&mut buf).await?;
+///     assert_eq!(&buf[..len], b"ping");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// let summary = sim.run().unwrap();
+/// assert!(summary.time > seedsim::time::Instant::ZERO);
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+pub struct Sim {
+    shared: Box<Shared>,
+    config: Config,
+    steps: u64,
+    started: bool,
+    outcome: Option<Outcome>,
+    log: Option<tracing::Dispatch>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("seed", &self.config.seed)
+            .field("steps", &self.steps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    /// A simulation with default settings and this seed.
+    pub fn new(seed: Seed) -> Sim {
+        Sim::with_config(Config {
+            seed,
+            ..Config::default()
+        })
+        .expect("the default config is valid")
+    }
+
+    /// A builder for other settings.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A simulation with these settings.
+    ///
+    /// # Errors
+    /// As [`Builder::build`].
+    pub fn with_config(config: Config) -> Result<Sim, Error> {
+        config.validate()?;
+        let log = config
+            .log
+            .as_deref()
+            .map(crate::log::dispatch)
+            .transpose()?;
+        task_panic::install_hook();
+        let seed = config.seed;
+        let mut trace = Trace::new(config.trace_tail, config.record_trace);
+        trace.log = log.is_some();
+        let shared = Box::new(Shared {
+            tag: waker::next_world_tag(),
+            world: RefCell::new(World::new(seed, config.link, trace)),
+            tasks: RefCell::new(Tasks::new(
+                config.policy,
+                Stream::for_purpose(seed, Purpose::Scheduler),
+                config.tasks_max,
+            )),
+            inbox: RefCell::new(Vec::new()),
+            log_stamp: Cell::new((0, None)),
+            log_names: RefCell::new(Vec::new()),
+        });
+        Ok(Sim {
+            shared,
+            config,
+            steps: 0,
+            started: false,
+            outcome: None,
+            log,
+        })
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> Seed {
+        self.config.seed
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Add a node. `factory` builds its main future; it is called when the run starts and
+    /// again on every restart, so state that must survive a crash lives outside it (as a
+    /// disk's would). The future may return `()` or a `Result`; an `Err` fails the run.
+    ///
+    /// Nodes start at time zero in the order they were added (or at once, if the run has
+    /// begun).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidNodeName`] or [`ErrorKind::DuplicateNode`].
+    #[track_caller]
+    pub fn node<F, Fut>(&mut self, name: &str, factory: F) -> Result<NodeId, Error>
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Exit,
+    {
+        let factory = Rc::new(move || -> MainFuture {
+            let future = factory();
+            Box::pin(async move { future.await.into_exit() })
+        });
+        self.add(name, Role::Server { factory }, Location::caller())
+    }
+
+    /// Add a client: a node whose future runs once. The run passes when every client has
+    /// finished; a client returning `Err` fails it. Clients cannot crash or restart.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidNodeName`] or [`ErrorKind::DuplicateNode`].
+    #[track_caller]
+    pub fn client<Fut>(&mut self, name: &str, future: Fut) -> Result<NodeId, Error>
+    where
+        Fut: Future + 'static,
+        Fut::Output: Exit,
+    {
+        let future: MainFuture = Box::pin(async move { future.await.into_exit() });
+        self.add(
+            name,
+            Role::Client {
+                future: Some(future),
+                finished: false,
+            },
+            Location::caller(),
+        )
+    }
+
+    fn add(
+        &mut self,
+        name: &str,
+        role: Role,
+        location: &'static Location<'static>,
+    ) -> Result<NodeId, Error> {
+        let id = self
+            .shared
+            .world
+            .borrow_mut()
+            .add_node(name, role, location)?;
+        self.shared.log_names.borrow_mut().push(name.to_owned());
+        if self.started && self.outcome.is_none() {
+            let _enter = Enter::new(&self.shared);
+            self.shared.start_node(id);
+        }
+        Ok(id)
+    }
+
+    /// Run until the run ends.
+    pub fn run(&mut self) -> Outcome {
+        let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
+        let _enter = Enter::new(&self.shared);
+        loop {
+            if let Some(outcome) = self.advance() {
+                return outcome;
+            }
+        }
+    }
+
+    /// Make one step: poll one ready task (moving the clock to the next event first if none
+    /// is ready). Returns the outcome once the run has ended.
+    pub fn step(&mut self) -> Option<Outcome> {
+        let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
+        let _enter = Enter::new(&self.shared);
+        self.advance()
+    }
+
+    /// Run until simulated time reaches `deadline` (and every task ready then has run), or
+    /// the run ends. Returns the outcome if it ended.
+    pub fn run_until(&mut self, deadline: Instant) -> Option<Outcome> {
+        let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
+        let _enter = Enter::new(&self.shared);
+        loop {
+            if self.outcome.is_none() && self.started {
+                let idle = {
+                    let mut tasks = self.shared.tasks.borrow_mut();
+                    tasks.drain_inbox(&mut self.shared.inbox.borrow_mut());
+                    tasks.ready_len() == 0
+                };
+                let world = self.shared.world.borrow();
+                let failing = world.failing.is_some();
+                let next = world.next_event_at();
+                drop(world);
+                if idle && !failing && next.is_some_and(|at| at > deadline.as_nanos()) {
+                    self.shared
+                        .world
+                        .borrow_mut()
+                        .idle_until(deadline.as_nanos());
+                    return None;
+                }
+            }
+            if let Some(outcome) = self.advance() {
+                return Some(outcome);
+            }
+        }
+    }
+
+    /// True simulated time (no node's skew).
+    pub fn now(&self) -> Instant {
+        Instant::from_nanos(self.shared.world.borrow().now)
+    }
+
+    /// Steps (polls) made so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The trace hash so far.
+    pub fn trace_hash(&self) -> u64 {
+        self.shared.world.borrow().trace.hash()
+    }
+
+    /// The whole trace, if the simulation was built with `record_trace(true)`.
+    pub fn take_trace(&mut self) -> Option<Vec<Event>> {
+        self.shared.world.borrow_mut().trace.take_full()
+    }
+
+    /// Node names by index, for [`Event::describe`].
+    pub fn node_names(&self) -> Vec<String> {
+        self.shared.world.borrow().names()
+    }
+
+    /// True if the node is running or paused (not crashed, and started).
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn is_up(&self, name: &str) -> Result<bool, Error> {
+        let world = self.shared.world.borrow();
+        let id = world.node_id(name)?;
+        Ok(world.node(id).is_up())
+    }
+
+    // --- faults, from the test between steps ---------------------------------------------------
+
+    /// Crash a node now: see [`world::crash`](crate::world::crash).
+    ///
+    /// # Errors
+    /// As [`world::crash`](crate::world::crash).
+    pub fn crash(&mut self, name: &str) -> Result<(), Error> {
+        let _enter = Enter::new(&self.shared);
+        self.shared.crash(name)
+    }
+
+    /// Restart a crashed node now: see [`world::restart`](crate::world::restart).
+    ///
+    /// # Errors
+    /// As [`world::restart`](crate::world::restart).
+    pub fn restart(&mut self, name: &str) -> Result<(), Error> {
+        let _enter = Enter::new(&self.shared);
+        self.shared.restart(name)
+    }
+
+    /// Crash a node now and restart it after `down_for`.
+    ///
+    /// # Errors
+    /// As [`world::bounce`](crate::world::bounce).
+    pub fn bounce(&mut self, name: &str, down_for: Duration) -> Result<(), Error> {
+        let _enter = Enter::new(&self.shared);
+        self.shared.bounce(name, down_for)
+    }
+
+    /// Pause a node: see [`world::pause`](crate::world::pause).
+    ///
+    /// # Errors
+    /// As [`world::pause`](crate::world::pause).
+    pub fn pause(&mut self, name: &str) -> Result<(), Error> {
+        self.shared.set_paused(name, true)
+    }
+
+    /// Resume a paused node.
+    ///
+    /// # Errors
+    /// As [`world::resume`](crate::world::resume).
+    pub fn resume(&mut self, name: &str) -> Result<(), Error> {
+        self.shared.set_paused(name, false)
+    }
+
+    /// Partition two nodes both ways.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn partition(&mut self, a: &str, b: &str) -> Result<(), Error> {
+        self.shared.partition(a, b)
+    }
+
+    /// Block datagrams from `from` to `to` only.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn partition_oneway(&mut self, from: &str, to: &str) -> Result<(), Error> {
+        self.shared.partition_oneway(from, to)
+    }
+
+    /// Undo a partition between two nodes, both ways.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn repair(&mut self, a: &str, b: &str) -> Result<(), Error> {
+        self.shared.repair(a, b)
+    }
+
+    /// Undo a one-way partition.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn repair_oneway(&mut self, from: &str, to: &str) -> Result<(), Error> {
+        self.shared.repair_oneway(from, to)
+    }
+
+    /// Cut a node off from every other node.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn isolate(&mut self, name: &str) -> Result<(), Error> {
+        self.shared.isolate(name)
+    }
+
+    /// Reconnect an isolated node.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn rejoin(&mut self, name: &str) -> Result<(), Error> {
+        self.shared.rejoin(name)
+    }
+
+    /// Clog the link between two nodes (both ways) for `duration`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn clog(&mut self, a: &str, b: &str, duration: Duration) -> Result<(), Error> {
+        self.shared.clog(a, b, duration)
+    }
+
+    /// Override the link from `from` to `to`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`], or [`ErrorKind::InvalidConfig`] for a bad latency.
+    pub fn set_link(&mut self, from: &str, to: &str, link: Link) -> Result<(), Error> {
+        self.shared.set_link(from, to, link)
+    }
+
+    /// Remove every partition, isolation and clog.
+    pub fn heal_all(&mut self) {
+        self.shared.heal_all()
+    }
+
+    /// Set a node's clock off true time.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn skew_clock(&mut self, name: &str, skew: Skew) -> Result<(), Error> {
+        self.shared.skew_clock(name, skew)
+    }
+
+    // --- the run loop ------------------------------------------------------------------------
+
+    fn start(&mut self) {
+        self.started = true;
+        let ids: Vec<NodeId> = {
+            let world = self.shared.world.borrow();
+            world
+                .nodes
+                .iter()
+                .filter(|node| node.state == State::Added)
+                .map(|node| node.id)
+                .collect()
+        };
+        for id in ids {
+            self.shared.start_node(id);
+        }
+    }
+
+    /// One step of the run, or the outcome if it ended. The caller has entered the context.
+    fn advance(&mut self) -> Option<Outcome> {
+        if let Some(outcome) = &self.outcome {
+            return Some(outcome.clone());
+        }
+        if !self.started {
+            self.start();
+        }
+        let shared = &*self.shared;
+        loop {
+            let foreign = waker::take_foreign(shared.tag);
+            if foreign > 0 {
+                shared.world.borrow_mut().fail(Cause::Nondeterminism {
+                    message: format!(
+                        "{foreign} task wake(s) came from another thread or from outside the simulation; \
+                         node code must not use threads or another runtime's I/O (use seedsim's time, net and task APIs)"
+                    ),
+                });
+            }
+            let failing = shared.world.borrow_mut().failing.take();
+            if let Some(failing) = failing {
+                return Some(self.finish_failed(failing.cause, failing.node, failing.task));
+            }
+            {
+                let world = shared.world.borrow();
+                if world.clients > 0 && world.clients_unfinished == 0 {
+                    drop(world);
+                    return Some(self.finish_passed(End::ClientsDone));
+                }
+            }
+            let picked = {
+                let mut tasks = shared.tasks.borrow_mut();
+                tasks.drain_inbox(&mut shared.inbox.borrow_mut());
+                tasks.pick(self.steps)
+            };
+            if let Some(picked) = picked {
+                if self.steps >= self.config.steps_max {
+                    // Not polled: put it back so a later look at the world is consistent.
+                    let (key, generation) = (picked.key, picked.generation);
+                    drop(
+                        shared
+                            .tasks
+                            .borrow_mut()
+                            .put_back(key, generation, picked.future),
+                    );
+                    return Some(self.finish_limit(
+                        Cause::StepLimit {
+                            limit: self.config.steps_max,
+                        },
+                        End::StepLimit,
+                    ));
+                }
+                self.poll(picked);
+                return None;
+            }
+            let next = shared.world.borrow().next_event_at();
+            let Some(at) = next else {
+                let unfinished = shared.world.borrow().clients_unfinished;
+                return Some(if unfinished > 0 {
+                    let blocked = self.blocked_tasks();
+                    self.finish_failed(Cause::Deadlock { blocked }, None, None)
+                } else {
+                    self.finish_passed(End::Quiescent)
+                });
+            };
+            if at > nanos(self.config.time_limit) {
+                return Some(self.finish_limit(
+                    Cause::TimeLimit {
+                        limit: self.config.time_limit,
+                    },
+                    End::TimeLimit,
+                ));
+            }
+            shared.log_stamp.set((at, None));
+            loop {
+                let fired = shared.world.borrow_mut().pop_due(at);
+                match fired {
+                    None => break,
+                    Some(Fired::Wake(waker)) => waker.wake(),
+                    Some(Fired::Restart(node)) => shared.start_node(node),
+                    Some(Fired::Nothing) => {}
+                }
+            }
+        }
+    }
+
+    fn poll(&mut self, picked: Picked) {
+        let shared = &*self.shared;
+        let Picked {
+            key,
+            generation,
+            id,
+            node,
+            mut future,
+        } = picked;
+        {
+            let mut world = shared.world.borrow_mut();
+            world.current = Some((node, id));
+            let now = world.now;
+            world.trace.record(now, EventKind::Poll { task: id, node });
+            shared.log_stamp.set((now, Some(node.0)));
+        }
+        self.steps += 1;
+        let waker = waker::waker(waker::pack(shared.tag, generation, key));
+        let mut cx = Context::from_waker(&waker);
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll_erased(&mut cx)));
+        match polled {
+            Ok(Poll::Pending) => {
+                shared.world.borrow_mut().current = None;
+                let cancelled = shared.tasks.borrow_mut().put_back(key, generation, future);
+                drop(cancelled);
+            }
+            Ok(Poll::Ready(output)) => {
+                // Dropped while the task is still current, so its destructors know their node.
+                drop_quietly(future);
+                let removed = shared.tasks.borrow_mut().complete(key, generation, output);
+                {
+                    let mut world = shared.world.borrow_mut();
+                    world.current = None;
+                    let now = world.now;
+                    world.trace.record(now, EventKind::TaskDone { task: id });
+                }
+                removed.finish();
+            }
+            Err(payload) => {
+                let (message, location) = task_panic::take_last(&*payload);
+                shared
+                    .world
+                    .borrow_mut()
+                    .fail(Cause::Panic { message, location });
+                drop_quietly(future);
+                drop_quietly(payload);
+                shared.world.borrow_mut().current = None;
+                let removed = shared.tasks.borrow_mut().cancel(key, generation);
+                removed.finish();
+            }
+        }
+    }
+
+    fn blocked_tasks(&self) -> Vec<BlockedTask> {
+        let world = self.shared.world.borrow();
+        let tasks = self.shared.tasks.borrow();
+        tasks
+            .live()
+            .map(|task| BlockedTask {
+                task: task.id,
+                node: world.node(task.node).name.clone(),
+                spawned_at: format!("{}:{}", task.spawned_at.file(), task.spawned_at.line()),
+                paused: tasks.is_paused(task.node),
+            })
+            .collect()
+    }
+
+    fn finish_limit(&mut self, cause: Cause, end: End) -> Outcome {
+        match self.config.on_limit {
+            OnLimit::Fail => self.finish_failed(cause, None, None),
+            OnLimit::Pass => self.finish_passed(end),
+        }
+    }
+
+    fn finish_passed(&mut self, end: End) -> Outcome {
+        let world = self.shared.world.borrow();
+        let outcome = Outcome::Passed(Summary {
+            seed: self.config.seed,
+            end,
+            time: Instant::from_nanos(world.now),
+            steps: self.steps,
+            events: world.trace.count(),
+            trace_hash: world.trace.hash(),
+            tasks_spawned: self.shared.tasks.borrow().spawned(),
+            net: world.net.stats,
+        });
+        drop(world);
+        self.outcome = Some(outcome.clone());
+        outcome
+    }
+
+    fn finish_failed(
+        &mut self,
+        cause: Cause,
+        node: Option<NodeId>,
+        task: Option<crate::task::TaskId>,
+    ) -> Outcome {
+        let world = self.shared.world.borrow();
+        let names = world.names();
+        let failure = Failure {
+            seed: self.config.seed,
+            time: Instant::from_nanos(world.now),
+            step: self.steps,
+            node: node.map(|id| world.node(id).name.clone()),
+            task,
+            cause,
+            last_events: world
+                .trace
+                .tail()
+                .map(|event| event.describe(&names).to_string())
+                .collect(),
+            trace_hash: world.trace.hash(),
+            replay: format!(
+                "SEEDSIM_SEED={} {}",
+                self.config.seed, self.config.replay_command
+            ),
+        };
+        drop(world);
+        let outcome = Outcome::Failed(Box::new(failure));
+        self.outcome = Some(outcome.clone());
+        outcome
+    }
+
+    /// Counts for benchmarks and tests of the sparse link store.
+    #[doc(hidden)]
+    pub fn debug_counts(&self) -> (usize, usize, usize, usize) {
+        let world = self.shared.world.borrow();
+        (
+            world.net.pair_count(),
+            world.net.in_flight_count(),
+            world.pending_events(),
+            self.shared.tasks.borrow().live_count(),
+        )
+    }
+}
+
+/// Drop a value, swallowing a panic from its destructor: the run is already failing or the
+/// task already finished, and a second panic must not abort the process.
+fn drop_quietly<T>(value: T) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _enter = Enter::new(&self.shared);
+        let removed = self.shared.tasks.borrow_mut().drain_all();
+        for future in removed.futures {
+            drop_quietly(future);
+        }
+        drop(removed.outputs);
+        waker::take_foreign(self.shared.tag);
+    }
+}

@@ -1,0 +1,248 @@
+//! How a run ended: [`Outcome`], with a [`Summary`] when it passed and a [`Failure`] report
+//! when it did not.
+//!
+//! A failure report is made to be pasted into an issue: the cause with its location, where
+//! and when it happened, the last events, the trace hash and the one line that replays it.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::net::NetStats;
+use crate::seed::Seed;
+use crate::task::TaskId;
+use crate::time::Instant;
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+#[must_use = "an Outcome may be a failure: check it, or call .unwrap()"]
+pub enum Outcome {
+    /// Every client finished (or, with no clients, nothing was left to do).
+    Passed(Summary),
+    /// A failure was found.
+    Failed(Box<Failure>),
+}
+
+impl Outcome {
+    /// True if the run passed.
+    pub fn is_passed(&self) -> bool {
+        matches!(self, Outcome::Passed(_))
+    }
+
+    /// The seed of the run.
+    pub fn seed(&self) -> Seed {
+        match self {
+            Outcome::Passed(summary) => summary.seed,
+            Outcome::Failed(failure) => failure.seed,
+        }
+    }
+
+    /// The trace hash: the same seed on the same build gives the same hash.
+    pub fn trace_hash(&self) -> u64 {
+        match self {
+            Outcome::Passed(summary) => summary.trace_hash,
+            Outcome::Failed(failure) => failure.trace_hash,
+        }
+    }
+
+    /// The failure, if the run failed.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Outcome::Passed(_) => None,
+            Outcome::Failed(failure) => Some(failure),
+        }
+    }
+
+    /// The failure, if the run failed.
+    pub fn into_failure(self) -> Option<Failure> {
+        match self {
+            Outcome::Passed(_) => None,
+            Outcome::Failed(failure) => Some(*failure),
+        }
+    }
+
+    /// The summary of a passed run.
+    ///
+    /// # Panics
+    /// If the run failed, with the failure report (and its replay line) as the message.
+    #[track_caller]
+    pub fn unwrap(self) -> Summary {
+        match self {
+            Outcome::Passed(summary) => summary,
+            Outcome::Failed(failure) => panic!("{failure}"),
+        }
+    }
+}
+
+/// Why a passing run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum End {
+    /// Every client finished.
+    ClientsDone,
+    /// There were no clients, and no task was ready and no event pending.
+    Quiescent,
+    /// The time limit was reached, and `OnLimit::Pass` made that a pass.
+    TimeLimit,
+    /// The step limit was reached, and `OnLimit::Pass` made that a pass.
+    StepLimit,
+}
+
+/// What a passing run did.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Summary {
+    /// The seed.
+    pub seed: Seed,
+    /// Why it stopped.
+    pub end: End,
+    /// Simulated time at the end.
+    pub time: Instant,
+    /// Polls made.
+    pub steps: u64,
+    /// Trace events recorded.
+    pub events: u64,
+    /// The trace hash.
+    pub trace_hash: u64,
+    /// Tasks spawned, node and client main tasks included.
+    pub tasks_spawned: u64,
+    /// What the network did.
+    pub net: NetStats,
+}
+
+/// A failed run, with everything needed to understand and replay it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Failure {
+    /// The seed.
+    pub seed: Seed,
+    /// Simulated time of the failure.
+    pub time: Instant,
+    /// The step (poll count) of the failure.
+    pub step: u64,
+    /// The node where it happened, if it happened in a node's task.
+    pub node: Option<String>,
+    /// The task where it happened, if it happened in a task.
+    pub task: Option<TaskId>,
+    /// What went wrong.
+    pub cause: Cause,
+    /// The last events of the trace, oldest first, one line each.
+    pub last_events: Vec<String>,
+    /// The trace hash at the failure.
+    pub trace_hash: u64,
+    /// One line that replays the failure.
+    pub replay: String,
+}
+
+/// What went wrong in a failed run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// A task panicked.
+    Panic {
+        /// The panic message.
+        message: String,
+        /// `file:line:column` of the panic, when the hook saw it.
+        location: Option<String>,
+    },
+    /// A client's future returned an error.
+    ClientError {
+        /// The error's `Display`.
+        message: String,
+    },
+    /// A node's main future returned an error.
+    NodeError {
+        /// The error's `Display`.
+        message: String,
+    },
+    /// No task was ready and no event pending while clients were unfinished.
+    Deadlock {
+        /// Every task still alive, with its node and where it was spawned.
+        blocked: Vec<BlockedTask>,
+    },
+    /// Simulated time passed the limit.
+    TimeLimit {
+        /// The limit.
+        limit: Duration,
+    },
+    /// The number of steps passed the limit.
+    StepLimit {
+        /// The limit.
+        limit: u64,
+    },
+    /// The run did something that cannot replay (a wake from another thread).
+    Nondeterminism {
+        /// What happened, and the usual fix.
+        message: String,
+    },
+}
+
+/// A task that was waiting when a deadlock was detected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedTask {
+    /// The task.
+    pub task: TaskId,
+    /// Its node.
+    pub node: String,
+    /// `file:line` where it was spawned (or where its node was added).
+    pub spawned_at: String,
+    /// True if it is ready but its node is paused.
+    pub paused: bool,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Panic { message, location: Some(location) } => write!(f, "panic at {location}: {message}"),
+            Cause::Panic { message, location: None } => write!(f, "panic: {message}"),
+            Cause::ClientError { message } => write!(f, "client returned an error: {message}"),
+            Cause::NodeError { message } => write!(f, "node returned an error: {message}"),
+            Cause::Deadlock { blocked } => {
+                write!(
+                    f,
+                    "deadlock: no task is ready and no event is pending, but a client has not finished; {} task(s) blocked:",
+                    blocked.len()
+                )?;
+                for task in blocked {
+                    write!(f, "\n      {} on {}, spawned at {}", task.task, task.node, task.spawned_at)?;
+                    if task.paused {
+                        write!(f, " (ready, but its node is paused)")?;
+                    }
+                }
+                Ok(())
+            }
+            Cause::TimeLimit { limit } => write!(
+                f,
+                "time limit of {limit:?} reached before every client finished (raise it with Builder::time_limit, or pass with Builder::on_limit(OnLimit::Pass))"
+            ),
+            Cause::StepLimit { limit } => write!(
+                f,
+                "step limit of {limit} reached before every client finished (raise it with Builder::steps_max)"
+            ),
+            Cause::Nondeterminism { message } => write!(f, "nondeterminism: {message}"),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "seedsim: run failed")?;
+        writeln!(f, "  cause:      {}", self.cause)?;
+        writeln!(f, "  seed:       {}", self.seed)?;
+        writeln!(f, "  at:         {} (step {})", self.time, self.step)?;
+        match (&self.node, self.task) {
+            (Some(node), Some(task)) => writeln!(f, "  where:      node {node}, {task}")?,
+            (Some(node), None) => writeln!(f, "  where:      node {node}")?,
+            _ => {}
+        }
+        writeln!(f, "  trace hash: 0x{:016x}", self.trace_hash)?;
+        if !self.last_events.is_empty() {
+            writeln!(f, "  last events:")?;
+            for line in &self.last_events {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        write!(f, "  replay:     {}", self.replay)
+    }
+}
+
+impl std::error::Error for Failure {}

@@ -1,0 +1,515 @@
+//! The world: every piece of simulated state except the tasks' futures — the clock and the
+//! event queue, timers, nodes, the network, random streams, the trace and the first failure.
+//!
+//! The world computes; the run loop (`Sim::advance`) decides what happens next. Nothing here
+//! polls a future or calls user code: events that wake a task return the waker for the run
+//! loop to wake after the world's borrow is released, and a restart returns the node for the
+//! run loop to call its factory.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::io;
+use std::net::SocketAddr;
+use std::panic::Location;
+use std::task::Waker;
+
+use slab::Slab;
+
+use crate::error::{Error, ErrorKind};
+use crate::net::{self, Link, Net, SocketKey};
+use crate::node::{validate_name, Node, NodeId, Role, State, NODES_MAX};
+use crate::rand::{Purpose, Stream};
+use crate::seed::Seed;
+use crate::sim::outcome::Cause;
+use crate::task::TaskId;
+use crate::time::{Instant, Skew, TimerKey};
+use crate::trace::{EventKind, Trace};
+
+/// Something scheduled to happen at a simulated time.
+#[derive(Debug)]
+struct Scheduled {
+    at: u64,
+    /// Breaks ties between events at the same instant: first scheduled, first run.
+    seq: u64,
+    what: Pending,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Timer { slot: u32 },
+    Deliver { slot: u32 },
+    Restart { node: NodeId, incarnation: u32 },
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Scheduled) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Scheduled) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    /// Reversed, so the standard max-heap pops the earliest (time, sequence) first.
+    fn cmp(&self, other: &Scheduled) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+struct TimerEntry {
+    seq: u64,
+    waker: Waker,
+}
+
+/// What processing one event asks the run loop to do.
+pub(crate) enum Fired {
+    Wake(Waker),
+    Restart(NodeId),
+    Nothing,
+}
+
+/// The first failure of the run, with where it happened.
+pub(crate) struct Failing {
+    pub(crate) cause: Cause,
+    pub(crate) node: Option<NodeId>,
+    pub(crate) task: Option<TaskId>,
+}
+
+pub(crate) struct World {
+    pub(crate) seed: Seed,
+    /// True simulated time, in nanoseconds.
+    pub(crate) now: u64,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    timers: Slab<TimerEntry>,
+    pub(crate) nodes: Vec<Node>,
+    names: BTreeMap<String, NodeId>,
+    pub(crate) net: Net,
+    pub(crate) trace: Trace,
+    rng_world: Stream,
+    /// The node and task being polled, if any.
+    pub(crate) current: Option<(NodeId, TaskId)>,
+    pub(crate) failing: Option<Failing>,
+    pub(crate) clients: usize,
+    pub(crate) clients_unfinished: usize,
+}
+
+impl World {
+    pub(crate) fn new(seed: Seed, link: Link, trace: Trace) -> World {
+        World {
+            seed,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            timers: Slab::new(),
+            nodes: Vec::new(),
+            names: BTreeMap::new(),
+            net: Net::new(link, Stream::for_purpose(seed, Purpose::Network)),
+            trace,
+            rng_world: Stream::for_purpose(seed, Purpose::World),
+            current: None,
+            failing: None,
+            clients: 0,
+            clients_unfinished: 0,
+        }
+    }
+
+    // --- nodes -----------------------------------------------------------------------------
+
+    pub(crate) fn add_node(
+        &mut self,
+        name: &str,
+        role: Role,
+        added_at: &'static Location<'static>,
+    ) -> Result<NodeId, Error> {
+        validate_name(name)?;
+        if self.names.contains_key(name) {
+            return Err(Error::new(ErrorKind::DuplicateNode, name));
+        }
+        if self.nodes.len() >= NODES_MAX {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig {
+                    field: "node count",
+                    expected: "at most 16777214 nodes",
+                },
+                name,
+            ));
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        if matches!(role, Role::Client { .. }) {
+            self.clients += 1;
+            self.clients_unfinished += 1;
+        }
+        self.nodes.push(Node::new(
+            id,
+            name.to_owned(),
+            role,
+            Stream::for_node(self.seed, id.0),
+            added_at,
+        ));
+        self.names.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    pub(crate) fn node_id(&self, name: &str) -> Result<NodeId, Error> {
+        self.names
+            .get(name)
+            .copied()
+            .ok_or_else(|| net::unknown_node(name))
+    }
+
+    pub(crate) fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    pub(crate) fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.nodes[id.index()]
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|node| node.name.clone()).collect()
+    }
+
+    pub(crate) fn current_node(&self) -> Option<NodeId> {
+        self.current.map(|(node, _)| node)
+    }
+
+    /// The random stream of the calling node, or the world's own outside any node.
+    pub(crate) fn current_stream(&mut self) -> &mut Stream {
+        match self.current {
+            Some((node, _)) => &mut self.nodes[node.index()].rng,
+            None => &mut self.rng_world,
+        }
+    }
+
+    /// A node starts (or restarts): it runs again and the start is traced.
+    pub(crate) fn mark_started(&mut self, id: NodeId) {
+        let now = self.now;
+        let node = &mut self.nodes[id.index()];
+        debug_assert!(
+            matches!(node.state, State::Added | State::Crashed),
+            "{:?}",
+            node.state
+        );
+        if node.state == State::Crashed {
+            node.incarnation += 1;
+        }
+        node.state = State::Running;
+        let incarnation = node.incarnation;
+        self.trace.record(
+            now,
+            EventKind::NodeStart {
+                node: id,
+                incarnation,
+            },
+        );
+    }
+
+    pub(crate) fn mark_client_finished(&mut self, id: NodeId) {
+        if let Role::Client { finished, .. } = &mut self.nodes[id.index()].role {
+            if !*finished {
+                *finished = true;
+                self.clients_unfinished -= 1;
+            }
+        }
+    }
+
+    /// The world's part of a crash: state, sockets, datagrams. Returns false if the node was
+    /// not up (a crash of a crashed node changes nothing).
+    pub(crate) fn crash(&mut self, id: NodeId) -> Result<bool, Error> {
+        let node = &self.nodes[id.index()];
+        if node.is_client() {
+            return Err(Error::new(
+                ErrorKind::InvalidNodeState {
+                    operation: "crash",
+                    reason: "it is a client, which runs once; add it with Sim::node to make it restartable",
+                },
+                node.name.clone(),
+            ));
+        }
+        if !node.is_up() {
+            return Ok(false);
+        }
+        self.nodes[id.index()].state = State::Crashed;
+        self.net.crash(id);
+        self.trace
+            .record(self.now, EventKind::NodeCrash { node: id });
+        Ok(true)
+    }
+
+    /// Check that a node can be restarted now.
+    pub(crate) fn check_restart(&self, id: NodeId) -> Result<(), Error> {
+        let node = &self.nodes[id.index()];
+        let reason = match node.state {
+            State::Crashed => return Ok(()),
+            State::Added => "the run has not started it yet",
+            State::Running | State::Paused => "it is up; crash it first, or use bounce",
+        };
+        Err(Error::new(
+            ErrorKind::InvalidNodeState {
+                operation: "restart",
+                reason,
+            },
+            node.name.clone(),
+        ))
+    }
+
+    pub(crate) fn schedule_restart(&mut self, id: NodeId, after: u64) {
+        let incarnation = self.nodes[id.index()].incarnation;
+        self.schedule(
+            self.now.saturating_add(after),
+            Pending::Restart {
+                node: id,
+                incarnation,
+            },
+        );
+    }
+
+    pub(crate) fn set_paused(&mut self, id: NodeId, paused: bool) -> Result<bool, Error> {
+        let node = &mut self.nodes[id.index()];
+        let (from, to, kind) = if paused {
+            (
+                State::Running,
+                State::Paused,
+                EventKind::NodePause { node: id },
+            )
+        } else {
+            (
+                State::Paused,
+                State::Running,
+                EventKind::NodeResume { node: id },
+            )
+        };
+        if node.state == to {
+            return Ok(false);
+        }
+        if node.state != from {
+            return Err(Error::new(
+                ErrorKind::InvalidNodeState {
+                    operation: if paused { "pause" } else { "resume" },
+                    reason: "it is not running",
+                },
+                node.name.clone(),
+            ));
+        }
+        node.state = to;
+        self.trace.record(self.now, kind);
+        Ok(true)
+    }
+
+    // --- failures ---------------------------------------------------------------------------
+
+    /// Record a failure of the run; the first one wins.
+    pub(crate) fn fail(&mut self, cause: Cause) {
+        if self.failing.is_none() {
+            let (node, task) = match self.current {
+                Some((node, task)) => (Some(node), Some(task)),
+                None => (None, None),
+            };
+            self.failing = Some(Failing { cause, node, task });
+        }
+    }
+
+    // --- time -------------------------------------------------------------------------------
+
+    /// The calling node's clock (true time outside any node).
+    pub(crate) fn local_now(&self) -> Instant {
+        match self.current {
+            Some((node, _)) => Instant::from_nanos(self.nodes[node.index()].clock.local(self.now)),
+            None => Instant::from_nanos(self.now),
+        }
+    }
+
+    /// The true time at which the calling node's clock reads `deadline`.
+    pub(crate) fn true_time_of(&self, deadline: Instant) -> u64 {
+        match self.current {
+            Some((node, _)) => self.nodes[node.index()]
+                .clock
+                .true_time_of(deadline.as_nanos()),
+            None => deadline.as_nanos(),
+        }
+    }
+
+    fn schedule(&mut self, at: u64, what: Pending) -> u64 {
+        assert!(
+            at >= self.now,
+            "scheduling in the past: at {at} < now {}",
+            self.now
+        );
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(Scheduled { at, seq, what });
+        seq
+    }
+
+    pub(crate) fn add_timer(&mut self, deadline: u64, waker: Waker) -> TimerKey {
+        let entry = self.timers.vacant_entry();
+        let slot = entry.key() as u32;
+        let seq = self.seq;
+        entry.insert(TimerEntry { seq, waker });
+        let scheduled = self.schedule(deadline.max(self.now), Pending::Timer { slot });
+        debug_assert_eq!(scheduled, seq);
+        TimerKey { slot, seq }
+    }
+
+    pub(crate) fn update_timer(&mut self, key: TimerKey, waker: &Waker) {
+        if let Some(entry) = self.timers.get_mut(key.slot as usize) {
+            if entry.seq == key.seq && !entry.waker.will_wake(waker) {
+                entry.waker = waker.clone();
+            }
+        }
+    }
+
+    pub(crate) fn cancel_timer(&mut self, key: TimerKey) {
+        if self
+            .timers
+            .get(key.slot as usize)
+            .is_some_and(|entry| entry.seq == key.seq)
+        {
+            self.timers.remove(key.slot as usize);
+        }
+    }
+
+    /// When the next event is due, if any is pending.
+    pub(crate) fn next_event_at(&self) -> Option<u64> {
+        self.queue.peek().map(|scheduled| scheduled.at)
+    }
+
+    /// Process the next event if it is due by `until`, moving the clock to it.
+    pub(crate) fn pop_due(&mut self, until: u64) -> Option<Fired> {
+        if self.queue.peek()?.at > until {
+            return None;
+        }
+        let Scheduled { at, seq, what } = self.queue.pop().expect("peeked");
+        assert!(at >= self.now, "event at {at} is before now {}", self.now);
+        self.now = at;
+        Some(match what {
+            Pending::Timer { slot } => match self.timers.get(slot as usize) {
+                Some(entry) if entry.seq == seq => {
+                    Fired::Wake(self.timers.remove(slot as usize).waker)
+                }
+                _ => Fired::Nothing, // cancelled
+            },
+            Pending::Deliver { slot } => match self.net.deliver(at, slot, &mut self.trace) {
+                Some(waker) => Fired::Wake(waker),
+                None => Fired::Nothing,
+            },
+            Pending::Restart { node, incarnation } => {
+                let n = &self.nodes[node.index()];
+                if n.state == State::Crashed && n.incarnation == incarnation {
+                    Fired::Restart(node)
+                } else {
+                    Fired::Nothing // restarted by hand meanwhile, or crashed again
+                }
+            }
+        })
+    }
+
+    /// Move the clock forward to `to` with nothing happening (for `run_until`).
+    pub(crate) fn idle_until(&mut self, to: u64) {
+        debug_assert!(self.next_event_at().is_none_or(|at| at > to));
+        self.now = self.now.max(to);
+    }
+
+    pub(crate) fn pending_events(&self) -> usize {
+        self.queue.len()
+    }
+
+    // --- network ----------------------------------------------------------------------------
+
+    pub(crate) fn bind(
+        &mut self,
+        node: NodeId,
+        requested: SocketAddr,
+    ) -> io::Result<(SocketKey, SocketAddr)> {
+        self.net.bind(&mut self.nodes[node.index()], requested)
+    }
+
+    pub(crate) fn send_datagram(
+        &mut self,
+        key: SocketKey,
+        node: NodeId,
+        port: u16,
+        to: SocketAddr,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        self.net.check_open(key)?;
+        let now = self.now;
+        let arrivals = self
+            .net
+            .send(now, &self.nodes, node, port, to, payload, &mut self.trace);
+        for arrival in arrivals.into_iter().flatten() {
+            self.schedule(arrival.at, Pending::Deliver { slot: arrival.slot });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn partition(&mut self, from: NodeId, to: NodeId) {
+        self.net.block(from, to);
+        self.trace
+            .record(self.now, EventKind::Partition { from, to });
+    }
+
+    pub(crate) fn repair(&mut self, from: NodeId, to: NodeId) {
+        self.net.unblock(from, to);
+        self.trace.record(self.now, EventKind::Repair { from, to });
+    }
+
+    pub(crate) fn isolate(&mut self, node: NodeId) {
+        self.nodes[node.index()].isolated = true;
+        self.net.isolate(node);
+        self.trace.record(self.now, EventKind::Isolate { node });
+    }
+
+    pub(crate) fn rejoin(&mut self, node: NodeId) {
+        self.nodes[node.index()].isolated = false;
+        self.trace.record(self.now, EventKind::Rejoin { node });
+    }
+
+    pub(crate) fn clog(&mut self, from: NodeId, to: NodeId, duration: u64) {
+        let until = self.now.saturating_add(duration);
+        self.net.clog(from, to, until);
+        self.trace.record(
+            self.now,
+            EventKind::Clog {
+                from,
+                to,
+                until: Instant::from_nanos(until),
+            },
+        );
+    }
+
+    pub(crate) fn set_link(&mut self, from: NodeId, to: NodeId, link: Link) -> Result<(), Error> {
+        link.validate()?;
+        self.net.set_link(from, to, Some(link));
+        self.trace.record(self.now, EventKind::LinkSet { from, to });
+        Ok(())
+    }
+
+    pub(crate) fn heal_all(&mut self) {
+        self.net.heal_all();
+        for node in &mut self.nodes {
+            node.isolated = false;
+        }
+        self.trace.record(self.now, EventKind::HealAll);
+    }
+
+    pub(crate) fn skew(&mut self, node: NodeId, skew: Skew) {
+        let now = self.now;
+        self.nodes[node.index()].clock.apply(now, skew);
+        self.trace.record(
+            now,
+            EventKind::Skew {
+                node,
+                offset_nanos: skew.offset_nanos(),
+                drift_ppm: skew.drift_ppm(),
+            },
+        );
+    }
+}

@@ -1,0 +1,643 @@
+//! Simulated time: [`Instant`], [`sleep`], [`sleep_until`], [`timeout`], [`interval`], and the
+//! per-node clock that skew faults bend.
+//!
+//! Time is integer nanoseconds since the start of the run. It moves only when no task is
+//! ready: the run loop jumps the clock to the next scheduled event, so a simulated hour of
+//! idle timers costs nothing. Nothing here reads the host clock.
+//!
+//! Each node reads its own clock. Without a skew fault a node's clock is the true simulated
+//! time; with one (see [`Skew`]) it is ahead or behind by an offset and runs fast or slow by a
+//! drift, as a real node's clock does. Timers are set in the node's own time and converted to
+//! true time when they are created.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::{Add, AddAssign, Sub};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::context;
+use crate::error::{Error, ErrorKind};
+
+/// A point in simulated time, as the calling node's clock reads it.
+///
+/// Like `std::time::Instant` it only means something relative to another `Instant` of the
+/// same run; unlike it, `Instant::ZERO` is the start of the run and [`Instant::as_nanos`] is
+/// stable, so instants can be printed and compared across replays.
+///
+/// On a node whose clock was set back by a [`Skew`] fault, `now()` can go backwards: that is
+/// the fault.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::time::{self, Instant};
+/// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+/// sim.client("c", async {
+///     let start = Instant::now();
+///     time::sleep(Duration::from_millis(250)).await;
+///     assert_eq!(start.elapsed(), Duration::from_millis(250));
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The start of the run.
+    pub const ZERO: Instant = Instant(0);
+
+    /// The calling node's current time.
+    ///
+    /// # Panics
+    /// Outside a running simulation.
+    #[track_caller]
+    pub fn now() -> Instant {
+        context::with_world("seedsim::time::Instant::now", |world| world.local_now())
+    }
+
+    /// The instant `nanos` nanoseconds after the start of the run.
+    pub const fn from_nanos(nanos: u64) -> Instant {
+        Instant(nanos)
+    }
+
+    /// Nanoseconds since the start of the run.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Time since the start of the run.
+    pub const fn since_start(self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later (as `std::time::Instant` does).
+    pub fn duration_since(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+
+    /// `self - earlier`, or `None` if `earlier` is later.
+    pub fn checked_duration_since(self, earlier: Instant) -> Option<Duration> {
+        self.0.checked_sub(earlier.0).map(Duration::from_nanos)
+    }
+
+    /// Time the calling node's clock moved since `self`.
+    ///
+    /// # Panics
+    /// Outside a running simulation.
+    #[track_caller]
+    pub fn elapsed(self) -> Duration {
+        Instant::now().saturating_duration_since(self)
+    }
+
+    /// `self + duration`, or `None` past the end of representable time (584 years).
+    pub fn checked_add(self, duration: Duration) -> Option<Instant> {
+        u64::try_from(duration.as_nanos())
+            .ok()
+            .and_then(|d| self.0.checked_add(d))
+            .map(Instant)
+    }
+
+    /// `self - duration`, or `None` before the start of the run.
+    pub fn checked_sub(self, duration: Duration) -> Option<Instant> {
+        u64::try_from(duration.as_nanos())
+            .ok()
+            .and_then(|d| self.0.checked_sub(d))
+            .map(Instant)
+    }
+
+    pub(crate) fn saturating_add(self, duration: Duration) -> Instant {
+        self.checked_add(duration).unwrap_or(Instant(u64::MAX))
+    }
+}
+
+/// Nanoseconds in a `Duration`, saturating at `u64::MAX` (584 years).
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    /// # Panics
+    /// Past 584 years of simulated time.
+    fn add(self, duration: Duration) -> Instant {
+        self.checked_add(duration)
+            .expect("seedsim::time::Instant overflowed: 584 years of simulated time")
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, duration: Duration) {
+        *self = *self + duration;
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    /// # Panics
+    /// Before the start of the run.
+    fn sub(self, duration: Duration) -> Instant {
+        self.checked_sub(duration)
+            .expect("seedsim::time::Instant underflowed: before the start of the run")
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Seconds with nanosecond precision: `12.000350000s`.
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = format!("{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000);
+        f.pad(&text)
+    }
+}
+
+/// A clock fault: how far a node's clock is off and how fast it drifts.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::time::Skew;
+/// let skew = Skew::ahead(Duration::from_millis(500)).with_drift_ppm(200)?;
+/// assert_eq!(skew.offset_nanos(), 500_000_000);
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Skew {
+    offset_nanos: i64,
+    drift_ppm: i32,
+}
+
+impl Skew {
+    /// A correct clock.
+    pub const NONE: Skew = Skew {
+        offset_nanos: 0,
+        drift_ppm: 0,
+    };
+
+    /// A clock `offset` ahead of true time.
+    pub fn ahead(offset: Duration) -> Skew {
+        Skew {
+            offset_nanos: i64::try_from(offset.as_nanos()).unwrap_or(i64::MAX),
+            drift_ppm: 0,
+        }
+    }
+
+    /// A clock `offset` behind true time.
+    pub fn behind(offset: Duration) -> Skew {
+        Skew {
+            offset_nanos: -i64::try_from(offset.as_nanos()).unwrap_or(i64::MAX),
+            drift_ppm: 0,
+        }
+    }
+
+    /// The same offset, and a clock that runs `ppm` parts per million fast (or slow, if
+    /// negative) from the moment the skew is applied.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`] unless `-999_999 <= ppm <= 1_000_000` (a clock must move
+    /// forward, and at most twice as fast as true time).
+    pub fn with_drift_ppm(self, ppm: i32) -> Result<Skew, Error> {
+        if !(-999_999..=1_000_000).contains(&ppm) {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig {
+                    field: "Skew::drift_ppm",
+                    expected: "-999999 to 1000000",
+                },
+                ppm.to_string(),
+            ));
+        }
+        Ok(Skew {
+            drift_ppm: ppm,
+            ..self
+        })
+    }
+
+    /// Signed offset from true time, in nanoseconds.
+    pub fn offset_nanos(self) -> i64 {
+        self.offset_nanos
+    }
+
+    /// Drift in parts per million.
+    pub fn drift_ppm(self) -> i32 {
+        self.drift_ppm
+    }
+}
+
+/// A node's clock: `local(t) = base_local + (t - base_true) * (1e6 + drift) / 1e6`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Clock {
+    base_true: u64,
+    base_local: i128,
+    drift_ppm: i64,
+}
+
+const PPM: i128 = 1_000_000;
+
+impl Clock {
+    pub(crate) const TRUE: Clock = Clock {
+        base_true: 0,
+        base_local: 0,
+        drift_ppm: 0,
+    };
+
+    #[inline]
+    pub(crate) fn is_true(&self) -> bool {
+        self.drift_ppm == 0 && self.base_local == i128::from(self.base_true)
+    }
+
+    /// The clock's reading at true time `t`, clamped to the representable range.
+    #[inline]
+    pub(crate) fn local(&self, t: u64) -> u64 {
+        if self.is_true() {
+            return t;
+        }
+        let elapsed = i128::from(t) - i128::from(self.base_true);
+        let local = self.base_local + elapsed * (PPM + i128::from(self.drift_ppm)) / PPM;
+        local.clamp(0, i128::from(u64::MAX)) as u64
+    }
+
+    /// The earliest true time at which the clock reads at least `local`.
+    pub(crate) fn true_time_of(&self, local: u64) -> u64 {
+        if self.is_true() {
+            return local;
+        }
+        let rate = PPM + i128::from(self.drift_ppm);
+        let delta = (i128::from(local) - self.base_local) * PPM;
+        // Ceiling division, so the clock has reached `local` at the returned time.
+        let elapsed = delta.div_euclid(rate) + i128::from(delta.rem_euclid(rate) != 0);
+        (i128::from(self.base_true) + elapsed).clamp(0, i128::from(u64::MAX)) as u64
+    }
+
+    /// Apply `skew` at true time `now`: from now on the clock reads `now + offset` and runs at
+    /// the skew's drift.
+    pub(crate) fn apply(&mut self, now: u64, skew: Skew) {
+        *self = Clock {
+            base_true: now,
+            base_local: i128::from(now) + i128::from(skew.offset_nanos),
+            drift_ppm: i64::from(skew.drift_ppm),
+        };
+    }
+}
+
+/// A future that completes at a deadline on the calling node's clock. See [`sleep`].
+#[must_use = "a Sleep does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Sleep {
+    /// True simulated time at which it completes.
+    deadline_true: u64,
+    deadline: Instant,
+    timer: Option<TimerKey>,
+    tag: u16,
+}
+
+/// A timer's slot in the world, checked by sequence number so a reused slot never fires the
+/// wrong timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    pub(crate) slot: u32,
+    pub(crate) seq: u64,
+}
+
+/// Wait until `duration` has passed on the calling node's clock.
+///
+/// # Panics
+/// Outside a running simulation.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+/// sim.client("c", async {
+///     seedsim::time::sleep(Duration::from_secs(3600)).await;
+///     assert_eq!(seedsim::time::Instant::now().since_start(), Duration::from_secs(3600));
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed()); // an hour of simulated time, in microseconds of real time
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    context::with_current(|shared| {
+        let world = shared.world.borrow();
+        let deadline = world.local_now().saturating_add(duration);
+        Sleep {
+            deadline_true: world.true_time_of(deadline),
+            deadline,
+            timer: None,
+            tag: shared.tag,
+        }
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{}",
+            Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep")
+        )
+    })
+}
+
+/// Wait until the calling node's clock reads `deadline`.
+///
+/// # Panics
+/// Outside a running simulation.
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    context::with_current(|shared| {
+        let world = shared.world.borrow();
+        Sleep {
+            deadline_true: world.true_time_of(deadline),
+            deadline,
+            timer: None,
+            tag: shared.tag,
+        }
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{}",
+            Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep_until")
+        )
+    })
+}
+
+impl Sleep {
+    /// When the sleep completes, on the clock of the node that created it.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        context::with_world("seedsim::time::Sleep::is_elapsed", |world| {
+            world.now >= self.deadline_true
+        })
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        context::with_world("seedsim::time::Sleep", |world| {
+            if world.now >= this.deadline_true {
+                if let Some(key) = this.timer.take() {
+                    world.cancel_timer(key);
+                }
+                return Poll::Ready(());
+            }
+            match this.timer {
+                Some(key) => world.update_timer(key, cx.waker()),
+                None => this.timer = Some(world.add_timer(this.deadline_true, cx.waker().clone())),
+            }
+            Poll::Pending
+        })
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some(key) = self.timer.take() {
+            let tag = self.tag;
+            context::with_current(|shared| {
+                if shared.tag == tag {
+                    if let Ok(mut world) = shared.world.try_borrow_mut() {
+                        world.cancel_timer(key);
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// The error of a [`timeout`] whose deadline passed first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(elapsed: Elapsed) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, elapsed)
+    }
+}
+
+/// A future with a deadline. See [`timeout`].
+#[must_use = "a Timeout does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+/// Run `future` for at most `duration` of the calling node's time.
+///
+/// The future is polled first, so one that is ready at the deadline wins.
+///
+/// # Panics
+/// Outside a running simulation.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::time::{sleep, timeout};
+/// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+/// sim.client("c", async {
+///     assert!(timeout(Duration::from_secs(1), sleep(Duration::from_secs(2))).await.is_err());
+///     assert!(timeout(Duration::from_secs(2), sleep(Duration::from_secs(1))).await.is_ok());
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[track_caller]
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep(duration),
+    }
+}
+
+/// Like [`timeout`], with a deadline on the calling node's clock.
+#[track_caller]
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned (never moved out of a pinned Timeout);
+        // `sleep` is Unpin and not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(output) = future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        Pin::new(&mut this.sleep)
+            .poll(cx)
+            .map(|()| Err(Elapsed(())))
+    }
+}
+
+/// Ticks at a fixed period on the calling node's clock. See [`interval`].
+#[derive(Debug)]
+pub struct Interval {
+    next: Instant,
+    period: Duration,
+    sleep: Option<Sleep>,
+}
+
+/// An [`Interval`] whose first tick completes at once and then every `period`.
+///
+/// If a tick is late (the task was busy, or its node paused), the ticks it missed complete at
+/// once, one per call, until it has caught up: the schedule stays `start + k * period`.
+///
+/// # Panics
+/// If `period` is zero, or outside a running simulation.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::time::{interval, Instant};
+/// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+/// sim.client("c", async {
+///     let mut ticks = interval(Duration::from_millis(10));
+///     for k in 0..3 {
+///         assert_eq!(ticks.tick().await, Instant::from_nanos(k * 10_000_000));
+///     }
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[track_caller]
+pub fn interval(period: Duration) -> Interval {
+    interval_at(Instant::now(), period)
+}
+
+/// An [`Interval`] whose first tick completes at `start`.
+///
+/// # Panics
+/// If `period` is zero, or outside a running simulation.
+#[track_caller]
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "seedsim::time::interval needs a non-zero period"
+    );
+    Interval {
+        next: start,
+        period,
+        sleep: None,
+    }
+}
+
+impl Interval {
+    /// Wait for the next tick; returns its scheduled instant.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Poll for the next tick.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        let next = self.next;
+        let sleep = self.sleep.get_or_insert_with(|| sleep_until(next));
+        match Pin::new(sleep).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.sleep = None;
+                self.next = self.next.saturating_add(self.period);
+                Poll::Ready(next)
+            }
+        }
+    }
+
+    /// The period between ticks.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_true_clock_is_the_identity() {
+        let clock = Clock::TRUE;
+        assert_eq!(clock.local(123), 123);
+        assert_eq!(clock.true_time_of(456), 456);
+    }
+
+    #[test]
+    fn offset_and_drift_invert_exactly() {
+        let mut clock = Clock::TRUE;
+        clock.apply(
+            1_000,
+            Skew::ahead(Duration::from_nanos(500))
+                .with_drift_ppm(250_000)
+                .unwrap(),
+        );
+        assert_eq!(clock.local(1_000), 1_500);
+        assert_eq!(clock.local(5_000), 1_500 + 5_000);
+        for local in [1_500u64, 1_501, 2_000, 9_999, 1 << 40] {
+            let t = clock.true_time_of(local);
+            assert!(clock.local(t) >= local, "local {local} true {t}");
+            assert!(
+                t == 0 || clock.local(t - 1) < local,
+                "not the earliest: {local} {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_clock_set_behind_clamps_at_zero() {
+        let mut clock = Clock::TRUE;
+        clock.apply(
+            10,
+            Skew::behind(Duration::from_nanos(100))
+                .with_drift_ppm(-500_000)
+                .unwrap(),
+        );
+        assert_eq!(clock.local(10), 0);
+        // base_local = 10 - 100 = -90; 300 ns later at half speed: -90 + 150 = 60.
+        assert_eq!(clock.local(310), 60);
+        assert_eq!(clock.true_time_of(60), 310);
+    }
+
+    #[test]
+    fn instants_print_as_seconds() {
+        assert_eq!(
+            Instant::from_nanos(12_000_350_000).to_string(),
+            "12.000350000s"
+        );
+        assert_eq!(
+            Instant::ZERO + Duration::from_millis(1),
+            Instant::from_nanos(1_000_000)
+        );
+    }
+}

@@ -1,0 +1,453 @@
+//! The trace: a compact log of what happened in a run, and its hash.
+//!
+//! Every scheduling decision, message, fault and lifecycle change is an [`Event`]: a few
+//! integers, recorded without formatting. Each event is folded into a running hash with a
+//! fixed function (the same on every platform and build), so the hash identifies the run: the
+//! same seed on the same build gives the same hash. The last events are kept for failure
+//! reports; the whole trace is kept only when asked (`Builder::record_trace`).
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::node::NodeId;
+use crate::task::TaskId;
+use crate::time::Instant;
+
+/// One thing that happened in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// True simulated time (not a node's skewed clock).
+    pub at: Instant,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Why a datagram did not arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The link lost it.
+    Loss,
+    /// A partition or isolation was in the way when it was sent or while it was in flight.
+    Partition,
+    /// Its sender or receiver crashed while it was in flight.
+    Crash,
+    /// Nothing was bound to the destination port.
+    NoSocket,
+    /// The destination address belongs to no node.
+    NoRoute,
+    /// The receiving socket's queue was full.
+    BufferFull,
+}
+
+/// What an [`Event`] records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A node or client started; `incarnation` counts restarts.
+    NodeStart {
+        /// The node.
+        node: NodeId,
+        /// 0 on the first start, then 1, 2, ... after each restart.
+        incarnation: u32,
+    },
+    /// A node crashed: its tasks were dropped, its sockets closed, its datagrams lost.
+    NodeCrash {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node was paused.
+    NodePause {
+        /// The node.
+        node: NodeId,
+    },
+    /// A paused node resumed.
+    NodeResume {
+        /// The node.
+        node: NodeId,
+    },
+    /// A task was spawned.
+    Spawn {
+        /// The new task.
+        task: TaskId,
+        /// Its node.
+        node: NodeId,
+    },
+    /// A task was polled: one step.
+    Poll {
+        /// The task.
+        task: TaskId,
+        /// Its node.
+        node: NodeId,
+    },
+    /// A task finished.
+    TaskDone {
+        /// The task.
+        task: TaskId,
+    },
+    /// A task was cancelled: aborted, or its node crashed.
+    TaskCancel {
+        /// The task.
+        task: TaskId,
+    },
+    /// A datagram was sent.
+    Send {
+        /// The datagram's number in this run.
+        datagram: u64,
+        /// Sending node.
+        from: NodeId,
+        /// Sending port.
+        from_port: u16,
+        /// Receiving node.
+        to: NodeId,
+        /// Receiving port.
+        to_port: u16,
+        /// Payload length.
+        bytes: u32,
+    },
+    /// The network made a second copy of a datagram.
+    Duplicate {
+        /// The original.
+        datagram: u64,
+        /// The copy's number.
+        copy: u64,
+    },
+    /// A datagram arrived in a socket's queue.
+    Deliver {
+        /// The datagram.
+        datagram: u64,
+        /// Receiving node.
+        to: NodeId,
+    },
+    /// A datagram was dropped.
+    Drop {
+        /// The datagram.
+        datagram: u64,
+        /// Why.
+        reason: DropReason,
+    },
+    /// Datagrams from `from` to `to` are blocked.
+    Partition {
+        /// Sending side.
+        from: NodeId,
+        /// Receiving side.
+        to: NodeId,
+    },
+    /// Datagrams from `from` to `to` flow again.
+    Repair {
+        /// Sending side.
+        from: NodeId,
+        /// Receiving side.
+        to: NodeId,
+    },
+    /// A node was cut off from every other node.
+    Isolate {
+        /// The node.
+        node: NodeId,
+    },
+    /// An isolated node was reconnected.
+    Rejoin {
+        /// The node.
+        node: NodeId,
+    },
+    /// Datagrams from `from` to `to` sent before `until` arrive no earlier than `until`.
+    Clog {
+        /// Sending side.
+        from: NodeId,
+        /// Receiving side.
+        to: NodeId,
+        /// When the clog clears (true time).
+        until: Instant,
+    },
+    /// The link from `from` to `to` was reconfigured.
+    LinkSet {
+        /// Sending side.
+        from: NodeId,
+        /// Receiving side.
+        to: NodeId,
+    },
+    /// Every partition, isolation and clog was removed.
+    HealAll,
+    /// A node's clock was set off true time.
+    Skew {
+        /// The node.
+        node: NodeId,
+        /// Offset in nanoseconds.
+        offset_nanos: i64,
+        /// Drift in parts per million.
+        drift_ppm: i32,
+    },
+}
+
+impl EventKind {
+    /// The words folded into the hash: a tag and the fields.
+    fn words(&self) -> [u64; 4] {
+        use EventKind::*;
+        let n = |node: NodeId| u64::from(node.0);
+        match *self {
+            NodeStart { node, incarnation } => [1, n(node), u64::from(incarnation), 0],
+            NodeCrash { node } => [2, n(node), 0, 0],
+            NodePause { node } => [3, n(node), 0, 0],
+            NodeResume { node } => [4, n(node), 0, 0],
+            Spawn { task, node } => [5, task.0, n(node), 0],
+            Poll { task, node } => [6, task.0, n(node), 0],
+            TaskDone { task } => [7, task.0, 0, 0],
+            TaskCancel { task } => [8, task.0, 0, 0],
+            Send {
+                datagram,
+                from,
+                from_port,
+                to,
+                to_port,
+                bytes,
+            } => [
+                9,
+                datagram,
+                (n(from) << 16) | u64::from(from_port),
+                (n(to) << 16) | u64::from(to_port) | (u64::from(bytes) << 40),
+            ],
+            Duplicate { datagram, copy } => [10, datagram, copy, 0],
+            Deliver { datagram, to } => [11, datagram, n(to), 0],
+            Drop { datagram, reason } => [12, datagram, reason as u64, 0],
+            Partition { from, to } => [13, n(from), n(to), 0],
+            Repair { from, to } => [14, n(from), n(to), 0],
+            Isolate { node } => [15, n(node), 0, 0],
+            Rejoin { node } => [16, n(node), 0, 0],
+            Clog { from, to, until } => [17, n(from), n(to), until.as_nanos()],
+            LinkSet { from, to } => [18, n(from), n(to), 0],
+            HealAll => [19, 0, 0, 0],
+            Skew {
+                node,
+                offset_nanos,
+                drift_ppm,
+            } => [20, n(node), offset_nanos as u64, drift_ppm as u64],
+        }
+    }
+}
+
+impl Event {
+    /// A readable line, with node names from `names` (indexed by node).
+    ///
+    /// ```
+    /// use seedsim::trace::{Event, EventKind};
+    /// let event = Event { at: seedsim::time::Instant::from_nanos(1_500_000), kind: EventKind::HealAll };
+    /// assert_eq!(event.describe(&[]).to_string().trim(), "0.001500000s  heal all");
+    /// ```
+    pub fn describe<'a>(&'a self, names: &'a [String]) -> impl fmt::Display + 'a {
+        Described {
+            event: self,
+            names,
+            with_time: true,
+        }
+    }
+
+    /// Like [`describe`](Event::describe), without the time.
+    pub fn describe_kind<'a>(&'a self, names: &'a [String]) -> impl fmt::Display + 'a {
+        Described {
+            event: self,
+            names,
+            with_time: false,
+        }
+    }
+}
+
+struct Described<'a> {
+    event: &'a Event,
+    names: &'a [String],
+    with_time: bool,
+}
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use EventKind::*;
+        let name = |node: NodeId| self.names.get(node.index()).map_or("?", String::as_str);
+        if self.with_time {
+            write!(f, "{:>16}  ", self.event.at)?;
+        }
+        match self.event.kind {
+            NodeStart {
+                node,
+                incarnation: 0,
+            } => write!(f, "start {}", name(node)),
+            NodeStart { node, incarnation } => {
+                write!(f, "restart {} (incarnation {incarnation})", name(node))
+            }
+            NodeCrash { node } => write!(f, "crash {}", name(node)),
+            NodePause { node } => write!(f, "pause {}", name(node)),
+            NodeResume { node } => write!(f, "resume {}", name(node)),
+            Spawn { task, node } => write!(f, "spawn {task} on {}", name(node)),
+            Poll { task, node } => write!(f, "poll {task} on {}", name(node)),
+            TaskDone { task } => write!(f, "{task} finished"),
+            TaskCancel { task } => write!(f, "{task} cancelled"),
+            Send {
+                datagram,
+                from,
+                from_port,
+                to,
+                to_port,
+                bytes,
+            } => write!(
+                f,
+                "send datagram {datagram} {}:{from_port} -> {}:{to_port} ({bytes} bytes)",
+                name(from),
+                name(to)
+            ),
+            Duplicate { datagram, copy } => write!(f, "duplicate datagram {datagram} as {copy}"),
+            Deliver { datagram, to } => write!(f, "deliver datagram {datagram} to {}", name(to)),
+            Drop { datagram, reason } => write!(f, "drop datagram {datagram} ({reason:?})"),
+            Partition { from, to } => write!(f, "partition {} -> {}", name(from), name(to)),
+            Repair { from, to } => write!(f, "repair {} -> {}", name(from), name(to)),
+            Isolate { node } => write!(f, "isolate {}", name(node)),
+            Rejoin { node } => write!(f, "rejoin {}", name(node)),
+            Clog { from, to, until } => {
+                write!(f, "clog {} -> {} until {until}", name(from), name(to))
+            }
+            LinkSet { from, to } => write!(f, "set link {} -> {}", name(from), name(to)),
+            HealAll => write!(f, "heal all"),
+            Skew {
+                node,
+                offset_nanos,
+                drift_ppm,
+            } => {
+                write!(
+                    f,
+                    "skew clock of {} by {offset_nanos} ns, drift {drift_ppm} ppm",
+                    name(node)
+                )
+            }
+        }
+    }
+}
+
+/// The hash of an empty trace (FNV-1a's offset basis).
+const HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Fold one word into the hash: FxHash's step (rotate, xor, multiply), fixed forever.
+#[inline]
+fn mix(hash: u64, word: u64) -> u64 {
+    (hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+}
+
+pub(crate) struct Trace {
+    hash: u64,
+    count: u64,
+    tail: VecDeque<Event>,
+    tail_max: usize,
+    full: Option<Vec<Event>>,
+    /// Emit every event as a `tracing` debug event (target `seedsim`).
+    pub(crate) log: bool,
+}
+
+impl Trace {
+    pub(crate) fn new(tail_max: usize, record_full: bool) -> Trace {
+        Trace {
+            hash: HASH_START,
+            count: 0,
+            tail: VecDeque::with_capacity(tail_max),
+            tail_max,
+            full: record_full.then(Vec::new),
+            log: false,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&mut self, at: u64, kind: EventKind) {
+        let mut hash = mix(self.hash, at);
+        for word in kind.words() {
+            hash = mix(hash, word);
+        }
+        self.hash = hash;
+        self.count += 1;
+        let event = Event {
+            at: Instant::from_nanos(at),
+            kind,
+        };
+        if self.tail_max > 0 {
+            if self.tail.len() == self.tail_max {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(event);
+        }
+        if let Some(full) = &mut self.full {
+            full.push(event);
+        }
+        if self.log {
+            crate::log::emit_event(&event);
+        }
+    }
+
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub(crate) fn tail(&self) -> impl Iterator<Item = &Event> {
+        self.tail.iter()
+    }
+
+    pub(crate) fn take_full(&mut self) -> Option<Vec<Event>> {
+        self.full.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_depends_on_order_and_content() {
+        let a = EventKind::NodeCrash { node: NodeId(1) };
+        let b = EventKind::NodeCrash { node: NodeId(2) };
+        let run = |events: &[(u64, EventKind)]| {
+            let mut trace = Trace::new(2, false);
+            for (at, kind) in events {
+                trace.record(*at, *kind);
+            }
+            trace.hash()
+        };
+        assert_eq!(run(&[(1, a), (2, b)]), run(&[(1, a), (2, b)]));
+        assert_ne!(run(&[(1, a), (2, b)]), run(&[(1, b), (2, a)]));
+        assert_ne!(run(&[(1, a)]), run(&[(2, a)]));
+        // A pinned value: the hash function must never change, or old replay hashes lie.
+        assert_eq!(run(&[(0, EventKind::HealAll)]), {
+            let mut h = mix(HASH_START, 0);
+            for w in [19, 0, 0, 0] {
+                h = mix(h, w);
+            }
+            h
+        });
+    }
+
+    #[test]
+    fn tail_keeps_the_last_events() {
+        let mut trace = Trace::new(2, true);
+        for at in 0..5 {
+            trace.record(at, EventKind::HealAll);
+        }
+        let tail: Vec<u64> = trace.tail().map(|e| e.at.as_nanos()).collect();
+        assert_eq!(tail, vec![3, 4]);
+        assert_eq!(trace.count(), 5);
+        assert_eq!(trace.take_full().unwrap().len(), 5);
+    }
+}
+
+/// The index of the first event where two traces differ (`None` if they are equal). If one
+/// trace is a prefix of the other, the index is the shorter one's length.
+///
+/// ```
+/// use seedsim::trace::{first_difference, Event, EventKind};
+/// use seedsim::time::Instant;
+/// let e = |t| Event { at: Instant::from_nanos(t), kind: EventKind::HealAll };
+/// assert_eq!(first_difference(&[e(1), e(2)], &[e(1), e(3)]), Some(1));
+/// assert_eq!(first_difference(&[e(1)], &[e(1)]), None);
+/// ```
+pub fn first_difference(a: &[Event], b: &[Event]) -> Option<usize> {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(index) => Some(index),
+        None if a.len() != b.len() => Some(a.len().min(b.len())),
+        None => None,
+    }
+}

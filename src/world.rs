@@ -1,0 +1,165 @@
+//! Faults and lifecycle changes, callable from inside a running simulation by node name.
+//!
+//! These are one-line facades over the running world, for code that runs in the simulation
+//! (a nemesis client, a test harness task). Test code outside the run calls the methods of
+//! the same names on [`Sim`](crate::Sim) between steps.
+//!
+//! Every function returns [`ErrorKind::NoSimulation`](crate::ErrorKind::NoSimulation)
+//! outside a running simulation and [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode)
+//! for a name no node has.
+//!
+//! ```
+//! use std::time::Duration;
+//! use seedsim::{time::sleep, world, Seed, Sim};
+//! let mut sim = Sim::new(Seed(1));
+//! sim.node("db", || async { sleep(Duration::from_secs(1_000)).await })?;
+//! sim.client("nemesis", async {
+//!     world::crash("db")?;
+//!     sleep(Duration::from_secs(1)).await;
+//!     world::restart("db")?;
+//!     world::partition("db", "nemesis")?;
+//!     world::heal_all()?;
+//!     Ok::<(), seedsim::Error>(())
+//! })?;
+//! assert!(sim.run().is_passed());
+//! assert!(world::crash("db").is_err()); // not inside a run any more
+//! # Ok::<(), seedsim::Error>(())
+//! ```
+
+use std::time::Duration;
+
+use crate::context::try_with_shared;
+use crate::error::Error;
+use crate::net::Link;
+use crate::time::Skew;
+
+/// Crash a node: every task of it is dropped (destructors run), its sockets close, the
+/// datagrams it sent or was sent that are in flight are lost. It stays down until restarted.
+/// A node that crashes itself stops at its task's next `.await`.
+///
+/// # Errors
+/// [`InvalidNodeState`](crate::ErrorKind::InvalidNodeState) for a client (clients run once).
+/// Crashing a node that is already down does nothing.
+pub fn crash(node: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::crash", |s| s.crash(node))?
+}
+
+/// Restart a crashed node: its factory is called again to build a fresh main task.
+///
+/// # Errors
+/// [`InvalidNodeState`](crate::ErrorKind::InvalidNodeState) unless the node is crashed.
+pub fn restart(node: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::restart", |s| s.restart(node))?
+}
+
+/// Crash a node now and restart it after `down_for`.
+///
+/// # Errors
+/// As [`crash`].
+pub fn bounce(node: &str, down_for: Duration) -> Result<(), Error> {
+    try_with_shared("seedsim::world::bounce", |s| s.bounce(node, down_for))?
+}
+
+/// Pause a node, as a long GC pause or a stalled VM would: its tasks are not polled, while
+/// datagrams for it still queue at its sockets.
+///
+/// # Errors
+/// [`InvalidNodeState`](crate::ErrorKind::InvalidNodeState) unless it is running.
+pub fn pause(node: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::pause", |s| s.set_paused(node, true))?
+}
+
+/// Resume a paused node.
+///
+/// # Errors
+/// [`InvalidNodeState`](crate::ErrorKind::InvalidNodeState) unless it is paused or running.
+pub fn resume(node: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::resume", |s| s.set_paused(node, false))?
+}
+
+/// Partition two nodes both ways: nothing crosses, and datagrams in flight between them are
+/// dropped on arrival.
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn partition(a: &str, b: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::partition", |s| s.partition(a, b))?
+}
+
+/// Block datagrams from `from` to `to`; the other direction still flows.
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn partition_oneway(from: &str, to: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::partition_oneway", |s| {
+        s.partition_oneway(from, to)
+    })?
+}
+
+/// Undo a partition between two nodes, both ways.
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn repair(a: &str, b: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::repair", |s| s.repair(a, b))?
+}
+
+/// Undo a one-way partition from `from` to `to`.
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn repair_oneway(from: &str, to: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::repair_oneway", |s| {
+        s.repair_oneway(from, to)
+    })?
+}
+
+/// Cut a node off from every other node (its loopback still works).
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn isolate(node: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::isolate", |s| s.isolate(node))?
+}
+
+/// Reconnect an isolated node.
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn rejoin(node: &str) -> Result<(), Error> {
+    try_with_shared("seedsim::world::rejoin", |s| s.rejoin(node))?
+}
+
+/// Clog the link between two nodes, both ways, for `duration`: datagrams sent meanwhile
+/// arrive no earlier than when the clog clears (a congested switch, a full buffer).
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn clog(a: &str, b: &str, duration: Duration) -> Result<(), Error> {
+    try_with_shared("seedsim::world::clog", |s| s.clog(a, b, duration))?
+}
+
+/// Override the link from `from` to `to` (latency, loss, duplication, reordering).
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode), or
+/// [`InvalidConfig`](crate::ErrorKind::InvalidConfig) for a bad latency.
+pub fn set_link(from: &str, to: &str, link: Link) -> Result<(), Error> {
+    try_with_shared("seedsim::world::set_link", |s| s.set_link(from, to, link))?
+}
+
+/// Remove every partition, isolation and clog.
+///
+/// # Errors
+/// [`NoSimulation`](crate::ErrorKind::NoSimulation) outside a run.
+pub fn heal_all() -> Result<(), Error> {
+    try_with_shared("seedsim::world::heal_all", |s| s.heal_all())
+}
+
+/// Set a node's clock off true time by an offset and a drift (see [`Skew`]).
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn skew_clock(node: &str, skew: Skew) -> Result<(), Error> {
+    try_with_shared("seedsim::world::skew_clock", |s| s.skew_clock(node, skew))?
+}
