@@ -11,6 +11,8 @@ use std::fmt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+pub use rand::{Rng, RngExt};
+
 use crate::context;
 use crate::error::{Error, ErrorKind};
 use crate::seed::Seed;
@@ -176,14 +178,15 @@ impl fmt::Display for Ratio {
 /// reads a stream of its own. The handle is `Copy` and cheap: keep one or call `rng()` each
 /// time.
 ///
-/// It implements [`rand::Rng`], so [`rand::RngExt`]'s methods work on it.
+/// It implements [`Rng`], so [`RngExt`]'s methods (`random`, `random_range`, ...) work on it.
+/// Both traits are re-exported here, so node code needs no `rand` dependency of its own.
 ///
 /// # Panics
 /// Drawing from it outside a running simulation panics with a message that says so: node code
 /// must not silently fall back to the host's entropy.
 ///
 /// ```
-/// use rand::RngExt;
+/// use seedsim::rand::RngExt;
 /// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
 /// sim.client("c", async {
 ///     let roll: u32 = seedsim::rand::rng().random_range(1..=6);
