@@ -229,10 +229,6 @@ impl Tasks {
         }
     }
 
-    pub(crate) fn ready_len(&self) -> usize {
-        self.runq.len()
-    }
-
     /// Return a future that is still pending. Gives it back if the task was cancelled while
     /// it ran (its node crashed, or it aborted itself): the caller drops it unborrowed.
     pub(crate) fn put_back(

@@ -124,14 +124,6 @@ impl RunQueue {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            RunQueue::Fifo(queue) => queue.len(),
-            RunQueue::Random(ready) => ready.len(),
-            RunQueue::Pct(pct) => pct.ready.len(),
-        }
-    }
-
     /// For PCT: the new priority of the task about to run at `step`, if `step` is a change
     /// point. Demoted priorities are `1..depth`, below every initial priority.
     pub(crate) fn demotion_at(&mut self, step: u64) -> Option<u32> {

@@ -401,7 +401,7 @@ impl Sim {
         let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
         let _enter = Enter::new(&self.shared);
         loop {
-            if let Some(outcome) = self.advance() {
+            if let Advance::Ended(outcome) = self.advance(u64::MAX) {
                 return outcome;
             }
         }
@@ -412,7 +412,10 @@ impl Sim {
     pub fn step(&mut self) -> Option<Outcome> {
         let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
         let _enter = Enter::new(&self.shared);
-        self.advance()
+        match self.advance(u64::MAX) {
+            Advance::Ended(outcome) => Some(outcome),
+            Advance::Polled | Advance::Idle => None,
+        }
     }
 
     /// Run until simulated time reaches `deadline` (and every task ready then has run), or
@@ -421,26 +424,16 @@ impl Sim {
         let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
         let _enter = Enter::new(&self.shared);
         loop {
-            if self.outcome.is_none() && self.started {
-                let idle = {
-                    let mut tasks = self.shared.tasks.borrow_mut();
-                    tasks.drain_inbox(&mut self.shared.inbox.borrow_mut());
-                    tasks.ready_len() == 0
-                };
-                let world = self.shared.world.borrow();
-                let failing = world.failing.is_some();
-                let next = world.next_event_at();
-                drop(world);
-                if idle && !failing && next.is_some_and(|at| at > deadline.as_nanos()) {
+            match self.advance(deadline.as_nanos()) {
+                Advance::Polled => {}
+                Advance::Idle => {
                     self.shared
                         .world
                         .borrow_mut()
                         .idle_until(deadline.as_nanos());
                     return None;
                 }
-            }
-            if let Some(outcome) = self.advance() {
-                return Some(outcome);
+                Advance::Ended(outcome) => return Some(outcome),
             }
         }
     }
@@ -620,10 +613,11 @@ impl Sim {
         }
     }
 
-    /// One step of the run, or the outcome if it ended. The caller has entered the context.
-    fn advance(&mut self) -> Option<Outcome> {
+    /// One step of the run: poll one task, or report that nothing can happen before `until`
+    /// (true nanoseconds), or that the run ended. The caller has entered the context.
+    fn advance(&mut self, until: u64) -> Advance {
         if let Some(outcome) = &self.outcome {
-            return Some(outcome.clone());
+            return Advance::Ended(outcome.clone());
         }
         if !self.started {
             self.start();
@@ -641,13 +635,17 @@ impl Sim {
             }
             let failing = shared.world.borrow_mut().failing.take();
             if let Some(failing) = failing {
-                return Some(self.finish_failed(failing.cause, failing.node, failing.task));
+                return Advance::Ended(self.finish_failed(
+                    failing.cause,
+                    failing.node,
+                    failing.task,
+                ));
             }
             {
                 let world = shared.world.borrow();
                 if world.clients > 0 && world.clients_unfinished == 0 {
                     drop(world);
-                    return Some(self.finish_passed(End::ClientsDone));
+                    return Advance::Ended(self.finish_passed(End::ClientsDone));
                 }
             }
             let picked = {
@@ -665,7 +663,7 @@ impl Sim {
                             .borrow_mut()
                             .put_back(key, generation, picked.future),
                     );
-                    return Some(self.finish_limit(
+                    return Advance::Ended(self.finish_limit(
                         Cause::StepLimit {
                             limit: self.config.steps_max,
                         },
@@ -673,20 +671,24 @@ impl Sim {
                     ));
                 }
                 self.poll(picked);
-                return None;
+                return Advance::Polled;
             }
             let next = shared.world.borrow().next_event_at();
             let Some(at) = next else {
                 let unfinished = shared.world.borrow().clients_unfinished;
-                return Some(if unfinished > 0 {
+                return Advance::Ended(if unfinished > 0 {
                     let blocked = self.blocked_tasks();
                     self.finish_failed(Cause::Deadlock { blocked }, None, None)
                 } else {
                     self.finish_passed(End::Quiescent)
                 });
             };
+            // A caller's bound comes first: the run is alive at `until`, whatever follows.
+            if at > until {
+                return Advance::Idle;
+            }
             if at > nanos(self.config.time_limit) {
-                return Some(self.finish_limit(
+                return Advance::Ended(self.finish_limit(
                     Cause::TimeLimit {
                         limit: self.config.time_limit,
                     },
@@ -840,6 +842,14 @@ impl Sim {
             self.shared.tasks.borrow().live_count(),
         )
     }
+}
+
+/// What one call of the run loop did.
+enum Advance {
+    Polled,
+    /// No task is ready and the next event is after the bound the caller gave.
+    Idle,
+    Ended(Outcome),
 }
 
 /// Drop a value, swallowing a panic from its destructor: the run is already failing or the
