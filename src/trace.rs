@@ -393,6 +393,24 @@ impl Trace {
     }
 }
 
+/// The index of the first event where two traces differ (`None` if they are equal). If one
+/// trace is a prefix of the other, the index is the shorter one's length.
+///
+/// ```
+/// use seedsim::trace::{first_difference, Event, EventKind};
+/// use seedsim::time::Instant;
+/// let e = |t| Event { at: Instant::from_nanos(t), kind: EventKind::HealAll };
+/// assert_eq!(first_difference(&[e(1), e(2)], &[e(1), e(3)]), Some(1));
+/// assert_eq!(first_difference(&[e(1)], &[e(1)]), None);
+/// ```
+pub fn first_difference(a: &[Event], b: &[Event]) -> Option<usize> {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(index) => Some(index),
+        None if a.len() != b.len() => Some(a.len().min(b.len())),
+        None => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,23 +449,5 @@ mod tests {
         assert_eq!(tail, vec![3, 4]);
         assert_eq!(trace.count(), 5);
         assert_eq!(trace.take_full().unwrap().len(), 5);
-    }
-}
-
-/// The index of the first event where two traces differ (`None` if they are equal). If one
-/// trace is a prefix of the other, the index is the shorter one's length.
-///
-/// ```
-/// use seedsim::trace::{first_difference, Event, EventKind};
-/// use seedsim::time::Instant;
-/// let e = |t| Event { at: Instant::from_nanos(t), kind: EventKind::HealAll };
-/// assert_eq!(first_difference(&[e(1), e(2)], &[e(1), e(3)]), Some(1));
-/// assert_eq!(first_difference(&[e(1)], &[e(1)]), None);
-/// ```
-pub fn first_difference(a: &[Event], b: &[Event]) -> Option<usize> {
-    match a.iter().zip(b).position(|(x, y)| x != y) {
-        Some(index) => Some(index),
-        None if a.len() != b.len() => Some(a.len().min(b.len())),
-        None => None,
     }
 }

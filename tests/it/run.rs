@@ -36,7 +36,7 @@ fn a_deadlock_is_reported_with_the_blocked_tasks_and_where_they_were_spawned() {
     let mut sim = Sim::new(Seed(1));
     sim.client("stuck", async {
         let (_tx, rx) = futures::channel::oneshot::channel::<()>();
-        let waiter = task::spawn(async move { rx.await });
+        let waiter = task::spawn(rx);
         let _ = waiter.await;
         Ok::<(), io::Error>(())
     })
