@@ -39,9 +39,17 @@ impl Shared {
             .tasks
             .borrow_mut()
             .insert(node, future, location, has_handle);
-        let mut world = self.world.borrow_mut();
-        let now = world.now;
-        world.trace.record(now, EventKind::Spawn { task: id, node });
+        let crashed = {
+            let mut world = self.world.borrow_mut();
+            let now = world.now;
+            world.trace.record(now, EventKind::Spawn { task: id, node });
+            world.is_crashed(node)
+        };
+        if crashed {
+            // Spawned by a task of a node that crashed during that same poll: it dies with
+            // its node, as every other task of it did.
+            self.cancel_task(key, generation);
+        }
         (key, generation, id)
     }
 

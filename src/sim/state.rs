@@ -176,6 +176,10 @@ impl World {
         self.nodes.iter().map(|node| node.name.clone()).collect()
     }
 
+    pub(crate) fn is_crashed(&self, id: NodeId) -> bool {
+        self.nodes[id.index()].state == State::Crashed
+    }
+
     pub(crate) fn current_node(&self) -> Option<NodeId> {
         self.current.map(|(node, _)| node)
     }
@@ -233,8 +237,10 @@ impl World {
                 node.name.clone(),
             ));
         }
-        if !node.is_up() {
-            return Ok(false);
+        match node.state {
+            State::Crashed => return Ok(false),
+            // Crashed before the run started it: it starts only when restarted.
+            State::Added | State::Running | State::Paused => {}
         }
         self.nodes[id.index()].state = State::Crashed;
         self.net.crash(id);
@@ -248,7 +254,9 @@ impl World {
         let node = &self.nodes[id.index()];
         let reason = match node.state {
             State::Crashed => return Ok(()),
-            State::Added => "the run has not started it yet",
+            State::Added => {
+                "the run has not started it yet (crash it first to keep it down until a restart)"
+            }
             State::Running | State::Paused => "it is up; crash it first, or use bounce",
         };
         Err(Error::new(

@@ -239,3 +239,51 @@ fn lifecycle_calls_that_make_no_sense_are_errors() {
         .expect("crashing a crashed node does nothing");
     assert!(sim.pause("server").is_err(), "a crashed node cannot pause");
 }
+
+#[test]
+fn a_task_spawned_after_its_node_crashed_in_the_same_poll_dies_with_it() {
+    let ran = Rc::new(Cell::new(false));
+    let flag = ran.clone();
+    let mut sim = Sim::new(Seed(5));
+    sim.node("doomed", move || {
+        let flag = flag.clone();
+        async move {
+            world::crash("doomed").unwrap();
+            let flag = flag.clone();
+            let orphan = task::spawn(async move { flag.set(true) });
+            assert!(orphan.await.is_err(), "cancelled with its node");
+        }
+    })
+    .unwrap();
+    sim.client("c", async {
+        sleep(ms(10)).await;
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    sim.run().unwrap();
+    assert!(!ran.get());
+}
+
+#[test]
+fn a_node_crashed_before_the_run_starts_stays_down_until_restarted() {
+    let starts = Rc::new(Cell::new(0u32));
+    let counter = starts.clone();
+    let mut sim = Sim::new(Seed(6));
+    sim.node("late", move || {
+        let counter = counter.clone();
+        async move { counter.set(counter.get() + 1) }
+    })
+    .unwrap();
+    sim.client("c", async {
+        sleep(ms(10)).await;
+        world::restart("late")?;
+        sleep(ms(10)).await;
+        Ok::<(), seedsim::Error>(())
+    })
+    .unwrap();
+    sim.crash("late").unwrap();
+    assert!(sim.run_until(Instant::ZERO + ms(5)).is_none());
+    assert_eq!(starts.get(), 0);
+    sim.run().unwrap();
+    assert_eq!(starts.get(), 1);
+}
