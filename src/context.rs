@@ -15,8 +15,12 @@ use crate::runtime::Tasks;
 use crate::sim::state::World;
 
 pub(crate) struct Shared {
-    /// Distinguishes this world's wakers from another's (see `runtime::waker`).
+    /// Distinguishes this world's wakers from another's (see `runtime::waker`). 16 bits, so
+    /// it wraps: it only decides where a wake goes, and a stale wake is at worst spurious.
     pub(crate) tag: u16,
+    /// This world's id, unique in the process: handles (`UdpSocket`, `JoinHandle`, `Sleep`)
+    /// check it so a handle that outlived its run never acts on another world.
+    pub(crate) id: u64,
     pub(crate) world: RefCell<World>,
     pub(crate) tasks: RefCell<Tasks>,
     /// Packed ids of tasks woken since the run loop last looked.
@@ -81,9 +85,6 @@ pub(crate) fn with_world<R>(api: &'static str, f: impl FnOnce(&mut World) -> R) 
 }
 
 /// Like [`with_world`], but an error instead of a panic outside a simulation.
-pub(crate) fn try_with_shared<R>(
-    api: &'static str,
-    f: impl FnOnce(&Shared) -> R,
-) -> Result<R, Error> {
+pub(crate) fn try_with_shared<R>(api: &'static str, f: impl FnOnce(&Shared) -> R) -> Result<R, Error> {
     with_current(f).ok_or_else(|| Error::new(ErrorKind::NoSimulation, api))
 }

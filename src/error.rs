@@ -64,10 +64,7 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, input: impl Into<String>) -> Error {
-        Error {
-            input: input.into(),
-            kind,
-        }
+        Error { input: input.into(), kind }
     }
 
     /// The input that was rejected: the seed string, the variable's value, the node name, or

@@ -19,9 +19,7 @@ use crate::trace::{Event, EventKind};
 
 /// The subscriber for a log filter.
 pub(crate) fn dispatch(filter: &str) -> Result<tracing::Dispatch, Error> {
-    let env_filter = EnvFilter::builder()
-        .parse(filter)
-        .map_err(|_| Error::new(ErrorKind::InvalidLogFilter, filter))?;
+    let env_filter = EnvFilter::builder().parse(filter).map_err(|_| Error::new(ErrorKind::InvalidLogFilter, filter))?;
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
         .with_timer(SimTime)
@@ -39,9 +37,7 @@ impl FormatTime for SimTime {
         let stamped = context::with_current(|shared| {
             let (now, node) = shared.log_stamp.get();
             let names = shared.log_names.borrow();
-            let name = node
-                .and_then(|n| names.get(n as usize))
-                .map_or("-", String::as_str);
+            let name = node.and_then(|n| names.get(n as usize)).map_or("-", String::as_str);
             write!(w, "{:>16} {name:<12}", Instant::from_nanos(now))
         });
         stamped.unwrap_or_else(|| write!(w, "{:>16} {:<12}", "(no simulation)", "-"))

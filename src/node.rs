@@ -91,10 +91,7 @@ pub(crate) enum Role {
     /// Restartable: the factory builds the node's main future on each start.
     Server { factory: Factory },
     /// Runs once; `future` is taken when the client starts.
-    Client {
-        future: Option<MainFuture>,
-        finished: bool,
-    },
+    Client { future: Option<MainFuture>, finished: bool },
 }
 
 /// Where a node is in its lifecycle.
@@ -112,8 +109,8 @@ pub(crate) struct Node {
     pub(crate) name: String,
     pub(crate) role: Role,
     pub(crate) state: State,
-    /// Counts starts: 0 for the first, 1 after the first restart, ...
-    pub(crate) incarnation: u32,
+    /// How many times it has started; a start's incarnation is the count before it.
+    pub(crate) starts: u32,
     pub(crate) clock: Clock,
     pub(crate) rng: Stream,
     pub(crate) isolated: bool,
@@ -125,19 +122,13 @@ pub(crate) struct Node {
 pub(crate) const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 impl Node {
-    pub(crate) fn new(
-        id: NodeId,
-        name: String,
-        role: Role,
-        rng: Stream,
-        added_at: &'static Location<'static>,
-    ) -> Node {
+    pub(crate) fn new(id: NodeId, name: String, role: Role, rng: Stream, added_at: &'static Location<'static>) -> Node {
         Node {
             id,
             name,
             role,
             state: State::Added,
-            incarnation: 0,
+            starts: 0,
             clock: Clock::TRUE,
             rng,
             isolated: false,
@@ -160,9 +151,7 @@ impl Node {
 pub(crate) fn validate_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         && name.parse::<std::net::IpAddr>().is_err();
     if ok {
         Ok(())

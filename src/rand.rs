@@ -67,10 +67,7 @@ impl Stream {
     /// A uniform draw from `low..=high`.
     #[inline]
     pub(crate) fn between(&mut self, low: u64, high: u64) -> u64 {
-        assert!(
-            low <= high,
-            "Stream::between needs low <= high: {low} > {high}"
-        );
+        assert!(low <= high, "Stream::between needs low <= high: {low} > {high}");
         match (high - low).checked_add(1) {
             Some(span) => low + self.below(span),
             None => self.next_u64(),
@@ -125,10 +122,7 @@ impl Ratio {
     pub fn new(num: u32, den: u32) -> Result<Ratio, Error> {
         if den == 0 || num > den {
             return Err(Error::new(
-                ErrorKind::InvalidConfig {
-                    field: "Ratio",
-                    expected: "num / den with den > 0 and num <= den",
-                },
+                ErrorKind::InvalidConfig { field: "Ratio", expected: "num / den with den > 0 and num <= den" },
                 format!("{num}/{den}"),
             ));
         }

@@ -44,6 +44,7 @@ pub struct Runner {
     name: Option<String>,
     seeds: u64,
     base_seed: Seed,
+    exact_seed: Option<Seed>,
     builder: Builder,
     determinism_checks: u64,
     replay_command: Option<String>,
@@ -100,6 +101,7 @@ impl Runner {
             name: None,
             seeds: DEFAULT_SEEDS,
             base_seed: DEFAULT_BASE_SEED,
+            exact_seed: None,
             builder: Builder::default(),
             determinism_checks: 1,
             replay_command: None,
@@ -122,6 +124,20 @@ impl Runner {
     /// The seed to count from.
     pub fn base_seed(mut self, seed: Seed) -> Runner {
         self.base_seed = seed;
+        self
+    }
+
+    /// Run exactly this seed (`SEEDSIM_SEED` still overrides it): for a regression test
+    /// named after the seed that found a bug.
+    ///
+    /// ```
+    /// use seedsim::{Runner, Seed};
+    /// let plan = Runner::new().seed(Seed(0x2a)).plan_from(|_| None)?;
+    /// assert_eq!((plan.seeds, plan.seed(0)), (1, Seed(0x2a)));
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn seed(mut self, seed: Seed) -> Runner {
+        self.exact_seed = Some(seed);
         self
     }
 
@@ -163,10 +179,7 @@ impl Runner {
         let var = |name: &str| env(name).filter(|value| !value.trim().is_empty());
         if !(1..=SEEDS_MAX).contains(&self.seeds) {
             return Err(Error::new(
-                ErrorKind::InvalidConfig {
-                    field: "Runner::seeds",
-                    expected: "1 to 1000000000",
-                },
+                ErrorKind::InvalidConfig { field: "Runner::seeds", expected: "1 to 1000000000" },
                 self.seeds.to_string(),
             ));
         }
@@ -195,36 +208,21 @@ impl Runner {
                     text.clone(),
                 )
             })?;
-            return Ok(Plan {
-                base_seed: seed,
-                seeds: 1,
-                exact: true,
-                log,
-            });
+            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log });
+        }
+        if let Some(seed) = self.exact_seed {
+            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log });
         }
         let seeds = match var("SEEDSIM_SEEDS") {
             None => self.seeds,
-            Some(text) => text
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=SEEDS_MAX).contains(n))
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::InvalidEnv {
-                            var: "SEEDSIM_SEEDS",
-                            expected: "a whole number from 1 to 1000000000",
-                        },
-                        text.clone(),
-                    )
-                })?,
+            Some(text) => text.trim().parse::<u64>().ok().filter(|n| (1..=SEEDS_MAX).contains(n)).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidEnv { var: "SEEDSIM_SEEDS", expected: "a whole number from 1 to 1000000000" },
+                    text.clone(),
+                )
+            })?,
         };
-        Ok(Plan {
-            base_seed: self.base_seed,
-            seeds,
-            exact: false,
-            log,
-        })
+        Ok(Plan { base_seed: self.base_seed, seeds, exact: false, log })
     }
 
     /// Run the scenario over the planned seeds; panic with the failure report if a seed
@@ -240,10 +238,7 @@ impl Runner {
     {
         match self.try_run(scenario) {
             Err(err) => panic!("seedsim: {err}"),
-            Ok(Report {
-                failure: Some(failure),
-                ..
-            }) => panic!("{failure}"),
+            Ok(Report { failure: Some(failure), .. }) => panic!("{failure}"),
             Ok(_) => {}
         }
     }
@@ -258,17 +253,14 @@ impl Runner {
         F: Fn(&mut Sim) -> Result<(), Error>,
     {
         let plan = self.plan()?;
-        let mut report = Report {
-            runs: 0,
-            passed: 0,
-            failure: None,
-        };
+        let mut report = Report { runs: 0, passed: 0, failure: None };
         for index in 0..plan.seeds {
             let seed = plan.seed(index);
             let outcome = self.run_one(seed, plan.log.as_deref(), false, &scenario)?.0;
             report.runs += 1;
             if index < self.determinism_checks {
-                let again = self.run_one(seed, plan.log.as_deref(), false, &scenario)?.0;
+                // Not logged: one log of the seed is enough.
+                let again = self.run_one(seed, None, false, &scenario)?.0;
                 report.runs += 1;
                 if again.trace_hash() != outcome.trace_hash() {
                     report.failure = Some(Box::new(self.nondeterminism(seed, &scenario)?));
@@ -300,22 +292,11 @@ impl Runner {
         Ok(report)
     }
 
-    fn run_one<F>(
-        &self,
-        seed: Seed,
-        log: Option<&str>,
-        record: bool,
-        scenario: &F,
-    ) -> Result<(Outcome, Sim), Error>
+    fn run_one<F>(&self, seed: Seed, log: Option<&str>, record: bool, scenario: &F) -> Result<(Outcome, Sim), Error>
     where
         F: Fn(&mut Sim) -> Result<(), Error>,
     {
-        let mut builder = self
-            .builder
-            .clone()
-            .seed(seed)
-            .replay_command(self.replay_line())
-            .record_trace(record);
+        let mut builder = self.builder.clone().seed(seed).replay_command(self.replay_line()).record_trace(record);
         if let Some(filter) = log {
             builder = builder.log(filter);
         }
@@ -353,16 +334,11 @@ impl Runner {
         if let Some(command) = &self.replay_command {
             return command.clone();
         }
-        let name = self.name.clone().or_else(|| {
-            std::thread::current()
-                .name()
-                .filter(|name| *name != "main")
-                .map(str::to_owned)
-        });
-        let package = std::env::var("CARGO_PKG_NAME")
-            .ok()
-            .map(|p| format!(" -p {p}"))
-            .unwrap_or_default();
+        let name = self
+            .name
+            .clone()
+            .or_else(|| std::thread::current().name().filter(|name| *name != "main").map(str::to_owned));
+        let package = std::env::var("CARGO_PKG_NAME").ok().map(|p| format!(" -p {p}")).unwrap_or_default();
         match name {
             Some(name) => format!("cargo test{package} {name} -- --exact"),
             None => format!("cargo test{package}"),
@@ -371,21 +347,14 @@ impl Runner {
 }
 
 /// Explain where two traces of one seed part, with a few events of context from each.
-fn describe_divergence(
-    a: &[Event],
-    b: &[Event],
-    names: &[String],
-    hash_a: u64,
-    hash_b: u64,
-) -> String {
+fn describe_divergence(a: &[Event], b: &[Event], names: &[String], hash_a: u64, hash_b: u64) -> String {
     let mut message = format!(
         "the same seed ran twice gave trace hashes 0x{hash_a:016x} and 0x{hash_b:016x}: something in the \
          scenario or the node code is not driven by the seed (the host clock, OS randomness, HashMap \
          iteration order, threads, or state left over from an earlier run)."
     );
     match first_difference(a, b) {
-        None => message
-            .push_str(" The recorded traces are equal; the difference is in a later run's setup."),
+        None => message.push_str(" The recorded traces are equal; the difference is in a later run's setup."),
         Some(index) => {
             message.push_str(&format!("\n      first difference at event {index}:"));
             let from = index.saturating_sub(3);
@@ -393,10 +362,7 @@ fn describe_divergence(
                 message.push_str(&format!("\n      {label}:"));
                 for (i, event) in trace.iter().enumerate().skip(from).take(index - from + 1) {
                     let marker = if i == index { ">" } else { " " };
-                    message.push_str(&format!(
-                        "\n      {marker} {i:>8} {}",
-                        event.describe(names)
-                    ));
+                    message.push_str(&format!("\n      {marker} {i:>8} {}", event.describe(names)));
                 }
                 if trace.len() <= index {
                     message.push_str(&format!("\n      > {index:>8} (trace ends)"));

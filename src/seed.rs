@@ -32,10 +32,7 @@ impl Seed {
     /// assert_eq!(base.nth(3), Seed(7).nth(3));
     /// ```
     pub fn nth(self, index: u64) -> Seed {
-        Seed(splitmix64(
-            self.0
-                .wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-        ))
+        Seed(splitmix64(self.0.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15))))
     }
 }
 
@@ -59,10 +56,7 @@ impl FromStr for Seed {
     fn from_str(text: &str) -> Result<Seed, Error> {
         let invalid = || Error::new(ErrorKind::InvalidSeed, text);
         let trimmed = text.trim();
-        let value = if let Some(hex) = trimmed
-            .strip_prefix("0x")
-            .or_else(|| trimmed.strip_prefix("0X"))
-        {
+        let value = if let Some(hex) = trimmed.strip_prefix("0x").or_else(|| trimmed.strip_prefix("0X")) {
             if hex.is_empty() || hex.len() > 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid());
             }
@@ -89,24 +83,9 @@ mod tests {
 
     #[test]
     fn parses_both_forms_and_rejects_the_rest() {
-        assert_eq!(
-            "0xffffffffffffffff".parse::<Seed>().unwrap(),
-            Seed(u64::MAX)
-        );
-        assert_eq!(
-            "18446744073709551615".parse::<Seed>().unwrap(),
-            Seed(u64::MAX)
-        );
-        for bad in [
-            "",
-            "0x",
-            "0x1ffffffffffffffff",
-            "-1",
-            "12a",
-            "0xg",
-            "18446744073709551616",
-            "1 2",
-        ] {
+        assert_eq!("0xffffffffffffffff".parse::<Seed>().unwrap(), Seed(u64::MAX));
+        assert_eq!("18446744073709551615".parse::<Seed>().unwrap(), Seed(u64::MAX));
+        for bad in ["", "0x", "0x1ffffffffffffffff", "-1", "12a", "0xg", "18446744073709551616", "1 2"] {
             let err = bad.parse::<Seed>().unwrap_err();
             assert_eq!(err.kind(), &ErrorKind::InvalidSeed, "{bad:?}");
         }

@@ -63,20 +63,9 @@ where
             panic!("seedsim::task::spawn must be called from a task of a node or client (use Sim::node or Sim::client to add one)")
         });
         let (key, generation, id) = shared.spawn(node, Box::pin(future), location, true);
-        JoinHandle {
-            key,
-            generation,
-            id,
-            tag: shared.tag,
-            _output: PhantomData,
-        }
+        JoinHandle { key, generation, id, world: shared.id, _output: PhantomData }
     });
-    spawned.unwrap_or_else(|| {
-        panic!(
-            "{}",
-            Error::new(ErrorKind::NoSimulation, "seedsim::task::spawn")
-        )
-    })
+    spawned.unwrap_or_else(|| panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::task::spawn")))
 }
 
 /// Awaits a spawned task's output. See [`spawn`].
@@ -85,15 +74,13 @@ pub struct JoinHandle<T> {
     key: u32,
     generation: u16,
     id: TaskId,
-    tag: u16,
+    world: u64,
     _output: PhantomData<fn() -> T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("task", &self.id)
-            .finish()
+        f.debug_struct("JoinHandle").field("task", &self.id).finish()
     }
 }
 
@@ -106,9 +93,9 @@ impl<T: 'static> JoinHandle<T> {
     /// Cancel the task: its future is dropped now, and awaiting the handle gives a
     /// [`JoinError`]. Does nothing if the task already finished.
     pub fn abort(&self) {
-        let (tag, key, generation) = (self.tag, self.key, self.generation);
+        let (world, key, generation) = (self.world, self.key, self.generation);
         context::with_current(|shared| {
-            if shared.tag == tag {
+            if shared.id == world {
                 shared.cancel_task(key, generation);
             }
         });
@@ -116,11 +103,9 @@ impl<T: 'static> JoinHandle<T> {
 
     /// True once the task finished or was cancelled.
     pub fn is_finished(&self) -> bool {
-        let (tag, key, generation) = (self.tag, self.key, self.generation);
-        context::with_current(|shared| {
-            shared.tag != tag || shared.tasks.borrow().is_finished(key, generation)
-        })
-        .unwrap_or(true)
+        let (world, key, generation) = (self.world, self.key, self.generation);
+        context::with_current(|shared| shared.id != world || shared.tasks.borrow().is_finished(key, generation))
+            .unwrap_or(true)
     }
 }
 
@@ -128,21 +113,15 @@ impl<T: 'static> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (tag, key, generation, id) = (self.tag, self.key, self.generation, self.id);
+        let (world, key, generation, id) = (self.world, self.key, self.generation, self.id);
         let polled = context::with_current(|shared| {
-            if shared.tag != tag {
+            if shared.id != world {
                 return Poll::Ready(None);
             }
-            shared
-                .tasks
-                .borrow_mut()
-                .poll_join(key, generation, cx.waker())
+            shared.tasks.borrow_mut().poll_join(key, generation, cx.waker())
         });
         match polled {
-            None => panic!(
-                "{}",
-                Error::new(ErrorKind::NoSimulation, "seedsim::task::JoinHandle")
-            ),
+            None => panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::task::JoinHandle")),
             Some(Poll::Pending) => Poll::Pending,
             Some(Poll::Ready(None)) => Poll::Ready(Err(JoinError { task: id })),
             Some(Poll::Ready(Some(output))) => match output.downcast::<T>() {
@@ -155,16 +134,12 @@ impl<T: 'static> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let (tag, key, generation) = (self.tag, self.key, self.generation);
+        let (world, key, generation) = (self.world, self.key, self.generation);
         let output = context::with_current(|shared| {
-            if shared.tag != tag {
+            if shared.id != world {
                 return None;
             }
-            shared
-                .tasks
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut tasks| tasks.release_handle(key, generation))
+            shared.tasks.try_borrow_mut().ok().and_then(|mut tasks| tasks.release_handle(key, generation))
         });
         drop(output);
     }
@@ -186,11 +161,7 @@ impl JoinError {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} was cancelled before it finished (aborted, or its node crashed)",
-            self.task
-        )
+        write!(f, "{} was cancelled before it finished (aborted, or its node crashed)", self.task)
     }
 }
 

@@ -99,18 +99,12 @@ impl Instant {
 
     /// `self + duration`, or `None` past the end of representable time (584 years).
     pub fn checked_add(self, duration: Duration) -> Option<Instant> {
-        u64::try_from(duration.as_nanos())
-            .ok()
-            .and_then(|d| self.0.checked_add(d))
-            .map(Instant)
+        u64::try_from(duration.as_nanos()).ok().and_then(|d| self.0.checked_add(d)).map(Instant)
     }
 
     /// `self - duration`, or `None` before the start of the run.
     pub fn checked_sub(self, duration: Duration) -> Option<Instant> {
-        u64::try_from(duration.as_nanos())
-            .ok()
-            .and_then(|d| self.0.checked_sub(d))
-            .map(Instant)
+        u64::try_from(duration.as_nanos()).ok().and_then(|d| self.0.checked_sub(d)).map(Instant)
     }
 
     pub(crate) fn saturating_add(self, duration: Duration) -> Instant {
@@ -128,8 +122,7 @@ impl Add<Duration> for Instant {
     /// # Panics
     /// Past 584 years of simulated time.
     fn add(self, duration: Duration) -> Instant {
-        self.checked_add(duration)
-            .expect("seedsim::time::Instant overflowed: 584 years of simulated time")
+        self.checked_add(duration).expect("seedsim::time::Instant overflowed: 584 years of simulated time")
     }
 }
 
@@ -144,8 +137,7 @@ impl Sub<Duration> for Instant {
     /// # Panics
     /// Before the start of the run.
     fn sub(self, duration: Duration) -> Instant {
-        self.checked_sub(duration)
-            .expect("seedsim::time::Instant underflowed: before the start of the run")
+        self.checked_sub(duration).expect("seedsim::time::Instant underflowed: before the start of the run")
     }
 }
 
@@ -187,25 +179,16 @@ pub struct Skew {
 
 impl Skew {
     /// A correct clock.
-    pub const NONE: Skew = Skew {
-        offset_nanos: 0,
-        drift_ppm: 0,
-    };
+    pub const NONE: Skew = Skew { offset_nanos: 0, drift_ppm: 0 };
 
     /// A clock `offset` ahead of true time.
     pub fn ahead(offset: Duration) -> Skew {
-        Skew {
-            offset_nanos: i64::try_from(offset.as_nanos()).unwrap_or(i64::MAX),
-            drift_ppm: 0,
-        }
+        Skew { offset_nanos: i64::try_from(offset.as_nanos()).unwrap_or(i64::MAX), drift_ppm: 0 }
     }
 
     /// A clock `offset` behind true time.
     pub fn behind(offset: Duration) -> Skew {
-        Skew {
-            offset_nanos: -i64::try_from(offset.as_nanos()).unwrap_or(i64::MAX),
-            drift_ppm: 0,
-        }
+        Skew { offset_nanos: -i64::try_from(offset.as_nanos()).unwrap_or(i64::MAX), drift_ppm: 0 }
     }
 
     /// The same offset, and a clock that runs `ppm` parts per million fast (or slow, if
@@ -217,17 +200,11 @@ impl Skew {
     pub fn with_drift_ppm(self, ppm: i32) -> Result<Skew, Error> {
         if !(-999_999..=1_000_000).contains(&ppm) {
             return Err(Error::new(
-                ErrorKind::InvalidConfig {
-                    field: "Skew::drift_ppm",
-                    expected: "-999999 to 1000000",
-                },
+                ErrorKind::InvalidConfig { field: "Skew::drift_ppm", expected: "-999999 to 1000000" },
                 ppm.to_string(),
             ));
         }
-        Ok(Skew {
-            drift_ppm: ppm,
-            ..self
-        })
+        Ok(Skew { drift_ppm: ppm, ..self })
     }
 
     /// Signed offset from true time, in nanoseconds.
@@ -252,11 +229,7 @@ pub(crate) struct Clock {
 const PPM: i128 = 1_000_000;
 
 impl Clock {
-    pub(crate) const TRUE: Clock = Clock {
-        base_true: 0,
-        base_local: 0,
-        drift_ppm: 0,
-    };
+    pub(crate) const TRUE: Clock = Clock { base_true: 0, base_local: 0, drift_ppm: 0 };
 
     #[inline]
     pub(crate) fn is_true(&self) -> bool {
@@ -305,7 +278,7 @@ pub struct Sleep {
     deadline_true: u64,
     deadline: Instant,
     timer: Option<TimerKey>,
-    tag: u16,
+    world: u64,
 }
 
 /// A timer's slot in the world, checked by sequence number so a reused slot never fires the
@@ -337,19 +310,9 @@ pub fn sleep(duration: Duration) -> Sleep {
     context::with_current(|shared| {
         let world = shared.world.borrow();
         let deadline = world.local_now().saturating_add(duration);
-        Sleep {
-            deadline_true: world.true_time_of(deadline),
-            deadline,
-            timer: None,
-            tag: shared.tag,
-        }
+        Sleep { deadline_true: world.true_time_of(deadline), deadline, timer: None, world: shared.id }
     })
-    .unwrap_or_else(|| {
-        panic!(
-            "{}",
-            Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep")
-        )
-    })
+    .unwrap_or_else(|| panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep")))
 }
 
 /// Wait until the calling node's clock reads `deadline`.
@@ -360,19 +323,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 pub fn sleep_until(deadline: Instant) -> Sleep {
     context::with_current(|shared| {
         let world = shared.world.borrow();
-        Sleep {
-            deadline_true: world.true_time_of(deadline),
-            deadline,
-            timer: None,
-            tag: shared.tag,
-        }
+        Sleep { deadline_true: world.true_time_of(deadline), deadline, timer: None, world: shared.id }
     })
-    .unwrap_or_else(|| {
-        panic!(
-            "{}",
-            Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep_until")
-        )
-    })
+    .unwrap_or_else(|| panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep_until")))
 }
 
 impl Sleep {
@@ -383,9 +336,7 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        context::with_world("seedsim::time::Sleep::is_elapsed", |world| {
-            world.now >= self.deadline_true
-        })
+        context::with_world("seedsim::time::Sleep::is_elapsed", |world| world.now >= self.deadline_true)
     }
 }
 
@@ -413,9 +364,9 @@ impl Future for Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let Some(key) = self.timer.take() {
-            let tag = self.tag;
+            let world = self.world;
             context::with_current(|shared| {
-                if shared.tag == tag {
+                if shared.id == world {
                     if let Ok(mut world) = shared.world.try_borrow_mut() {
                         world.cancel_timer(key);
                     }
@@ -472,19 +423,13 @@ pub struct Timeout<F> {
 /// ```
 #[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    Timeout {
-        future,
-        sleep: sleep(duration),
-    }
+    Timeout { future, sleep: sleep(duration) }
 }
 
 /// Like [`timeout`], with a deadline on the calling node's clock.
 #[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
-    Timeout {
-        future,
-        sleep: sleep_until(deadline),
-    }
+    Timeout { future, sleep: sleep_until(deadline) }
 }
 
 impl<F: Future> Future for Timeout<F> {
@@ -498,9 +443,7 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(output) = future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        Pin::new(&mut this.sleep)
-            .poll(cx)
-            .map(|()| Err(Elapsed(())))
+        Pin::new(&mut this.sleep).poll(cx).map(|()| Err(Elapsed(())))
     }
 }
 
@@ -545,15 +488,8 @@ pub fn interval(period: Duration) -> Interval {
 /// If `period` is zero, or outside a running simulation.
 #[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(
-        !period.is_zero(),
-        "seedsim::time::interval needs a non-zero period"
-    );
-    Interval {
-        next: start,
-        period,
-        sleep: None,
-    }
+    assert!(!period.is_zero(), "seedsim::time::interval needs a non-zero period");
+    Interval { next: start, period, sleep: None }
 }
 
 impl Interval {
@@ -596,33 +532,20 @@ mod tests {
     #[test]
     fn offset_and_drift_invert_exactly() {
         let mut clock = Clock::TRUE;
-        clock.apply(
-            1_000,
-            Skew::ahead(Duration::from_nanos(500))
-                .with_drift_ppm(250_000)
-                .unwrap(),
-        );
+        clock.apply(1_000, Skew::ahead(Duration::from_nanos(500)).with_drift_ppm(250_000).unwrap());
         assert_eq!(clock.local(1_000), 1_500);
         assert_eq!(clock.local(5_000), 1_500 + 5_000);
         for local in [1_500u64, 1_501, 2_000, 9_999, 1 << 40] {
             let t = clock.true_time_of(local);
             assert!(clock.local(t) >= local, "local {local} true {t}");
-            assert!(
-                t == 0 || clock.local(t - 1) < local,
-                "not the earliest: {local} {t}"
-            );
+            assert!(t == 0 || clock.local(t - 1) < local, "not the earliest: {local} {t}");
         }
     }
 
     #[test]
     fn a_clock_set_behind_clamps_at_zero() {
         let mut clock = Clock::TRUE;
-        clock.apply(
-            10,
-            Skew::behind(Duration::from_nanos(100))
-                .with_drift_ppm(-500_000)
-                .unwrap(),
-        );
+        clock.apply(10, Skew::behind(Duration::from_nanos(100)).with_drift_ppm(-500_000).unwrap());
         assert_eq!(clock.local(10), 0);
         // base_local = 10 - 100 = -90; 300 ns later at half speed: -90 + 150 = 60.
         assert_eq!(clock.local(310), 60);
@@ -631,13 +554,7 @@ mod tests {
 
     #[test]
     fn instants_print_as_seconds() {
-        assert_eq!(
-            Instant::from_nanos(12_000_350_000).to_string(),
-            "12.000350000s"
-        );
-        assert_eq!(
-            Instant::ZERO + Duration::from_millis(1),
-            Instant::from_nanos(1_000_000)
-        );
+        assert_eq!(Instant::from_nanos(12_000_350_000).to_string(), "12.000350000s");
+        assert_eq!(Instant::ZERO + Duration::from_millis(1), Instant::from_nanos(1_000_000));
     }
 }

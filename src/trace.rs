@@ -193,14 +193,7 @@ impl EventKind {
             Poll { task, node } => [6, task.0, n(node), 0],
             TaskDone { task } => [7, task.0, 0, 0],
             TaskCancel { task } => [8, task.0, 0, 0],
-            Send {
-                datagram,
-                from,
-                from_port,
-                to,
-                to_port,
-                bytes,
-            } => [
+            Send { datagram, from, from_port, to, to_port, bytes } => [
                 9,
                 datagram,
                 (n(from) << 16) | u64::from(from_port),
@@ -216,11 +209,7 @@ impl EventKind {
             Clog { from, to, until } => [17, n(from), n(to), until.as_nanos()],
             LinkSet { from, to } => [18, n(from), n(to), 0],
             HealAll => [19, 0, 0, 0],
-            Skew {
-                node,
-                offset_nanos,
-                drift_ppm,
-            } => [20, n(node), offset_nanos as u64, drift_ppm as u64],
+            Skew { node, offset_nanos, drift_ppm } => [20, n(node), offset_nanos as u64, drift_ppm as u64],
         }
     }
 }
@@ -234,20 +223,12 @@ impl Event {
     /// assert_eq!(event.describe(&[]).to_string().trim(), "0.001500000s  heal all");
     /// ```
     pub fn describe<'a>(&'a self, names: &'a [String]) -> impl fmt::Display + 'a {
-        Described {
-            event: self,
-            names,
-            with_time: true,
-        }
+        Described { event: self, names, with_time: true }
     }
 
     /// Like [`describe`](Event::describe), without the time.
     pub fn describe_kind<'a>(&'a self, names: &'a [String]) -> impl fmt::Display + 'a {
-        Described {
-            event: self,
-            names,
-            with_time: false,
-        }
+        Described { event: self, names, with_time: false }
     }
 }
 
@@ -265,10 +246,7 @@ impl fmt::Display for Described<'_> {
             write!(f, "{:>16}  ", self.event.at)?;
         }
         match self.event.kind {
-            NodeStart {
-                node,
-                incarnation: 0,
-            } => write!(f, "start {}", name(node)),
+            NodeStart { node, incarnation: 0 } => write!(f, "start {}", name(node)),
             NodeStart { node, incarnation } => {
                 write!(f, "restart {} (incarnation {incarnation})", name(node))
             }
@@ -279,14 +257,7 @@ impl fmt::Display for Described<'_> {
             Poll { task, node } => write!(f, "poll {task} on {}", name(node)),
             TaskDone { task } => write!(f, "{task} finished"),
             TaskCancel { task } => write!(f, "{task} cancelled"),
-            Send {
-                datagram,
-                from,
-                from_port,
-                to,
-                to_port,
-                bytes,
-            } => write!(
+            Send { datagram, from, from_port, to, to_port, bytes } => write!(
                 f,
                 "send datagram {datagram} {}:{from_port} -> {}:{to_port} ({bytes} bytes)",
                 name(from),
@@ -304,16 +275,8 @@ impl fmt::Display for Described<'_> {
             }
             LinkSet { from, to } => write!(f, "set link {} -> {}", name(from), name(to)),
             HealAll => write!(f, "heal all"),
-            Skew {
-                node,
-                offset_nanos,
-                drift_ppm,
-            } => {
-                write!(
-                    f,
-                    "skew clock of {} by {offset_nanos} ns, drift {drift_ppm} ppm",
-                    name(node)
-                )
+            Skew { node, offset_nanos, drift_ppm } => {
+                write!(f, "skew clock of {} by {offset_nanos} ns, drift {drift_ppm} ppm", name(node))
             }
         }
     }
@@ -358,10 +321,7 @@ impl Trace {
         }
         self.hash = hash;
         self.count += 1;
-        let event = Event {
-            at: Instant::from_nanos(at),
-            kind,
-        };
+        let event = Event { at: Instant::from_nanos(at), kind };
         if self.tail_max > 0 {
             if self.tail.len() == self.tail_max {
                 self.tail.pop_front();

@@ -91,9 +91,7 @@ pub fn partition(a: &str, b: &str) -> Result<(), Error> {
 /// # Errors
 /// [`UnknownNode`](crate::ErrorKind::UnknownNode).
 pub fn partition_oneway(from: &str, to: &str) -> Result<(), Error> {
-    try_with_shared("seedsim::world::partition_oneway", |s| {
-        s.partition_oneway(from, to)
-    })?
+    try_with_shared("seedsim::world::partition_oneway", |s| s.partition_oneway(from, to))?
 }
 
 /// Undo a partition between two nodes, both ways.
@@ -109,9 +107,7 @@ pub fn repair(a: &str, b: &str) -> Result<(), Error> {
 /// # Errors
 /// [`UnknownNode`](crate::ErrorKind::UnknownNode).
 pub fn repair_oneway(from: &str, to: &str) -> Result<(), Error> {
-    try_with_shared("seedsim::world::repair_oneway", |s| {
-        s.repair_oneway(from, to)
-    })?
+    try_with_shared("seedsim::world::repair_oneway", |s| s.repair_oneway(from, to))?
 }
 
 /// Cut a node off from every other node (its loopback still works).

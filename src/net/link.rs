@@ -74,15 +74,9 @@ impl Latency {
                 let k = rng.next_u64().leading_zeros().min(40);
                 let bucket_start = unit.saturating_mul((1u64 << k) - 1);
                 let within = rng.below(unit.saturating_mul(1u64 << k).max(1));
-                min.saturating_add(bucket_start)
-                    .saturating_add(within)
-                    .min(max)
+                min.saturating_add(bucket_start).saturating_add(within).min(max)
             }
-            Latency::Bimodal {
-                fast,
-                slow,
-                slow_ratio,
-            } => {
+            Latency::Bimodal { fast, slow, slow_ratio } => {
                 if rng.chance(slow_ratio) {
                     nanos(slow)
                 } else {
@@ -94,13 +88,7 @@ impl Latency {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let bad = |expected: &'static str| {
-            Err(Error::new(
-                ErrorKind::InvalidConfig {
-                    field: "Latency",
-                    expected,
-                },
-                format!("{self:?}"),
-            ))
+            Err(Error::new(ErrorKind::InvalidConfig { field: "Latency", expected }, format!("{self:?}")))
         };
         match *self {
             Latency::Fixed(_) => Ok(()),
@@ -151,10 +139,7 @@ impl Default for Link {
     /// 1 to 10 ms uniform latency; no loss, duplication or reordering.
     fn default() -> Link {
         Link {
-            latency: Latency::Uniform {
-                min: Duration::from_millis(1),
-                max: Duration::from_millis(10),
-            },
+            latency: Latency::Uniform { min: Duration::from_millis(1), max: Duration::from_millis(10) },
             loss: Ratio::NEVER,
             duplicate: Ratio::NEVER,
             reorder: Ratio::NEVER,
@@ -165,10 +150,7 @@ impl Default for Link {
 impl Link {
     /// A perfect link with a fixed latency.
     pub fn fixed(latency: Duration) -> Link {
-        Link {
-            latency: Latency::Fixed(latency),
-            ..Link::default()
-        }
+        Link { latency: Latency::Fixed(latency), ..Link::default() }
     }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
@@ -202,10 +184,7 @@ mod tests {
     #[test]
     fn uniform_stays_in_bounds() {
         let mut rng = rng();
-        let latency = Latency::Uniform {
-            min: Duration::from_nanos(10),
-            max: Duration::from_nanos(20),
-        };
+        let latency = Latency::Uniform { min: Duration::from_nanos(10), max: Duration::from_nanos(20) };
         for _ in 0..1_000 {
             assert!((10..=20).contains(&latency.sample(&mut rng)));
         }
@@ -215,18 +194,11 @@ mod tests {
     fn long_tail_has_its_median_and_a_tail() {
         let mut rng = rng();
         let ms = Duration::from_millis;
-        let latency = Latency::LongTail {
-            min: ms(10),
-            median: ms(20),
-            max: ms(10_000),
-        };
+        let latency = Latency::LongTail { min: ms(10), median: ms(20), max: ms(10_000) };
         let mut samples: Vec<u64> = (0..20_000).map(|_| latency.sample(&mut rng)).collect();
         samples.sort_unstable();
         let median = samples[samples.len() / 2];
-        assert!(
-            (19_000_000..=21_000_000).contains(&median),
-            "median {median}"
-        );
+        assert!((19_000_000..=21_000_000).contains(&median), "median {median}");
         let p99 = samples[samples.len() * 99 / 100];
         assert!(p99 > 500_000_000, "p99 {p99}: no tail");
         assert!(*samples.last().unwrap() <= 10_000_000_000);
@@ -241,28 +213,15 @@ mod tests {
             slow: Duration::from_nanos(100),
             slow_ratio: Ratio::percent(10).unwrap(),
         };
-        let slow = (0..10_000)
-            .filter(|_| latency.sample(&mut rng) == 100)
-            .count();
+        let slow = (0..10_000).filter(|_| latency.sample(&mut rng) == 100).count();
         assert!((850..1150).contains(&slow), "{slow}");
     }
 
     #[test]
     fn bad_latencies_are_rejected() {
         let ms = Duration::from_millis;
-        assert!(Latency::Uniform {
-            min: ms(2),
-            max: ms(1)
-        }
-        .validate()
-        .is_err());
-        assert!(Latency::LongTail {
-            min: ms(1),
-            median: ms(5),
-            max: ms(4)
-        }
-        .validate()
-        .is_err());
+        assert!(Latency::Uniform { min: ms(2), max: ms(1) }.validate().is_err());
+        assert!(Latency::LongTail { min: ms(1), median: ms(5), max: ms(4) }.validate().is_err());
         assert!(Latency::Fixed(ms(1)).validate().is_ok());
     }
 }

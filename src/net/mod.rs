@@ -52,11 +52,7 @@ pub(crate) const RECV_QUEUE_MAX: usize = 4_096;
 /// ```
 pub fn lookup(name: &str) -> Result<IpAddr, Error> {
     context::try_with_shared("seedsim::net::lookup", |shared| {
-        shared
-            .world
-            .borrow()
-            .node_id(name)
-            .map(|id| IpAddr::V4(id.ip()))
+        shared.world.borrow().node_id(name).map(|id| IpAddr::V4(id.ip()))
     })?
 }
 
@@ -219,11 +215,7 @@ impl Net {
 
     // --- sockets ------------------------------------------------------------------------
 
-    pub(crate) fn bind(
-        &mut self,
-        node: &mut Node,
-        requested: SocketAddr,
-    ) -> io::Result<(SocketKey, SocketAddr)> {
+    pub(crate) fn bind(&mut self, node: &mut Node, requested: SocketAddr) -> io::Result<(SocketKey, SocketAddr)> {
         let ip = match requested.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() || ip.is_loopback() || ip == node.id.ip() => node.id.ip(),
             other => {
@@ -250,17 +242,8 @@ impl Net {
         };
         let seq = self.next_socket_seq;
         self.next_socket_seq += 1;
-        let slot = self.sockets.insert(Socket {
-            node: node.id,
-            port,
-            seq,
-            queue: VecDeque::new(),
-            reader: None,
-        });
-        let key = SocketKey {
-            slot: slot as u32,
-            seq,
-        };
+        let slot = self.sockets.insert(Socket { node: node.id, port, seq, queue: VecDeque::new(), reader: None });
+        let key = SocketKey { slot: slot as u32, seq };
         self.bound.insert((node.id, port), key);
         Ok((key, SocketAddr::new(IpAddr::V4(ip), port)))
     }
@@ -269,28 +252,20 @@ impl Net {
         let span = EPHEMERAL_PORTS.end() - EPHEMERAL_PORTS.start() + 1;
         for _ in 0..span {
             let port = node.next_ephemeral_port;
-            node.next_ephemeral_port = if port == *EPHEMERAL_PORTS.end() {
-                *EPHEMERAL_PORTS.start()
-            } else {
-                port + 1
-            };
+            node.next_ephemeral_port = if port == *EPHEMERAL_PORTS.end() { *EPHEMERAL_PORTS.start() } else { port + 1 };
             if !self.bound.contains_key(&(node.id, port)) {
                 return Ok(port);
             }
         }
-        Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!("node {} has no free ephemeral port", node.name),
-        ))
+        Err(io::Error::new(io::ErrorKind::AddrInUse, format!("node {} has no free ephemeral port", node.name)))
     }
 
     fn socket_mut(&mut self, key: SocketKey) -> io::Result<&mut Socket> {
         match self.sockets.get_mut(key.slot as usize) {
             Some(socket) if socket.seq == key.seq => Ok(socket),
-            _ => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "socket is closed: its node crashed or it was dropped",
-            )),
+            _ => {
+                Err(io::Error::new(io::ErrorKind::NotConnected, "socket is closed: its node crashed or it was dropped"))
+            }
         }
     }
 
@@ -306,11 +281,7 @@ impl Net {
     }
 
     /// Take the next queued datagram, or register `waker` for the next arrival.
-    pub(crate) fn recv(
-        &mut self,
-        key: SocketKey,
-        waker: &Waker,
-    ) -> io::Result<Option<(SocketAddr, Vec<u8>)>> {
+    pub(crate) fn recv(&mut self, key: SocketKey, waker: &Waker) -> io::Result<Option<(SocketAddr, Vec<u8>)>> {
         let socket = self.socket_mut(key)?;
         if let Some(datagram) = socket.queue.pop_front() {
             return Ok(Some(datagram));
@@ -351,13 +322,7 @@ impl Net {
         };
         let Some(to_node) = to_node else {
             self.stats.dropped += 1;
-            trace.record(
-                now,
-                EventKind::Drop {
-                    datagram: id,
-                    reason: DropReason::NoRoute,
-                },
-            );
+            trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::NoRoute });
             return [None, None];
         };
         trace.record(
@@ -372,42 +337,21 @@ impl Net {
             },
         );
         let pair = self.pairs.entry((from, to_node)).or_default();
-        if from != to_node
-            && (pair.blocked || nodes[from.index()].isolated || nodes[to_node.index()].isolated)
-        {
+        if from != to_node && (pair.blocked || nodes[from.index()].isolated || nodes[to_node.index()].isolated) {
             self.stats.dropped += 1;
-            trace.record(
-                now,
-                EventKind::Drop {
-                    datagram: id,
-                    reason: DropReason::Partition,
-                },
-            );
+            trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Partition });
             return [None, None];
         }
         let link = pair.link.unwrap_or(self.link_default);
         if self.rng.chance(link.loss) {
             self.stats.dropped += 1;
-            trace.record(
-                now,
-                EventKind::Drop {
-                    datagram: id,
-                    reason: DropReason::Loss,
-                },
-            );
+            trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Loss });
             return [None, None];
         }
-        let copies = if self.rng.chance(link.duplicate) {
-            2
-        } else {
-            1
-        };
+        let copies = if self.rng.chance(link.duplicate) { 2 } else { 1 };
         let mut arrivals = [None, None];
         for (copy, arrival) in arrivals.iter_mut().enumerate().take(copies) {
-            let pair = self
-                .pairs
-                .get_mut(&(from, to_node))
-                .expect("pair inserted above");
+            let pair = self.pairs.get_mut(&(from, to_node)).expect("pair inserted above");
             let mut at = now.saturating_add(link.latency.sample(&mut self.rng));
             at = at.max(pair.clogged_until);
             if self.rng.chance(link.reorder) {
@@ -423,13 +367,7 @@ impl Net {
                 self.stats.duplicated += 1;
                 let copy_id = self.next_datagram;
                 self.next_datagram += 1;
-                trace.record(
-                    now,
-                    EventKind::Duplicate {
-                        datagram: id,
-                        copy: copy_id,
-                    },
-                );
+                trace.record(now, EventKind::Duplicate { datagram: id, copy: copy_id });
                 copy_id
             };
             assert!(at >= now, "arrival {at} before send {now}");
@@ -442,10 +380,7 @@ impl Net {
                 payload: payload.to_vec(),
                 dropped: None,
             });
-            *arrival = Some(Arrival {
-                at,
-                slot: slot as u32,
-            });
+            *arrival = Some(Arrival { at, slot: slot as u32 });
         }
         arrivals
     }
@@ -453,25 +388,14 @@ impl Net {
     /// Deliver the datagram in `slot`. Returns the receiving socket's waker, if any.
     pub(crate) fn deliver(&mut self, now: u64, slot: u32, trace: &mut Trace) -> Option<Waker> {
         let datagram = self.in_flight.remove(slot as usize);
-        let reason =
-            datagram
-                .dropped
-                .or_else(|| match self.bound.get(&(datagram.to, datagram.to_port)) {
-                    None => Some(DropReason::NoSocket),
-                    Some(key) if self.sockets[key.slot as usize].queue.len() >= RECV_QUEUE_MAX => {
-                        Some(DropReason::BufferFull)
-                    }
-                    Some(_) => None,
-                });
+        let reason = datagram.dropped.or_else(|| match self.bound.get(&(datagram.to, datagram.to_port)) {
+            None => Some(DropReason::NoSocket),
+            Some(key) if self.sockets[key.slot as usize].queue.len() >= RECV_QUEUE_MAX => Some(DropReason::BufferFull),
+            Some(_) => None,
+        });
         if let Some(reason) = reason {
             self.stats.dropped += 1;
-            trace.record(
-                now,
-                EventKind::Drop {
-                    datagram: datagram.id,
-                    reason,
-                },
-            );
+            trace.record(now, EventKind::Drop { datagram: datagram.id, reason });
             return None;
         }
         let key = self.bound[&(datagram.to, datagram.to_port)];
@@ -479,13 +403,7 @@ impl Net {
         let source = SocketAddr::new(IpAddr::V4(datagram.from.ip()), datagram.from_port);
         socket.queue.push_back((source, datagram.payload));
         self.stats.delivered += 1;
-        trace.record(
-            now,
-            EventKind::Deliver {
-                datagram: datagram.id,
-                to: datagram.to,
-            },
-        );
+        trace.record(now, EventKind::Deliver { datagram: datagram.id, to: datagram.to });
         socket.reader.take()
     }
 
@@ -512,9 +430,7 @@ impl Net {
     }
 
     pub(crate) fn isolate(&mut self, node: NodeId) {
-        self.drop_in_flight(DropReason::Partition, |f, t| {
-            f != t && (f == node || t == node)
-        });
+        self.drop_in_flight(DropReason::Partition, |f, t| f != t && (f == node || t == node));
     }
 
     pub(crate) fn clog(&mut self, from: NodeId, to: NodeId, until: u64) {
@@ -535,11 +451,7 @@ impl Net {
 
     /// A node crashed: close its sockets and drop every datagram to or from it.
     pub(crate) fn crash(&mut self, node: NodeId) {
-        let ports: Vec<SocketKey> = self
-            .bound
-            .range((node, 0)..=(node, u16::MAX))
-            .map(|(_, key)| *key)
-            .collect();
+        let ports: Vec<SocketKey> = self.bound.range((node, 0)..=(node, u16::MAX)).map(|(_, key)| *key).collect();
         for key in ports {
             self.close(key);
         }
@@ -557,10 +469,7 @@ impl Net {
 
 /// Resolve an address spec on the calling node: names through the world's node table,
 /// `localhost` to the calling node.
-pub(crate) fn resolve(
-    world: &crate::sim::state::World,
-    spec: AddrSpec<'_>,
-) -> io::Result<SocketAddr> {
+pub(crate) fn resolve(world: &crate::sim::state::World, spec: AddrSpec<'_>) -> io::Result<SocketAddr> {
     match spec {
         AddrSpec::Addr(addr) => Ok(addr),
         AddrSpec::Host(host, port) => {

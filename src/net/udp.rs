@@ -46,14 +46,12 @@ pub struct UdpSocket {
     key: SocketKey,
     node: NodeId,
     local: SocketAddr,
-    tag: u16,
+    world: u64,
 }
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.local)
-            .finish()
+        f.debug_struct("UdpSocket").field("local", &self.local).finish()
     }
 }
 
@@ -70,16 +68,11 @@ impl UdpSocket {
         let result = context::with_current(|shared| {
             let mut world = shared.world.borrow_mut();
             let requested = resolve(&world, spec)?;
-            let node = world.current_node().ok_or_else(|| {
-                io::Error::other("UdpSocket::bind must be called from a task of a node or client")
-            })?;
+            let node = world
+                .current_node()
+                .ok_or_else(|| io::Error::other("UdpSocket::bind must be called from a task of a node or client"))?;
             let (key, local) = world.bind(node, requested)?;
-            Ok(UdpSocket {
-                key,
-                node,
-                local,
-                tag: shared.tag,
-            })
+            Ok(UdpSocket { key, node, local, world: shared.id })
         });
         result.unwrap_or_else(|| Err(no_simulation("seedsim::net::UdpSocket::bind")))
     }
@@ -100,10 +93,7 @@ impl UdpSocket {
         if buf.len() > DATAGRAM_MAX {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "datagram of {} bytes is longer than the UDP maximum of {DATAGRAM_MAX}",
-                    buf.len()
-                ),
+                format!("datagram of {} bytes is longer than the UDP maximum of {DATAGRAM_MAX}", buf.len()),
             ));
         }
         let spec = target.to_addr_spec()?;
@@ -121,9 +111,8 @@ impl UdpSocket {
     /// `NotConnected` if the socket was closed by a crash.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| {
-            let received = self.with_world("seedsim::net::UdpSocket::recv_from", |world| {
-                world.net.recv(self.key, cx.waker())
-            });
+            let received =
+                self.with_world("seedsim::net::UdpSocket::recv_from", |world| world.net.recv(self.key, cx.waker()));
             match received {
                 Ok(Some((from, payload))) => Poll::Ready(Ok((copy_into(buf, &payload), from))),
                 Ok(None) => Poll::Pending,
@@ -138,13 +127,10 @@ impl UdpSocket {
     /// # Errors
     /// `WouldBlock` if none has arrived; `NotConnected` if the socket was closed by a crash.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.with_world(
-            "seedsim::net::UdpSocket::try_recv_from",
-            |world| match world.net.try_recv(self.key)? {
-                Some((from, payload)) => Ok((copy_into(buf, &payload), from)),
-                None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
-            },
-        )
+        self.with_world("seedsim::net::UdpSocket::try_recv_from", |world| match world.net.try_recv(self.key)? {
+            Some((from, payload)) => Ok((copy_into(buf, &payload), from)),
+            None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+        })
     }
 
     fn with_world<R>(
@@ -152,9 +138,9 @@ impl UdpSocket {
         api: &'static str,
         f: impl FnOnce(&mut crate::sim::state::World) -> io::Result<R>,
     ) -> io::Result<R> {
-        let tag = self.tag;
+        let world = self.world;
         context::with_current(|shared| {
-            if shared.tag != tag {
+            if shared.id != world {
                 return Err(io::Error::other(format!(
                     "{api}: this socket belongs to another simulation (a handle that outlived its run)"
                 )));
@@ -177,9 +163,9 @@ fn no_simulation(api: &'static str) -> io::Error {
 
 impl Drop for UdpSocket {
     fn drop(&mut self) {
-        let (tag, key) = (self.tag, self.key);
+        let (world, key) = (self.world, self.key);
         context::with_current(|shared| {
-            if shared.tag == tag {
+            if shared.id == world {
                 if let Ok(mut world) = shared.world.try_borrow_mut() {
                     world.net.close(key);
                 }

@@ -73,24 +73,14 @@ pub(crate) struct Picked {
     pub(crate) future: BoxedTask,
 }
 
-/// What a task removed from the slab leaves to do outside the borrow.
+/// What removing tasks from the slab leaves to do outside the borrow: cancelled futures to
+/// drop, outputs nobody will read, joiners to wake. `Shared::finish_removed` does it.
 #[derive(Default)]
 pub(crate) struct Removed {
-    pub(crate) futures: Vec<BoxedTask>,
+    /// Cancelled tasks, with their futures (`None` for one being polled right now).
+    pub(crate) cancelled: Vec<(TaskId, NodeId, Option<BoxedTask>)>,
     pub(crate) outputs: Vec<Box<dyn Any>>,
     pub(crate) join_wakers: Vec<Waker>,
-    pub(crate) ids: Vec<(TaskId, NodeId)>,
-}
-
-impl Removed {
-    /// Drop the futures and wake the joiners. Must be called with no borrow held.
-    pub(crate) fn finish(self) {
-        drop(self.futures);
-        drop(self.outputs);
-        for waker in self.join_wakers {
-            waker.wake();
-        }
-    }
 }
 
 pub(crate) struct Tasks {
@@ -131,16 +121,10 @@ impl Tasks {
         spawned_at: &'static Location<'static>,
         has_handle: bool,
     ) -> (u32, u16, TaskId) {
-        assert!(
-            self.slab.len() < self.tasks_max,
-            "insert past tasks_max: check is_full first"
-        );
+        assert!(self.slab.len() < self.tasks_max, "insert past tasks_max: check is_full first");
         let entry = self.slab.vacant_entry();
         let key = entry.key();
-        assert!(
-            key < u32::MAX as usize,
-            "task slot key {key} does not fit 32 bits"
-        );
+        assert!(key < u32::MAX as usize, "task slot key {key} does not fit 32 bits");
         if self.generations.len() <= key {
             self.generations.resize(key + 1, 0);
         }
@@ -184,10 +168,7 @@ impl Tasks {
         for i in 0..self.spare_inbox.len() {
             let (_, generation, key) = waker::unpack(self.spare_inbox[i]);
             if let Some(task) = self.slab.get_mut(key as usize) {
-                if task.generation == generation
-                    && matches!(task.status, Status::Live)
-                    && !task.queued
-                {
+                if task.generation == generation && matches!(task.status, Status::Live) && !task.queued {
                     task.queued = true;
                     self.runq.push((key, generation), task.id.0, task.priority);
                 }
@@ -219,24 +200,13 @@ impl Tasks {
             if let Some(priority) = self.runq.demotion_at(step) {
                 task.priority = priority;
             }
-            return Some(Picked {
-                key,
-                generation,
-                id: task.id,
-                node: task.node,
-                future,
-            });
+            return Some(Picked { key, generation, id: task.id, node: task.node, future });
         }
     }
 
     /// Return a future that is still pending. Gives it back if the task was cancelled while
     /// it ran (its node crashed, or it aborted itself): the caller drops it unborrowed.
-    pub(crate) fn put_back(
-        &mut self,
-        key: u32,
-        generation: u16,
-        future: BoxedTask,
-    ) -> Option<BoxedTask> {
+    pub(crate) fn put_back(&mut self, key: u32, generation: u16, future: BoxedTask) -> Option<BoxedTask> {
         match self.slab.get_mut(key as usize) {
             Some(task) if task.generation == generation && matches!(task.status, Status::Live) => {
                 debug_assert!(task.future.is_none());
@@ -247,18 +217,19 @@ impl Tasks {
         }
     }
 
-    /// Record a finished task. Returns what to drop and wake outside the borrow.
-    pub(crate) fn complete(&mut self, key: u32, generation: u16, output: Box<dyn Any>) -> Removed {
+    /// Record a finished task. Returns whether it was still live (not cancelled while it
+    /// ran) and what to drop and wake outside the borrow.
+    pub(crate) fn complete(&mut self, key: u32, generation: u16, output: Box<dyn Any>) -> (bool, Removed) {
         let mut removed = Removed::default();
-        let Some(task) = self.slab.get_mut(key as usize) else {
+        let live = self
+            .slab
+            .get(key as usize)
+            .is_some_and(|task| task.generation == generation && matches!(task.status, Status::Live));
+        if !live {
             removed.outputs.push(output);
-            return removed;
-        };
-        if task.generation != generation || !matches!(task.status, Status::Live) {
-            removed.outputs.push(output);
-            return removed;
+            return (false, removed);
         }
-        removed.ids.push((task.id, task.node));
+        let task = &mut self.slab[key as usize];
         if task.has_handle {
             task.status = Status::Done(Some(output));
             removed.join_wakers.extend(task.join_waker.take());
@@ -266,7 +237,7 @@ impl Tasks {
             removed.outputs.push(output);
             self.remove_slot(key);
         }
-        removed
+        (true, removed)
     }
 
     /// Cancel one task (abort). The future is returned to drop outside the borrow.
@@ -302,8 +273,7 @@ impl Tasks {
 
     fn cancel_slot(&mut self, key: u32, removed: &mut Removed) {
         let task = &mut self.slab[key as usize];
-        removed.ids.push((task.id, task.node));
-        removed.futures.extend(task.future.take());
+        removed.cancelled.push((task.id, task.node, task.future.take()));
         removed.join_wakers.extend(task.join_waker.take());
         if task.has_handle {
             task.status = Status::Cancelled;
@@ -341,12 +311,7 @@ impl Tasks {
     // --- JoinHandle support ---------------------------------------------------------------
 
     /// Poll for a task's output on behalf of its `JoinHandle`.
-    pub(crate) fn poll_join(
-        &mut self,
-        key: u32,
-        generation: u16,
-        waker: &Waker,
-    ) -> Poll<Option<Box<dyn Any>>> {
+    pub(crate) fn poll_join(&mut self, key: u32, generation: u16, waker: &Waker) -> Poll<Option<Box<dyn Any>>> {
         let Some(task) = self.slab.get_mut(key as usize) else {
             return Poll::Ready(None);
         };
@@ -397,10 +362,7 @@ impl Tasks {
 
     /// Live tasks, in slot order: for deadlock reports.
     pub(crate) fn live(&self) -> impl Iterator<Item = &Task> {
-        self.slab
-            .iter()
-            .map(|(_, task)| task)
-            .filter(|task| matches!(task.status, Status::Live))
+        self.slab.iter().map(|(_, task)| task).filter(|task| matches!(task.status, Status::Live))
     }
 
     pub(crate) fn live_count(&self) -> usize {
@@ -415,7 +377,7 @@ impl Tasks {
     pub(crate) fn drain_all(&mut self) -> Removed {
         let mut removed = Removed::default();
         for (_, task) in self.slab.iter_mut() {
-            removed.futures.extend(task.future.take());
+            removed.cancelled.push((task.id, task.node, task.future.take()));
             if let Status::Done(output) = &mut task.status {
                 removed.outputs.extend(output.take());
             }

@@ -24,9 +24,7 @@ pub(crate) fn install_hook() {
         panic::set_hook(Box::new(move |info| {
             if context::is_running() {
                 let message = payload_message(info.payload());
-                let location = info
-                    .location()
-                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
                 LAST_PANIC.with(|last| *last.borrow_mut() = Some((message, location)));
             } else {
                 previous(info);
@@ -37,9 +35,7 @@ pub(crate) fn install_hook() {
 
 /// The message and location of the panic just caught on this thread.
 pub(crate) fn take_last(payload: &(dyn Any + Send)) -> (String, Option<String>) {
-    LAST_PANIC
-        .with(|last| last.borrow_mut().take())
-        .unwrap_or_else(|| (payload_message(payload), None))
+    LAST_PANIC.with(|last| last.borrow_mut().take()).unwrap_or_else(|| (payload_message(payload), None))
 }
 
 fn payload_message(payload: &(dyn Any + Send)) -> String {

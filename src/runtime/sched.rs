@@ -42,10 +42,7 @@ impl Policy {
         if let Policy::Pct { depth } = self {
             if !(1..=64).contains(&depth) {
                 return Err(Error::new(
-                    ErrorKind::InvalidConfig {
-                        field: "Policy::Pct::depth",
-                        expected: "1 to 64",
-                    },
+                    ErrorKind::InvalidConfig { field: "Policy::Pct::depth", expected: "1 to 64" },
                     depth.to_string(),
                 ));
             }
@@ -80,15 +77,9 @@ impl RunQueue {
             Policy::Fifo => RunQueue::Fifo(VecDeque::new()),
             Policy::Random => RunQueue::Random(Vec::new()),
             Policy::Pct { depth } => {
-                let mut change_points: Vec<u64> = (1..depth)
-                    .map(|_| rng.between(1, PCT_STEPS_ESTIMATE))
-                    .collect();
+                let mut change_points: Vec<u64> = (1..depth).map(|_| rng.between(1, PCT_STEPS_ESTIMATE)).collect();
                 change_points.sort_unstable();
-                RunQueue::Pct(Pct {
-                    ready: BinaryHeap::new(),
-                    change_points,
-                    next_change: 0,
-                })
+                RunQueue::Pct(Pct { ready: BinaryHeap::new(), change_points, next_change: 0 })
             }
         }
     }
@@ -131,9 +122,7 @@ impl RunQueue {
             return None;
         };
         let mut demoted = None;
-        while pct.next_change < pct.change_points.len()
-            && pct.change_points[pct.next_change] <= step
-        {
+        while pct.next_change < pct.change_points.len() && pct.change_points[pct.next_change] <= step {
             pct.next_change += 1;
             demoted = Some((pct.change_points.len() - pct.next_change) as u32 + 1);
         }
@@ -158,9 +147,7 @@ mod tests {
         for key in 0..5 {
             q.push((key, 0), u64::from(key), 0);
         }
-        let order: Vec<u32> = std::iter::from_fn(|| q.pop(&mut rng))
-            .map(|(k, _)| k)
-            .collect();
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop(&mut rng)).map(|(k, _)| k).collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
     }
 
@@ -172,9 +159,7 @@ mod tests {
             for key in 0..16 {
                 q.push((key, 0), u64::from(key), 0);
             }
-            std::iter::from_fn(|| q.pop(&mut rng))
-                .map(|(k, _)| k)
-                .collect::<Vec<u32>>()
+            std::iter::from_fn(|| q.pop(&mut rng)).map(|(k, _)| k).collect::<Vec<u32>>()
         };
         let mut sorted = order(1);
         sorted.sort();
@@ -193,13 +178,8 @@ mod tests {
         assert_eq!(q.pop(&mut rng), Some((1, 0)));
         let initial = q.initial_priority(&mut rng);
         assert!(initial >= 3);
-        let demoted: Vec<u32> = (0..=PCT_STEPS_ESTIMATE)
-            .filter_map(|s| q.demotion_at(s))
-            .collect();
-        assert!(
-            !demoted.is_empty() && demoted.iter().all(|&p| p < 3),
-            "{demoted:?}"
-        );
+        let demoted: Vec<u32> = (0..=PCT_STEPS_ESTIMATE).filter_map(|s| q.demotion_at(s)).collect();
+        assert!(!demoted.is_empty() && demoted.iter().all(|&p| p < 3), "{demoted:?}");
         assert!(Policy::Pct { depth: 0 }.validate().is_err());
     }
 }

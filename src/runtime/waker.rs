@@ -12,7 +12,7 @@
 //! its next step. That record is the only process-wide state in the simulated path, and a
 //! world removes its own entries when it reads them or is dropped.
 
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -27,11 +27,17 @@ const FOREIGN_WAKES_MAX: usize = 256;
 static FOREIGN_PENDING: AtomicBool = AtomicBool::new(false);
 static FOREIGN_WAKES: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 static NEXT_TAG: AtomicU16 = AtomicU16::new(1);
+static NEXT_WORLD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A tag for a new world: distinguishes worlds alive at the same time on different threads.
 /// It never enters the trace, so it cannot make two runs of one seed differ.
 pub(crate) fn next_world_tag() -> u16 {
     NEXT_TAG.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An id for a new world, unique in the process. Like the tag, it never enters the trace.
+pub(crate) fn next_world_id() -> u64 {
+    NEXT_WORLD_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 #[inline]
@@ -84,9 +90,7 @@ fn wake_id(id: u64) {
 
 #[cold]
 fn record_foreign(tag: u16) {
-    let mut wakes = FOREIGN_WAKES
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
+    let mut wakes = FOREIGN_WAKES.lock().unwrap_or_else(|poison| poison.into_inner());
     if wakes.len() >= FOREIGN_WAKES_MAX {
         wakes.remove(0);
     }
@@ -106,9 +110,7 @@ pub(crate) fn take_foreign(tag: u16) -> usize {
 
 #[cold]
 fn take_foreign_slow(tag: u16) -> usize {
-    let mut wakes = FOREIGN_WAKES
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
+    let mut wakes = FOREIGN_WAKES.lock().unwrap_or_else(|poison| poison.into_inner());
     let before = wakes.len();
     wakes.retain(|&t| t != tag);
     if wakes.is_empty() {

@@ -5,14 +5,14 @@
 //! futures (a crashed node's tasks), because both may call back into seedsim. `Sim`'s methods
 //! and the `seedsim::world` functions are one-line facades over these.
 
-use std::panic::Location;
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::time::Duration;
 
 use crate::context::{self, Shared};
 use crate::error::Error;
 use crate::net::Link;
 use crate::node::{NodeId, Role};
-use crate::runtime::{BoxedTask, Removed};
+use crate::runtime::{panic as task_panic, BoxedTask, Removed};
 use crate::sim::outcome::Cause;
 use crate::task::TaskId;
 use crate::time::{nanos, Skew};
@@ -35,10 +35,7 @@ impl Shared {
             drop(future);
             panic!("seedsim: the world holds its limit of {max} tasks (raise it with Builder::tasks_max)");
         }
-        let (key, generation, id) = self
-            .tasks
-            .borrow_mut()
-            .insert(node, future, location, has_handle);
+        let (key, generation, id) = self.tasks.borrow_mut().insert(node, future, location, has_handle);
         let crashed = {
             let mut world = self.world.borrow_mut();
             let now = world.now;
@@ -68,15 +65,22 @@ impl Shared {
             };
             (main, node.added_at)
         };
-        // The factory is user code: called with no borrow held.
+        // The factory is user code: called with no borrow held, and a panic in it fails the
+        // run like a panic in the node's task.
         let task: BoxedTask = match main {
             Main::Server(factory) => {
-                let future = factory();
+                let future = match panic::catch_unwind(AssertUnwindSafe(|| factory())) {
+                    Ok(future) => future,
+                    Err(payload) => {
+                        let (message, location) = task_panic::take_last(&*payload);
+                        let cause = Cause::Panic { message: format!("in the node's factory: {message}"), location };
+                        self.world.borrow_mut().fail_at(cause, Some(id), None);
+                        return;
+                    }
+                };
                 Box::pin(async move {
                     if let Err(message) = future.await {
-                        context::with_world("node exit", |world| {
-                            world.fail(Cause::NodeError { message })
-                        });
+                        context::with_world("node exit", |world| world.fail(Cause::NodeError { message }));
                     }
                 })
             }
@@ -127,9 +131,7 @@ impl Shared {
     pub(crate) fn bounce(&self, name: &str, down_for: Duration) -> Result<(), Error> {
         let id = self.node_id(name)?;
         self.crash_id(id)?;
-        self.world
-            .borrow_mut()
-            .schedule_restart(id, nanos(down_for));
+        self.world.borrow_mut().schedule_restart(id, nanos(down_for));
         Ok(())
     }
 
@@ -147,15 +149,36 @@ impl Shared {
     }
 
     /// Trace the cancellations, then drop the futures and wake joiners with no borrow held.
-    fn finish_removed(&self, removed: Removed) {
-        if !removed.ids.is_empty() {
+    /// A destructor that panics fails the run, as a panic in a poll does.
+    pub(crate) fn finish_removed(&self, removed: Removed) {
+        let Removed { cancelled, outputs, join_wakers } = removed;
+        if !cancelled.is_empty() {
             let mut world = self.world.borrow_mut();
             let now = world.now;
-            for &(task, _) in &removed.ids {
+            for &(task, _, _) in &cancelled {
                 world.trace.record(now, EventKind::TaskCancel { task });
             }
         }
-        removed.finish();
+        for (task, node, future) in cancelled {
+            if let Some(future) = future {
+                self.drop_task(future, node, task);
+            }
+        }
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(outputs)));
+        for waker in join_wakers {
+            waker.wake();
+        }
+    }
+
+    /// Drop a task's future with no borrow held. A destructor that panics fails the run, as a
+    /// panic in a poll does.
+    pub(crate) fn drop_task(&self, future: BoxedTask, node: NodeId, task: TaskId) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(future))) {
+            let (message, location) = task_panic::take_last(&*payload);
+            let cause = Cause::Panic { message: format!("while dropping the task: {message}"), location };
+            self.world.borrow_mut().fail_at(cause, Some(node), Some(task));
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        }
     }
 
     /// Resolve two names and apply `f` to the pair.

@@ -64,8 +64,13 @@ pub struct Config {
     /// A `tracing` filter; when set, the run logs to stdout with simulated time and node name
     /// on every line.
     pub log: Option<String>,
-    /// What the failure report's replay line runs after `SEEDSIM_SEED=…`.
-    pub replay_command: String,
+    /// What the failure report's replay line runs after `SEEDSIM_SEED=…`. `None` for a
+    /// `Sim` built by hand, which does not read `SEEDSIM_SEED`: its report says to rebuild
+    /// it with the seed instead. [`Runner`](crate::Runner) sets it.
+    pub replay_command: Option<String>,
+    /// Events scheduled at once (timers, datagrams in flight, restarts) before the run fails
+    /// as overloaded (default: 16 million).
+    pub scheduled_max: usize,
 }
 
 impl Default for Config {
@@ -81,33 +86,28 @@ impl Default for Config {
             trace_tail: 32,
             record_trace: false,
             log: None,
-            replay_command: "cargo test".to_owned(),
+            replay_command: None,
+            scheduled_max: 1 << 24,
         }
     }
 }
 
 impl Config {
     fn validate(&self) -> Result<(), Error> {
-        let bad = |field, expected, value: String| {
-            Err(Error::new(
-                ErrorKind::InvalidConfig { field, expected },
-                value,
-            ))
-        };
+        let bad = |field, expected, value: String| Err(Error::new(ErrorKind::InvalidConfig { field, expected }, value));
         self.policy.validate()?;
         self.link.validate()?;
         if self.time_limit.is_zero() {
-            return bad(
-                "time_limit",
-                "a non-zero duration",
-                format!("{:?}", self.time_limit),
-            );
+            return bad("time_limit", "a non-zero duration", format!("{:?}", self.time_limit));
         }
         if self.steps_max == 0 {
             return bad("steps_max", "at least 1", "0".to_owned());
         }
         if !(1..=1 << 31).contains(&self.tasks_max) {
             return bad("tasks_max", "1 to 2147483648", self.tasks_max.to_string());
+        }
+        if self.scheduled_max == 0 {
+            return bad("scheduled_max", "at least 1", "0".to_owned());
         }
         if self.trace_tail > 1 << 20 {
             return bad("trace_tail", "at most 1048576", self.trace_tail.to_string());
@@ -198,9 +198,16 @@ impl Builder {
         self
     }
 
-    /// What the replay line runs after `SEEDSIM_SEED=…` (default `cargo test`).
+    /// What the replay line runs after `SEEDSIM_SEED=…`, for a simulation run by something
+    /// that reads `SEEDSIM_SEED` (a `Runner` sets this itself).
     pub fn replay_command(mut self, command: impl Into<String>) -> Builder {
-        self.config.replay_command = command.into();
+        self.config.replay_command = Some(command.into());
+        self
+    }
+
+    /// How many events may be scheduled at once before the run fails as overloaded.
+    pub fn scheduled_max(mut self, events: usize) -> Builder {
+        self.config.scheduled_max = events;
         self
     }
 
@@ -263,21 +270,14 @@ pub struct Sim {
 
 impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sim")
-            .field("seed", &self.config.seed)
-            .field("steps", &self.steps)
-            .finish_non_exhaustive()
+        f.debug_struct("Sim").field("seed", &self.config.seed).field("steps", &self.steps).finish_non_exhaustive()
     }
 }
 
 impl Sim {
     /// A simulation with default settings and this seed.
     pub fn new(seed: Seed) -> Sim {
-        Sim::with_config(Config {
-            seed,
-            ..Config::default()
-        })
-        .expect("the default config is valid")
+        Sim::with_config(Config { seed, ..Config::default() }).expect("the default config is valid")
     }
 
     /// A builder for other settings.
@@ -291,18 +291,15 @@ impl Sim {
     /// As [`Builder::build`].
     pub fn with_config(config: Config) -> Result<Sim, Error> {
         config.validate()?;
-        let log = config
-            .log
-            .as_deref()
-            .map(crate::log::dispatch)
-            .transpose()?;
+        let log = config.log.as_deref().map(crate::log::dispatch).transpose()?;
         task_panic::install_hook();
         let seed = config.seed;
         let mut trace = Trace::new(config.trace_tail, config.record_trace);
         trace.log = log.is_some();
         let shared = Box::new(Shared {
             tag: waker::next_world_tag(),
-            world: RefCell::new(World::new(seed, config.link, trace)),
+            id: waker::next_world_id(),
+            world: RefCell::new(World::new(seed, config.link, trace, config.scheduled_max)),
             tasks: RefCell::new(Tasks::new(
                 config.policy,
                 Stream::for_purpose(seed, Purpose::Scheduler),
@@ -312,14 +309,7 @@ impl Sim {
             log_stamp: Cell::new((0, None)),
             log_names: RefCell::new(Vec::new()),
         });
-        Ok(Sim {
-            shared,
-            config,
-            steps: 0,
-            started: false,
-            outcome: None,
-            log,
-        })
+        Ok(Sim { shared, config, steps: 0, started: false, outcome: None, log })
     }
 
     /// The seed.
@@ -367,39 +357,28 @@ impl Sim {
         Fut::Output: Exit,
     {
         let future: MainFuture = Box::pin(async move { future.await.into_exit() });
-        self.add(
-            name,
-            Role::Client {
-                future: Some(future),
-                finished: false,
-            },
-            Location::caller(),
-        )
+        self.add(name, Role::Client { future: Some(future), finished: false }, Location::caller())
     }
 
-    fn add(
-        &mut self,
-        name: &str,
-        role: Role,
-        location: &'static Location<'static>,
-    ) -> Result<NodeId, Error> {
-        let id = self
-            .shared
-            .world
-            .borrow_mut()
-            .add_node(name, role, location)?;
+    fn add(&mut self, name: &str, role: Role, location: &'static Location<'static>) -> Result<NodeId, Error> {
+        let id = self.shared.world.borrow_mut().add_node(name, role, location)?;
         self.shared.log_names.borrow_mut().push(name.to_owned());
         if self.started && self.outcome.is_none() {
-            let _enter = Enter::new(&self.shared);
+            let _entered = self.enter();
             self.shared.start_node(id);
         }
         Ok(id)
     }
 
+    /// Make this simulation current on this thread (and its log subscriber, if any) until
+    /// the guard drops: every method that can change the world runs inside one.
+    fn enter(&self) -> (Option<tracing::dispatcher::DefaultGuard>, Enter) {
+        (self.log.as_ref().map(tracing::dispatcher::set_default), Enter::new(&self.shared))
+    }
+
     /// Run until the run ends.
     pub fn run(&mut self) -> Outcome {
-        let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
-        let _enter = Enter::new(&self.shared);
+        let _entered = self.enter();
         loop {
             if let Advance::Ended(outcome) = self.advance(u64::MAX) {
                 return outcome;
@@ -410,8 +389,7 @@ impl Sim {
     /// Make one step: poll one ready task (moving the clock to the next event first if none
     /// is ready). Returns the outcome once the run has ended.
     pub fn step(&mut self) -> Option<Outcome> {
-        let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
-        let _enter = Enter::new(&self.shared);
+        let _entered = self.enter();
         match self.advance(u64::MAX) {
             Advance::Ended(outcome) => Some(outcome),
             Advance::Polled | Advance::Idle => None,
@@ -421,16 +399,12 @@ impl Sim {
     /// Run until simulated time reaches `deadline` (and every task ready then has run), or
     /// the run ends. Returns the outcome if it ended.
     pub fn run_until(&mut self, deadline: Instant) -> Option<Outcome> {
-        let _log = self.log.as_ref().map(tracing::dispatcher::set_default);
-        let _enter = Enter::new(&self.shared);
+        let _entered = self.enter();
         loop {
             match self.advance(deadline.as_nanos()) {
                 Advance::Polled => {}
                 Advance::Idle => {
-                    self.shared
-                        .world
-                        .borrow_mut()
-                        .idle_until(deadline.as_nanos());
+                    self.shared.world.borrow_mut().idle_until(deadline.as_nanos());
                     return None;
                 }
                 Advance::Ended(outcome) => return Some(outcome),
@@ -480,7 +454,7 @@ impl Sim {
     /// # Errors
     /// As [`world::crash`](crate::world::crash).
     pub fn crash(&mut self, name: &str) -> Result<(), Error> {
-        let _enter = Enter::new(&self.shared);
+        let _entered = self.enter();
         self.shared.crash(name)
     }
 
@@ -489,7 +463,7 @@ impl Sim {
     /// # Errors
     /// As [`world::restart`](crate::world::restart).
     pub fn restart(&mut self, name: &str) -> Result<(), Error> {
-        let _enter = Enter::new(&self.shared);
+        let _entered = self.enter();
         self.shared.restart(name)
     }
 
@@ -498,7 +472,7 @@ impl Sim {
     /// # Errors
     /// As [`world::bounce`](crate::world::bounce).
     pub fn bounce(&mut self, name: &str, down_for: Duration) -> Result<(), Error> {
-        let _enter = Enter::new(&self.shared);
+        let _entered = self.enter();
         self.shared.bounce(name, down_for)
     }
 
@@ -507,6 +481,7 @@ impl Sim {
     /// # Errors
     /// As [`world::pause`](crate::world::pause).
     pub fn pause(&mut self, name: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.set_paused(name, true)
     }
 
@@ -515,6 +490,7 @@ impl Sim {
     /// # Errors
     /// As [`world::resume`](crate::world::resume).
     pub fn resume(&mut self, name: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.set_paused(name, false)
     }
 
@@ -523,6 +499,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn partition(&mut self, a: &str, b: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.partition(a, b)
     }
 
@@ -531,6 +508,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn partition_oneway(&mut self, from: &str, to: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.partition_oneway(from, to)
     }
 
@@ -539,6 +517,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn repair(&mut self, a: &str, b: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.repair(a, b)
     }
 
@@ -547,6 +526,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn repair_oneway(&mut self, from: &str, to: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.repair_oneway(from, to)
     }
 
@@ -555,6 +535,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn isolate(&mut self, name: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.isolate(name)
     }
 
@@ -563,6 +544,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn rejoin(&mut self, name: &str) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.rejoin(name)
     }
 
@@ -571,6 +553,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn clog(&mut self, a: &str, b: &str, duration: Duration) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.clog(a, b, duration)
     }
 
@@ -579,11 +562,13 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`], or [`ErrorKind::InvalidConfig`] for a bad latency.
     pub fn set_link(&mut self, from: &str, to: &str, link: Link) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.set_link(from, to, link)
     }
 
     /// Remove every partition, isolation and clog.
     pub fn heal_all(&mut self) {
+        let _entered = self.enter();
         self.shared.heal_all()
     }
 
@@ -592,6 +577,7 @@ impl Sim {
     /// # Errors
     /// [`ErrorKind::UnknownNode`].
     pub fn skew_clock(&mut self, name: &str, skew: Skew) -> Result<(), Error> {
+        let _entered = self.enter();
         self.shared.skew_clock(name, skew)
     }
 
@@ -601,12 +587,7 @@ impl Sim {
         self.started = true;
         let ids: Vec<NodeId> = {
             let world = self.shared.world.borrow();
-            world
-                .nodes
-                .iter()
-                .filter(|node| node.state == State::Added)
-                .map(|node| node.id)
-                .collect()
+            world.nodes.iter().filter(|node| node.state == State::Added).map(|node| node.id).collect()
         };
         for id in ids {
             self.shared.start_node(id);
@@ -635,11 +616,7 @@ impl Sim {
             }
             let failing = shared.world.borrow_mut().failing.take();
             if let Some(failing) = failing {
-                return Advance::Ended(self.finish_failed(
-                    failing.cause,
-                    failing.node,
-                    failing.task,
-                ));
+                return Advance::Ended(self.finish_failed(failing.cause, failing.node, failing.task));
             }
             {
                 let world = shared.world.borrow();
@@ -657,18 +634,10 @@ impl Sim {
                 if self.steps >= self.config.steps_max {
                     // Not polled: put it back so a later look at the world is consistent.
                     let (key, generation) = (picked.key, picked.generation);
-                    drop(
-                        shared
-                            .tasks
-                            .borrow_mut()
-                            .put_back(key, generation, picked.future),
+                    drop(shared.tasks.borrow_mut().put_back(key, generation, picked.future));
+                    return Advance::Ended(
+                        self.finish_limit(Cause::StepLimit { limit: self.config.steps_max }, End::StepLimit),
                     );
-                    return Advance::Ended(self.finish_limit(
-                        Cause::StepLimit {
-                            limit: self.config.steps_max,
-                        },
-                        End::StepLimit,
-                    ));
                 }
                 self.poll(picked);
                 return Advance::Polled;
@@ -688,12 +657,9 @@ impl Sim {
                 return Advance::Idle;
             }
             if at > nanos(self.config.time_limit) {
-                return Advance::Ended(self.finish_limit(
-                    Cause::TimeLimit {
-                        limit: self.config.time_limit,
-                    },
-                    End::TimeLimit,
-                ));
+                return Advance::Ended(
+                    self.finish_limit(Cause::TimeLimit { limit: self.config.time_limit }, End::TimeLimit),
+                );
             }
             shared.log_stamp.set((at, None));
             loop {
@@ -710,19 +676,14 @@ impl Sim {
 
     fn poll(&mut self, picked: Picked) {
         let shared = &*self.shared;
-        let Picked {
-            key,
-            generation,
-            id,
-            node,
-            mut future,
-        } = picked;
+        let Picked { key, generation, id, node, mut future } = picked;
         {
             let mut world = shared.world.borrow_mut();
             world.current = Some((node, id));
             let now = world.now;
-            world.trace.record(now, EventKind::Poll { task: id, node });
+            // Stamp first, so the Poll event's own log line names the task's node.
             shared.log_stamp.set((now, Some(node.0)));
+            world.trace.record(now, EventKind::Poll { task: id, node });
         }
         self.steps += 1;
         let waker = waker::waker(waker::pack(shared.tag, generation, key));
@@ -731,32 +692,33 @@ impl Sim {
         match polled {
             Ok(Poll::Pending) => {
                 shared.world.borrow_mut().current = None;
-                let cancelled = shared.tasks.borrow_mut().put_back(key, generation, future);
-                drop(cancelled);
+                if let Some(cancelled) = shared.tasks.borrow_mut().put_back(key, generation, future) {
+                    // Its node crashed, or it aborted itself, during this poll.
+                    shared.drop_task(cancelled, node, id);
+                }
             }
             Ok(Poll::Ready(output)) => {
                 // Dropped while the task is still current, so its destructors know their node.
-                drop_quietly(future);
-                let removed = shared.tasks.borrow_mut().complete(key, generation, output);
+                shared.drop_task(future, node, id);
+                let (live, removed) = shared.tasks.borrow_mut().complete(key, generation, output);
                 {
                     let mut world = shared.world.borrow_mut();
                     world.current = None;
-                    let now = world.now;
-                    world.trace.record(now, EventKind::TaskDone { task: id });
+                    if live {
+                        let now = world.now;
+                        world.trace.record(now, EventKind::TaskDone { task: id });
+                    }
                 }
-                removed.finish();
+                shared.finish_removed(removed);
             }
             Err(payload) => {
                 let (message, location) = task_panic::take_last(&*payload);
-                shared
-                    .world
-                    .borrow_mut()
-                    .fail(Cause::Panic { message, location });
+                shared.world.borrow_mut().fail(Cause::Panic { message, location });
                 drop_quietly(future);
                 drop_quietly(payload);
                 shared.world.borrow_mut().current = None;
                 let removed = shared.tasks.borrow_mut().cancel(key, generation);
-                removed.finish();
+                shared.finish_removed(removed);
             }
         }
     }
@@ -799,12 +761,7 @@ impl Sim {
         outcome
     }
 
-    fn finish_failed(
-        &mut self,
-        cause: Cause,
-        node: Option<NodeId>,
-        task: Option<crate::task::TaskId>,
-    ) -> Outcome {
+    fn finish_failed(&mut self, cause: Cause, node: Option<NodeId>, task: Option<crate::task::TaskId>) -> Outcome {
         let world = self.shared.world.borrow();
         let names = world.names();
         let failure = Failure {
@@ -814,16 +771,15 @@ impl Sim {
             node: node.map(|id| world.node(id).name.clone()),
             task,
             cause,
-            last_events: world
-                .trace
-                .tail()
-                .map(|event| event.describe(&names).to_string())
-                .collect(),
+            last_events: world.trace.tail().map(|event| event.describe(&names).to_string()).collect(),
             trace_hash: world.trace.hash(),
-            replay: format!(
-                "SEEDSIM_SEED={} {}",
-                self.config.seed, self.config.replay_command
-            ),
+            replay: match &self.config.replay_command {
+                Some(command) => format!("SEEDSIM_SEED={} {command}", self.config.seed),
+                None => format!(
+                    "build the Sim with Seed({}) again (seedsim::Runner gives a SEEDSIM_SEED=… replay line)",
+                    self.config.seed
+                ),
+            },
         };
         drop(world);
         let outcome = Outcome::Failed(Box::new(failure));
@@ -862,10 +818,8 @@ impl Drop for Sim {
     fn drop(&mut self) {
         let _enter = Enter::new(&self.shared);
         let removed = self.shared.tasks.borrow_mut().drain_all();
-        for future in removed.futures {
-            drop_quietly(future);
-        }
-        drop(removed.outputs);
+        // The run is over: a destructor's panic has nobody left to report to.
+        drop_quietly(removed);
         waker::take_foreign(self.shared.tag);
     }
 }

@@ -169,6 +169,12 @@ pub enum Cause {
         /// The limit.
         limit: u64,
     },
+    /// More events were scheduled at once than `Builder::scheduled_max` allows: a node that
+    /// floods the network or leaks timers.
+    ScheduledLimit {
+        /// The limit.
+        limit: usize,
+    },
     /// The run did something that cannot replay (a wake from another thread).
     Nondeterminism {
         /// What happened, and the usual fix.
@@ -185,7 +191,7 @@ pub struct BlockedTask {
     pub node: String,
     /// `file:line` where it was spawned (or where its node was added).
     pub spawned_at: String,
-    /// True if it is ready but its node is paused.
+    /// True if its node is paused (so it cannot run, ready or not).
     pub paused: bool,
 }
 
@@ -205,7 +211,7 @@ impl fmt::Display for Cause {
                 for task in blocked {
                     write!(f, "\n      {} on {}, spawned at {}", task.task, task.node, task.spawned_at)?;
                     if task.paused {
-                        write!(f, " (ready, but its node is paused)")?;
+                        write!(f, " (its node is paused)")?;
                     }
                 }
                 Ok(())
@@ -217,6 +223,11 @@ impl fmt::Display for Cause {
             Cause::StepLimit { limit } => write!(
                 f,
                 "step limit of {limit} reached before every client finished (raise it with Builder::steps_max)"
+            ),
+            Cause::ScheduledLimit { limit } => write!(
+                f,
+                "more than {limit} events scheduled at once (timers, datagrams in flight, restarts): \
+                 a node floods the network or leaks timers (raise the bound with Builder::scheduled_max)"
             ),
             Cause::Nondeterminism { message } => write!(f, "nondeterminism: {message}"),
         }

@@ -36,9 +36,17 @@ struct Scheduled {
 
 #[derive(Debug)]
 enum Pending {
-    Timer { slot: u32 },
-    Deliver { slot: u32 },
-    Restart { node: NodeId, incarnation: u32 },
+    Timer {
+        slot: u32,
+    },
+    Deliver {
+        slot: u32,
+    },
+    /// Valid only if the node is still down and has not started since it was scheduled.
+    Restart {
+        node: NodeId,
+        starts: u32,
+    },
 }
 
 impl PartialEq for Scheduled {
@@ -98,10 +106,11 @@ pub(crate) struct World {
     pub(crate) failing: Option<Failing>,
     pub(crate) clients: usize,
     pub(crate) clients_unfinished: usize,
+    scheduled_max: usize,
 }
 
 impl World {
-    pub(crate) fn new(seed: Seed, link: Link, trace: Trace) -> World {
+    pub(crate) fn new(seed: Seed, link: Link, trace: Trace, scheduled_max: usize) -> World {
         World {
             seed,
             now: 0,
@@ -117,6 +126,7 @@ impl World {
             failing: None,
             clients: 0,
             clients_unfinished: 0,
+            scheduled_max,
         }
     }
 
@@ -134,10 +144,7 @@ impl World {
         }
         if self.nodes.len() >= NODES_MAX {
             return Err(Error::new(
-                ErrorKind::InvalidConfig {
-                    field: "node count",
-                    expected: "at most 16777214 nodes",
-                },
+                ErrorKind::InvalidConfig { field: "node count", expected: "at most 16777214 nodes" },
                 name,
             ));
         }
@@ -146,22 +153,13 @@ impl World {
             self.clients += 1;
             self.clients_unfinished += 1;
         }
-        self.nodes.push(Node::new(
-            id,
-            name.to_owned(),
-            role,
-            Stream::for_node(self.seed, id.0),
-            added_at,
-        ));
+        self.nodes.push(Node::new(id, name.to_owned(), role, Stream::for_node(self.seed, id.0), added_at));
         self.names.insert(name.to_owned(), id);
         Ok(id)
     }
 
     pub(crate) fn node_id(&self, name: &str) -> Result<NodeId, Error> {
-        self.names
-            .get(name)
-            .copied()
-            .ok_or_else(|| net::unknown_node(name))
+        self.names.get(name).copied().ok_or_else(|| net::unknown_node(name))
     }
 
     pub(crate) fn node(&self, id: NodeId) -> &Node {
@@ -196,23 +194,11 @@ impl World {
     pub(crate) fn mark_started(&mut self, id: NodeId) {
         let now = self.now;
         let node = &mut self.nodes[id.index()];
-        debug_assert!(
-            matches!(node.state, State::Added | State::Crashed),
-            "{:?}",
-            node.state
-        );
-        if node.state == State::Crashed {
-            node.incarnation += 1;
-        }
+        debug_assert!(matches!(node.state, State::Added | State::Crashed), "{:?}", node.state);
+        let incarnation = node.starts;
+        node.starts += 1;
         node.state = State::Running;
-        let incarnation = node.incarnation;
-        self.trace.record(
-            now,
-            EventKind::NodeStart {
-                node: id,
-                incarnation,
-            },
-        );
+        self.trace.record(now, EventKind::NodeStart { node: id, incarnation });
     }
 
     pub(crate) fn mark_client_finished(&mut self, id: NodeId) {
@@ -244,8 +230,7 @@ impl World {
         }
         self.nodes[id.index()].state = State::Crashed;
         self.net.crash(id);
-        self.trace
-            .record(self.now, EventKind::NodeCrash { node: id });
+        self.trace.record(self.now, EventKind::NodeCrash { node: id });
         Ok(true)
     }
 
@@ -254,45 +239,23 @@ impl World {
         let node = &self.nodes[id.index()];
         let reason = match node.state {
             State::Crashed => return Ok(()),
-            State::Added => {
-                "the run has not started it yet (crash it first to keep it down until a restart)"
-            }
+            State::Added => "the run has not started it yet (crash it first to keep it down until a restart)",
             State::Running | State::Paused => "it is up; crash it first, or use bounce",
         };
-        Err(Error::new(
-            ErrorKind::InvalidNodeState {
-                operation: "restart",
-                reason,
-            },
-            node.name.clone(),
-        ))
+        Err(Error::new(ErrorKind::InvalidNodeState { operation: "restart", reason }, node.name.clone()))
     }
 
     pub(crate) fn schedule_restart(&mut self, id: NodeId, after: u64) {
-        let incarnation = self.nodes[id.index()].incarnation;
-        self.schedule(
-            self.now.saturating_add(after),
-            Pending::Restart {
-                node: id,
-                incarnation,
-            },
-        );
+        let starts = self.nodes[id.index()].starts;
+        self.schedule(self.now.saturating_add(after), Pending::Restart { node: id, starts });
     }
 
     pub(crate) fn set_paused(&mut self, id: NodeId, paused: bool) -> Result<bool, Error> {
         let node = &mut self.nodes[id.index()];
         let (from, to, kind) = if paused {
-            (
-                State::Running,
-                State::Paused,
-                EventKind::NodePause { node: id },
-            )
+            (State::Running, State::Paused, EventKind::NodePause { node: id })
         } else {
-            (
-                State::Paused,
-                State::Running,
-                EventKind::NodeResume { node: id },
-            )
+            (State::Paused, State::Running, EventKind::NodeResume { node: id })
         };
         if node.state == to {
             return Ok(false);
@@ -313,13 +276,18 @@ impl World {
 
     // --- failures ---------------------------------------------------------------------------
 
-    /// Record a failure of the run; the first one wins.
+    /// Record a failure of the run in the task being polled; the first one wins.
     pub(crate) fn fail(&mut self, cause: Cause) {
+        let (node, task) = match self.current {
+            Some((node, task)) => (Some(node), Some(task)),
+            None => (None, None),
+        };
+        self.fail_at(cause, node, task);
+    }
+
+    /// Record a failure of the run at a given node and task; the first one wins.
+    pub(crate) fn fail_at(&mut self, cause: Cause, node: Option<NodeId>, task: Option<TaskId>) {
         if self.failing.is_none() {
-            let (node, task) = match self.current {
-                Some((node, task)) => (Some(node), Some(task)),
-                None => (None, None),
-            };
             self.failing = Some(Failing { cause, node, task });
         }
     }
@@ -337,19 +305,17 @@ impl World {
     /// The true time at which the calling node's clock reads `deadline`.
     pub(crate) fn true_time_of(&self, deadline: Instant) -> u64 {
         match self.current {
-            Some((node, _)) => self.nodes[node.index()]
-                .clock
-                .true_time_of(deadline.as_nanos()),
+            Some((node, _)) => self.nodes[node.index()].clock.true_time_of(deadline.as_nanos()),
             None => deadline.as_nanos(),
         }
     }
 
     fn schedule(&mut self, at: u64, what: Pending) -> u64 {
-        assert!(
-            at >= self.now,
-            "scheduling in the past: at {at} < now {}",
-            self.now
-        );
+        assert!(at >= self.now, "scheduling in the past: at {at} < now {}", self.now);
+        if self.queue.len() >= self.scheduled_max {
+            // Still scheduled, so the world stays consistent; the run ends at the next step.
+            self.fail(Cause::ScheduledLimit { limit: self.scheduled_max });
+        }
         let seq = self.seq;
         self.seq += 1;
         self.queue.push(Scheduled { at, seq, what });
@@ -375,11 +341,7 @@ impl World {
     }
 
     pub(crate) fn cancel_timer(&mut self, key: TimerKey) {
-        if self
-            .timers
-            .get(key.slot as usize)
-            .is_some_and(|entry| entry.seq == key.seq)
-        {
+        if self.timers.get(key.slot as usize).is_some_and(|entry| entry.seq == key.seq) {
             self.timers.remove(key.slot as usize);
         }
     }
@@ -399,18 +361,16 @@ impl World {
         self.now = at;
         Some(match what {
             Pending::Timer { slot } => match self.timers.get(slot as usize) {
-                Some(entry) if entry.seq == seq => {
-                    Fired::Wake(self.timers.remove(slot as usize).waker)
-                }
+                Some(entry) if entry.seq == seq => Fired::Wake(self.timers.remove(slot as usize).waker),
                 _ => Fired::Nothing, // cancelled
             },
             Pending::Deliver { slot } => match self.net.deliver(at, slot, &mut self.trace) {
                 Some(waker) => Fired::Wake(waker),
                 None => Fired::Nothing,
             },
-            Pending::Restart { node, incarnation } => {
+            Pending::Restart { node, starts } => {
                 let n = &self.nodes[node.index()];
-                if n.state == State::Crashed && n.incarnation == incarnation {
+                if n.state == State::Crashed && n.starts == starts {
                     Fired::Restart(node)
                 } else {
                     Fired::Nothing // restarted by hand meanwhile, or crashed again
@@ -431,11 +391,7 @@ impl World {
 
     // --- network ----------------------------------------------------------------------------
 
-    pub(crate) fn bind(
-        &mut self,
-        node: NodeId,
-        requested: SocketAddr,
-    ) -> io::Result<(SocketKey, SocketAddr)> {
+    pub(crate) fn bind(&mut self, node: NodeId, requested: SocketAddr) -> io::Result<(SocketKey, SocketAddr)> {
         self.net.bind(&mut self.nodes[node.index()], requested)
     }
 
@@ -449,9 +405,7 @@ impl World {
     ) -> io::Result<()> {
         self.net.check_open(key)?;
         let now = self.now;
-        let arrivals = self
-            .net
-            .send(now, &self.nodes, node, port, to, payload, &mut self.trace);
+        let arrivals = self.net.send(now, &self.nodes, node, port, to, payload, &mut self.trace);
         for arrival in arrivals.into_iter().flatten() {
             self.schedule(arrival.at, Pending::Deliver { slot: arrival.slot });
         }
@@ -460,8 +414,7 @@ impl World {
 
     pub(crate) fn partition(&mut self, from: NodeId, to: NodeId) {
         self.net.block(from, to);
-        self.trace
-            .record(self.now, EventKind::Partition { from, to });
+        self.trace.record(self.now, EventKind::Partition { from, to });
     }
 
     pub(crate) fn repair(&mut self, from: NodeId, to: NodeId) {
@@ -483,14 +436,7 @@ impl World {
     pub(crate) fn clog(&mut self, from: NodeId, to: NodeId, duration: u64) {
         let until = self.now.saturating_add(duration);
         self.net.clog(from, to, until);
-        self.trace.record(
-            self.now,
-            EventKind::Clog {
-                from,
-                to,
-                until: Instant::from_nanos(until),
-            },
-        );
+        self.trace.record(self.now, EventKind::Clog { from, to, until: Instant::from_nanos(until) });
     }
 
     pub(crate) fn set_link(&mut self, from: NodeId, to: NodeId, link: Link) -> Result<(), Error> {
@@ -511,13 +457,7 @@ impl World {
     pub(crate) fn skew(&mut self, node: NodeId, skew: Skew) {
         let now = self.now;
         self.nodes[node.index()].clock.apply(now, skew);
-        self.trace.record(
-            now,
-            EventKind::Skew {
-                node,
-                offset_nanos: skew.offset_nanos(),
-                drift_ppm: skew.drift_ppm(),
-            },
-        );
+        self.trace
+            .record(now, EventKind::Skew { node, offset_nanos: skew.offset_nanos(), drift_ppm: skew.drift_ppm() });
     }
 }

@@ -14,10 +14,7 @@ fn run_gossip(seed: Seed, policy: Policy) -> Outcome {
 
 /// How many seeds the sweep covers; `SEEDSIM_DETERMINISM_SEEDS` raises it for a longer check.
 fn sweep_seeds() -> u64 {
-    std::env::var("SEEDSIM_DETERMINISM_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000)
+    std::env::var("SEEDSIM_DETERMINISM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
 }
 
 #[test]
@@ -27,58 +24,32 @@ fn the_same_seed_gives_the_same_trace_hash_over_a_thousand_seeds() {
         let seed = Seed(0xd00d).nth(index);
         let first = run_gossip(seed, Policy::Random);
         let second = run_gossip(seed, Policy::Random);
-        assert!(
-            first.is_passed(),
-            "{:?}",
-            first.failure().map(ToString::to_string)
-        );
-        assert_eq!(
-            first.trace_hash(),
-            second.trace_hash(),
-            "seed {seed} ran twice differently"
-        );
+        assert!(first.is_passed(), "{:?}", first.failure().map(ToString::to_string));
+        assert_eq!(first.trace_hash(), second.trace_hash(), "seed {seed} ran twice differently");
         distinct.insert(first.trace_hash());
     }
-    assert_eq!(
-        distinct.len() as u64,
-        sweep_seeds(),
-        "different seeds should give different runs"
-    );
+    assert_eq!(distinct.len() as u64, sweep_seeds(), "different seeds should give different runs");
 }
 
 #[test]
 fn every_policy_is_deterministic_and_explores_other_schedules() {
     for policy in [Policy::Fifo, Policy::Random, Policy::Pct { depth: 3 }] {
-        let hashes: Vec<u64> = (0..20)
-            .map(|i| run_gossip(Seed(i), policy).trace_hash())
-            .collect();
-        let again: Vec<u64> = (0..20)
-            .map(|i| run_gossip(Seed(i), policy).trace_hash())
-            .collect();
+        let hashes: Vec<u64> = (0..20).map(|i| run_gossip(Seed(i), policy).trace_hash()).collect();
+        let again: Vec<u64> = (0..20).map(|i| run_gossip(Seed(i), policy).trace_hash()).collect();
         assert_eq!(hashes, again, "{policy:?}");
     }
-    assert_ne!(
-        run_gossip(Seed(1), Policy::Fifo).trace_hash(),
-        run_gossip(Seed(1), Policy::Random).trace_hash()
-    );
+    assert_ne!(run_gossip(Seed(1), Policy::Fifo).trace_hash(), run_gossip(Seed(1), Policy::Random).trace_hash());
 }
 
 #[test]
 fn simulations_on_two_threads_do_not_disturb_each_other() {
-    let alone: Vec<u64> = (0..30)
-        .map(|i| run_gossip(Seed(i), Policy::Random).trace_hash())
-        .collect();
+    let alone: Vec<u64> = (0..30).map(|i| run_gossip(Seed(i), Policy::Random).trace_hash()).collect();
     // Two worlds at once on two threads: the explorer's situation. Threads are fine here:
     // each simulation stays on its own thread.
     #[allow(clippy::disallowed_methods)]
-    let other = std::thread::spawn(|| {
-        (0..30)
-            .map(|i| run_gossip(Seed(i), Policy::Random).trace_hash())
-            .collect::<Vec<u64>>()
-    });
-    let here: Vec<u64> = (0..30)
-        .map(|i| run_gossip(Seed(i), Policy::Random).trace_hash())
-        .collect();
+    let other =
+        std::thread::spawn(|| (0..30).map(|i| run_gossip(Seed(i), Policy::Random).trace_hash()).collect::<Vec<u64>>());
+    let here: Vec<u64> = (0..30).map(|i| run_gossip(Seed(i), Policy::Random).trace_hash()).collect();
     assert_eq!(here, alone);
     assert_eq!(other.join().unwrap(), alone);
 }
@@ -101,14 +72,9 @@ fn the_runner_names_the_first_event_where_a_nondeterministic_scenario_diverges()
             Ok(())
         })
         .unwrap();
-    let failure = report
-        .failure
-        .expect("the determinism check must catch the leaked state");
+    let failure = report.failure.expect("the determinism check must catch the leaked state");
     let message = failure.to_string();
     assert!(message.contains("nondeterminism"), "{message}");
     assert!(message.contains("first difference at event"), "{message}");
-    assert!(
-        message.contains("run 1:") && message.contains("run 2:"),
-        "{message}"
-    );
+    assert!(message.contains("run 1:") && message.contains("run 2:"), "{message}");
 }

@@ -15,20 +15,13 @@ fn the_ack_before_quorum_bug_is_found_and_replays() {
         .builder(system::builder())
         .try_run(|sim| system::scenario(sim, Variant::Buggy))
         .unwrap();
-    let failure = report
-        .failure
-        .expect("the planted bug is found within 500 seeds");
-    let Cause::ClientError { message } = &failure.cause else {
-        panic!("{failure}")
-    };
+    let failure = report.failure.expect("the planted bug is found within 500 seeds");
+    let Cause::ClientError { message } = &failure.cause else { panic!("{failure}") };
     assert!(message.contains("not linearizable"), "{message}");
 
     let mut sim = system::builder().seed(failure.seed).build().unwrap();
     system::scenario(&mut sim, Variant::Buggy).unwrap();
-    let replayed = sim
-        .run()
-        .into_failure()
-        .expect("the failing seed fails again");
+    let replayed = sim.run().into_failure().expect("the failing seed fails again");
     assert_eq!(replayed.trace_hash, failure.trace_hash);
     assert_eq!(replayed.cause, failure.cause);
 }
@@ -44,10 +37,7 @@ fn the_bug_is_found_on_many_seed_ranges() {
             .builder(system::builder())
             .try_run(|sim| system::scenario(sim, Variant::Buggy))
             .unwrap();
-        assert!(
-            report.failure.is_some(),
-            "no failure in 500 seeds from base {base}"
-        );
+        assert!(report.failure.is_some(), "no failure in 500 seeds from base {base}");
     }
 }
 

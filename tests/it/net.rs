@@ -26,8 +26,7 @@ fn recorder(sim: &mut Sim, name: &str) -> Inbox {
             loop {
                 let (len, _) = socket.recv_from(&mut buf).await?;
                 assert_eq!(len, 4);
-                log.borrow_mut()
-                    .push((u32::from_le_bytes(buf), Instant::now()));
+                log.borrow_mut().push((u32::from_le_bytes(buf), Instant::now()));
             }
             #[allow(unreachable_code)]
             Ok::<(), io::Error>(())
@@ -113,17 +112,10 @@ fn a_clog_delays_datagrams_until_it_clears_without_losing_them() {
     sim.clog("a", "b", ms(45)).unwrap();
     sim.run().unwrap();
     let inbox = inbox.borrow();
-    assert_eq!(
-        inbox.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
-        (0..10).collect::<Vec<_>>()
-    );
+    assert_eq!(inbox.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
     for (seq, at) in inbox.iter() {
         let normal = Instant::ZERO + ms(u64::from(*seq) * 10 + 2);
-        let expected = if normal < Instant::ZERO + ms(45) {
-            Instant::ZERO + ms(45)
-        } else {
-            normal
-        };
+        let expected = if normal < Instant::ZERO + ms(45) { Instant::ZERO + ms(45) } else { normal };
         assert_eq!(*at, expected, "datagram {seq}");
     }
 }
@@ -144,39 +136,15 @@ fn loss_duplication_and_reordering_happen_at_their_configured_rates() {
     let base = Link::fixed(ms(5));
     // Tolerances are 5 standard deviations of a binomial count: failing by chance is
     // practically impossible, while a rate off by a third fails.
-    let loss = arrivals(
-        Link {
-            loss: Ratio::percent(10).unwrap(),
-            ..base
-        },
-        N,
-        1,
-    );
+    let loss = arrivals(Link { loss: Ratio::percent(10).unwrap(), ..base }, N, 1);
     let lost = N as usize - loss.len();
     assert!((850..=1150).contains(&lost), "10% loss lost {lost} of {N}");
 
-    let dup = arrivals(
-        Link {
-            duplicate: Ratio::percent(5).unwrap(),
-            ..base
-        },
-        N,
-        2,
-    );
+    let dup = arrivals(Link { duplicate: Ratio::percent(5).unwrap(), ..base }, N, 2);
     let extra = dup.len() - N as usize;
-    assert!(
-        (390..=610).contains(&extra),
-        "5% duplication made {extra} copies"
-    );
+    assert!((390..=610).contains(&extra), "5% duplication made {extra} copies");
 
-    let reorder = arrivals(
-        Link {
-            reorder: Ratio::percent(5).unwrap(),
-            ..base
-        },
-        N,
-        3,
-    );
+    let reorder = arrivals(Link { reorder: Ratio::percent(5).unwrap(), ..base }, N, 3);
     assert_eq!(reorder.len(), N as usize, "reordering loses nothing");
     // A held-back datagram arrives after the next few: count datagrams that arrive after a
     // higher-numbered one.
@@ -192,32 +160,19 @@ fn loss_duplication_and_reordering_happen_at_their_configured_rates() {
     assert!((390..=610).contains(&late), "5% reordering delayed {late}");
 
     let clean = arrivals(base, 1_000, 4);
-    assert_eq!(
-        clean,
-        (0..1_000).collect::<Vec<_>>(),
-        "a clean link is lossless and in order"
-    );
+    assert_eq!(clean, (0..1_000).collect::<Vec<_>>(), "a clean link is lossless and in order");
 }
 
 #[test]
 fn latency_distributions_shape_arrival_times() {
-    let link = Link {
-        latency: Latency::Uniform {
-            min: ms(10),
-            max: ms(20),
-        },
-        ..Link::default()
-    };
+    let link = Link { latency: Latency::Uniform { min: ms(10), max: ms(20) }, ..Link::default() };
     let mut sim = Sim::builder().link(link).seed(Seed(5)).build().unwrap();
     let inbox = recorder(&mut sim, "b");
     sender(&mut sim, "a", "b", 200, ms(30));
     sim.run().unwrap();
     for (seq, at) in inbox.borrow().iter() {
         let latency = at.duration_since(Instant::ZERO + ms(u64::from(*seq) * 30));
-        assert!(
-            (ms(10)..=ms(20)).contains(&latency),
-            "datagram {seq} took {latency:?}"
-        );
+        assert!((ms(10)..=ms(20)).contains(&latency), "datagram {seq} took {latency:?}");
     }
 }
 
@@ -237,10 +192,7 @@ fn per_pair_links_override_the_default_and_are_stored_sparsely() {
     sender(&mut sim, "n-sender", "sink", 3, ms(1));
     sim.run().unwrap();
     let (pairs, _, _, _) = sim.debug_counts();
-    assert!(
-        pairs <= 2,
-        "1,000 nodes hold {pairs} link records, not a million"
-    );
+    assert!(pairs <= 2, "1,000 nodes hold {pairs} link records, not a million");
     assert_eq!(inbox.borrow().len(), 3);
 }
 
@@ -263,15 +215,10 @@ fn lookup_and_bind_errors_say_what_is_wrong() {
         assert!(unknown.to_string().contains("nobody"));
         let bad = socket.send_to(b"x", "no-port").await.unwrap_err();
         assert_eq!(bad.kind(), io::ErrorKind::InvalidInput);
-        let big = socket
-            .send_to(&vec![0u8; 70_000], ("server", 1))
-            .await
-            .unwrap_err();
+        let big = socket.send_to(&vec![0u8; 70_000], ("server", 1)).await.unwrap_err();
         assert_eq!(big.kind(), io::ErrorKind::InvalidInput);
         drop(socket);
-        UdpSocket::bind("0.0.0.0:4000")
-            .await
-            .expect("a dropped socket frees its port");
+        UdpSocket::bind("0.0.0.0:4000").await.expect("a dropped socket frees its port");
         Ok::<(), seedsim::Error>(())
     })
     .unwrap();

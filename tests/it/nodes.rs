@@ -41,9 +41,7 @@ fn server(sim: &mut Sim, starts: Rc<Cell<u32>>, drops: Rc<Cell<u32>>, received: 
             let mut buf = [0u8; 4];
             loop {
                 socket.recv_from(&mut buf).await?;
-                received
-                    .borrow_mut()
-                    .push((u32::from_le_bytes(buf), Instant::now(), incarnation));
+                received.borrow_mut().push((u32::from_le_bytes(buf), Instant::now(), incarnation));
             }
             #[allow(unreachable_code)]
             Ok::<(), io::Error>(())
@@ -54,17 +52,8 @@ fn server(sim: &mut Sim, starts: Rc<Cell<u32>>, drops: Rc<Cell<u32>>, received: 
 
 #[test]
 fn a_crash_drops_tasks_closes_sockets_and_loses_datagrams_in_flight_and_restart_rebuilds() {
-    let (starts, drops, received) = (
-        Rc::new(Cell::new(0)),
-        Rc::new(Cell::new(0)),
-        Received::default(),
-    );
-    let mut sim = Sim::builder()
-        .link(Link::fixed(ms(10)))
-        .record_trace(true)
-        .seed(Seed(1))
-        .build()
-        .unwrap();
+    let (starts, drops, received) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)), Received::default());
+    let mut sim = Sim::builder().link(Link::fixed(ms(10))).record_trace(true).seed(Seed(1)).build().unwrap();
     server(&mut sim, starts.clone(), drops.clone(), received.clone());
     sim.client("sender", async {
         let socket = UdpSocket::bind("0.0.0.0:0").await?;
@@ -80,18 +69,11 @@ fn a_crash_drops_tasks_closes_sockets_and_loses_datagrams_in_flight_and_restart_
     assert!(sim.run_until(Instant::ZERO + ms(15)).is_none());
     assert_eq!(starts.get(), 1);
     let (_, in_flight, _, live_tasks) = sim.debug_counts();
-    assert_eq!(
-        in_flight, 2,
-        "datagrams 2 and 3 (sent at 8 and 12 ms) are in flight"
-    );
+    assert_eq!(in_flight, 2, "datagrams 2 and 3 (sent at 8 and 12 ms) are in flight");
     assert_eq!(live_tasks, 3, "server main, server helper, sender");
 
     sim.crash("server").unwrap();
-    assert_eq!(
-        drops.get(),
-        2,
-        "both of the server's tasks were dropped, destructors run"
-    );
+    assert_eq!(drops.get(), 2, "both of the server's tasks were dropped, destructors run");
     assert!(!sim.is_up("server").unwrap());
     let (_, in_flight, _, live_tasks) = sim.debug_counts();
     assert_eq!(in_flight, 2, "still queued, but marked to drop on arrival");
@@ -100,33 +82,19 @@ fn a_crash_drops_tasks_closes_sockets_and_loses_datagrams_in_flight_and_restart_
     assert!(sim.run_until(Instant::ZERO + ms(30)).is_none());
     sim.restart("server").unwrap();
     sim.run().unwrap();
-    assert_eq!(
-        starts.get(),
-        2,
-        "restart re-ran the factory, which could bind port 9 again"
-    );
+    assert_eq!(starts.get(), 2, "restart re-ran the factory, which could bind port 9 again");
 
-    let got: Vec<(u32, u32)> = received
-        .borrow()
-        .iter()
-        .map(|(seq, _, inc)| (*seq, *inc))
-        .collect();
+    let got: Vec<(u32, u32)> = received.borrow().iter().map(|(seq, _, inc)| (*seq, *inc)).collect();
     // Datagram k is sent at 4k ms and arrives 10 ms later. 0 and 1 arrived before the crash
     // at 15 ms; 2 and 3 were in flight then and are lost; 4 and 5 arrive at 26 and 30 ms,
     // while the node is down, to no socket; from 6 on the restarted node receives.
     assert_eq!(got, vec![(0, 1), (1, 1), (6, 2), (7, 2), (8, 2), (9, 2)]);
     let trace = sim.take_trace().unwrap();
-    let drops_by_reason = |reason| {
-        trace
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Drop { reason: r, .. } if r == reason))
-            .count()
-    };
+    let drops_by_reason =
+        |reason| trace.iter().filter(|e| matches!(e.kind, EventKind::Drop { reason: r, .. } if r == reason)).count();
     assert_eq!(drops_by_reason(seedsim::trace::DropReason::Crash), 2);
     assert_eq!(drops_by_reason(seedsim::trace::DropReason::NoSocket), 2);
-    assert!(trace
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::NodeStart { incarnation: 1, .. })));
+    assert!(trace.iter().any(|e| matches!(e.kind, EventKind::NodeStart { incarnation: 1, .. })));
 }
 
 #[test]
@@ -167,11 +135,7 @@ fn bounce_restarts_after_the_delay_and_a_node_can_crash_itself() {
 #[test]
 fn a_paused_node_is_not_polled_and_its_datagrams_wait_for_it() {
     let received = Received::default();
-    let mut sim = Sim::builder()
-        .link(Link::fixed(ms(1)))
-        .seed(Seed(3))
-        .build()
-        .unwrap();
+    let mut sim = Sim::builder().link(Link::fixed(ms(1))).seed(Seed(3)).build().unwrap();
     server(&mut sim, Rc::default(), Rc::default(), received.clone());
     sim.client("sender", async {
         let socket = UdpSocket::bind("0.0.0.0:0").await?;
@@ -185,58 +149,31 @@ fn a_paused_node_is_not_polled_and_its_datagrams_wait_for_it() {
     assert!(sim.run_until(Instant::ZERO + ms(5)).is_none());
     sim.pause("server").unwrap();
     assert!(sim.run_until(Instant::ZERO + ms(35)).is_none());
-    assert_eq!(
-        received.borrow().len(),
-        1,
-        "only datagram 0 was taken before the pause"
-    );
+    assert_eq!(received.borrow().len(), 1, "only datagram 0 was taken before the pause");
     sim.resume("server").unwrap();
     sim.run().unwrap();
     let got = received.borrow();
     let order: Vec<u32> = got.iter().map(|(seq, _, _)| *seq).collect();
     assert_eq!(order, vec![0, 1, 2, 3, 4], "nothing lost while paused");
-    assert_eq!(
-        got[1].1,
-        Instant::ZERO + ms(35),
-        "datagram 1 waited for the resume"
-    );
+    assert_eq!(got[1].1, Instant::ZERO + ms(35), "datagram 1 waited for the resume");
     assert_eq!(got[4].1, Instant::ZERO + ms(41));
 }
 
 #[test]
 fn lifecycle_calls_that_make_no_sense_are_errors() {
     let mut sim = Sim::new(Seed(4));
-    sim.node("server", || async { sleep(ms(100)).await })
-        .unwrap();
-    sim.client("client", async { Ok::<(), io::Error>(()) })
-        .unwrap();
+    sim.node("server", || async { sleep(ms(100)).await }).unwrap();
+    sim.client("client", async { Ok::<(), io::Error>(()) }).unwrap();
     let err = sim.restart("server").unwrap_err();
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::InvalidNodeState {
-                operation: "restart",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err.kind(), ErrorKind::InvalidNodeState { operation: "restart", .. }), "{err}");
     sim.step();
     let err = sim.restart("server").unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("it is up; crash it first, or use bounce"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("it is up; crash it first, or use bounce"), "{err}");
     let err = sim.crash("client").unwrap_err();
     assert!(err.to_string().contains("it is a client"), "{err}");
-    assert_eq!(
-        sim.crash("nobody").unwrap_err().kind(),
-        &ErrorKind::UnknownNode
-    );
+    assert_eq!(sim.crash("nobody").unwrap_err().kind(), &ErrorKind::UnknownNode);
     sim.crash("server").unwrap();
-    sim.crash("server")
-        .expect("crashing a crashed node does nothing");
+    sim.crash("server").expect("crashing a crashed node does nothing");
     assert!(sim.pause("server").is_err(), "a crashed node cannot pause");
 }
 
@@ -268,7 +205,7 @@ fn a_task_spawned_after_its_node_crashed_in_the_same_poll_dies_with_it() {
 fn a_node_crashed_before_the_run_starts_stays_down_until_restarted() {
     let starts = Rc::new(Cell::new(0u32));
     let counter = starts.clone();
-    let mut sim = Sim::new(Seed(6));
+    let mut sim = Sim::builder().seed(Seed(6)).record_trace(true).build().unwrap();
     sim.node("late", move || {
         let counter = counter.clone();
         async move { counter.set(counter.get() + 1) }
@@ -286,4 +223,13 @@ fn a_node_crashed_before_the_run_starts_stays_down_until_restarted() {
     assert_eq!(starts.get(), 0);
     sim.run().unwrap();
     assert_eq!(starts.get(), 1);
+    let trace = sim.take_trace().unwrap();
+    let incarnations: Vec<u32> = trace
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::NodeStart { node, incarnation } if node.index() == 0 => Some(incarnation),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(incarnations, vec![0], "its first start is a start, not a restart");
 }

@@ -42,28 +42,17 @@ fn a_deadlock_is_reported_with_the_blocked_tasks_and_where_they_were_spawned() {
     })
     .unwrap();
     let failure = sim.run().into_failure().expect("a deadlock fails the run");
-    let Cause::Deadlock { blocked } = &failure.cause else {
-        panic!("{failure}")
-    };
+    let Cause::Deadlock { blocked } = &failure.cause else { panic!("{failure}") };
     assert_eq!(blocked.len(), 2);
-    assert!(
-        blocked
-            .iter()
-            .all(|t| t.node == "stuck" && t.spawned_at.starts_with("tests/it/run.rs:")),
-        "{blocked:?}"
-    );
+    assert!(blocked.iter().all(|t| t.node == "stuck" && t.spawned_at.starts_with("tests/it/run.rs:")), "{blocked:?}");
     let report = failure.to_string();
-    assert!(
-        report.contains("deadlock: no task is ready and no event is pending"),
-        "{report}"
-    );
+    assert!(report.contains("deadlock: no task is ready and no event is pending"), "{report}");
 }
 
 #[test]
 fn a_panic_fails_the_run_with_its_node_task_message_and_location() {
     let mut sim = Sim::new(Seed(9));
-    sim.node("healthy", || async { sleep(ms(100)).await })
-        .unwrap();
+    sim.node("healthy", || async { sleep(ms(100)).await }).unwrap();
     sim.node("buggy", || async {
         sleep(ms(3)).await;
         let inner = task::spawn(async {
@@ -82,14 +71,9 @@ fn a_panic_fails_the_run_with_its_node_task_message_and_location() {
     let failure = sim.run().into_failure().expect("a panic fails the run");
     assert_eq!(failure.node.as_deref(), Some("buggy"));
     assert_eq!(failure.time, Instant::ZERO + ms(5));
-    let Cause::Panic { message, location } = &failure.cause else {
-        panic!("{failure}")
-    };
+    let Cause::Panic { message, location } = &failure.cause else { panic!("{failure}") };
     assert!(message.contains("the invariant broke"), "{message}");
-    assert!(
-        location.as_deref().unwrap().starts_with("tests/it/run.rs:"),
-        "{location:?}"
-    );
+    assert!(location.as_deref().unwrap().starts_with("tests/it/run.rs:"), "{location:?}");
     // Task ids count spawns: healthy 0, buggy 1, c 2, the inner task 3.
     assert_eq!(failure.task.unwrap().as_u64(), 3);
     let report = failure.to_string();
@@ -97,7 +81,7 @@ fn a_panic_fails_the_run_with_its_node_task_message_and_location() {
         "seed:       0x0000000000000009",
         "node buggy, task 3",
         "trace hash: 0x",
-        "replay:     SEEDSIM_SEED=0x0000000000000009",
+        "replay:     build the Sim with Seed(0x0000000000000009)",
     ] {
         assert!(report.contains(needle), "missing {needle:?} in\n{report}");
     }
@@ -106,33 +90,19 @@ fn a_panic_fails_the_run_with_its_node_task_message_and_location() {
 #[test]
 fn a_client_or_node_error_fails_the_run() {
     let mut sim = Sim::new(Seed(1));
-    sim.client("c", async {
-        Err::<(), _>(io::Error::other("disk on fire"))
-    })
-    .unwrap();
+    sim.client("c", async { Err::<(), _>(io::Error::other("disk on fire")) }).unwrap();
     let failure = sim.run().into_failure().unwrap();
-    assert_eq!(
-        failure.cause,
-        Cause::ClientError {
-            message: "disk on fire".to_owned()
-        }
-    );
+    assert_eq!(failure.cause, Cause::ClientError { message: "disk on fire".to_owned() });
     assert_eq!(failure.node.as_deref(), Some("c"));
 
     let mut sim = Sim::new(Seed(1));
-    sim.node("n", || async { Err::<(), _>("bad config") })
-        .unwrap();
+    sim.node("n", || async { Err::<(), _>("bad config") }).unwrap();
     sim.client("c", async {
         sleep(ms(1)).await;
         Ok::<(), io::Error>(())
     })
     .unwrap();
-    assert_eq!(
-        sim.run().into_failure().unwrap().cause,
-        Cause::NodeError {
-            message: "bad config".to_owned()
-        }
-    );
+    assert_eq!(sim.run().into_failure().unwrap().cause, Cause::NodeError { message: "bad config".to_owned() });
 }
 
 #[test]
@@ -147,25 +117,13 @@ fn limits_end_the_run_as_failures_or_passes_as_configured() {
         })
         .unwrap();
     };
-    let mut sim = Sim::builder()
-        .time_limit(Duration::from_secs(1))
-        .build()
-        .unwrap();
+    let mut sim = Sim::builder().time_limit(Duration::from_secs(1)).build().unwrap();
     endless(&mut sim);
     let failure = sim.run().into_failure().unwrap();
-    assert_eq!(
-        failure.cause,
-        Cause::TimeLimit {
-            limit: Duration::from_secs(1)
-        }
-    );
+    assert_eq!(failure.cause, Cause::TimeLimit { limit: Duration::from_secs(1) });
     assert!(failure.time <= Instant::ZERO + Duration::from_secs(1));
 
-    let mut sim = Sim::builder()
-        .time_limit(Duration::from_secs(1))
-        .on_limit(OnLimit::Pass)
-        .build()
-        .unwrap();
+    let mut sim = Sim::builder().time_limit(Duration::from_secs(1)).on_limit(OnLimit::Pass).build().unwrap();
     endless(&mut sim);
     assert_eq!(sim.run().unwrap().end, End::TimeLimit);
 
@@ -192,11 +150,7 @@ fn step_by_step_driving_sees_every_poll() {
     assert!(sim.step().is_none());
     let outcome = sim.step().expect("the client finished on step 3");
     assert!(outcome.is_passed());
-    assert_eq!(
-        sim.step().unwrap().trace_hash(),
-        outcome.trace_hash(),
-        "a finished run stays finished"
-    );
+    assert_eq!(sim.step().unwrap().trace_hash(), outcome.trace_hash(), "a finished run stays finished");
 }
 
 #[test]
@@ -204,8 +158,7 @@ fn join_handles_return_outputs_abort_and_report_cancellation_by_crash() {
     let aborted_dropped = Rc::new(Cell::new(false));
     let flag = aborted_dropped.clone();
     let mut sim = Sim::new(Seed(1));
-    sim.node("victim", || async { sleep(ms(1_000)).await })
-        .unwrap();
+    sim.node("victim", || async { sleep(ms(1_000)).await }).unwrap();
     sim.client("c", async move {
         let value = task::spawn(async { String::from("forty-two") });
         assert_eq!(value.await.unwrap(), "forty-two");
@@ -252,13 +205,8 @@ fn a_wake_from_another_thread_is_a_determinism_failure_not_a_crash() {
         Ok::<(), io::Error>(())
     })
     .unwrap();
-    let failure = sim
-        .run()
-        .into_failure()
-        .expect("a foreign wake fails the run");
-    let Cause::Nondeterminism { message } = &failure.cause else {
-        panic!("{failure}")
-    };
+    let failure = sim.run().into_failure().expect("a foreign wake fails the run");
+    let Cause::Nondeterminism { message } = &failure.cause else { panic!("{failure}") };
     assert!(message.contains("from another thread"), "{message}");
 }
 
@@ -266,10 +214,7 @@ fn a_wake_from_another_thread_is_a_determinism_failure_not_a_crash() {
 fn spawning_outside_a_simulation_panics_with_a_clear_message() {
     let panic = std::panic::catch_unwind(|| drop(task::spawn(async {}))).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
-    assert!(
-        message.contains("seedsim::task::spawn was called outside a seedsim simulation"),
-        "{message}"
-    );
+    assert!(message.contains("seedsim::task::spawn was called outside a seedsim simulation"), "{message}");
 }
 
 #[test]
@@ -282,11 +227,68 @@ fn the_task_limit_is_a_reported_failure() {
     })
     .unwrap();
     let failure = sim.run().into_failure().unwrap();
-    let Cause::Panic { message, .. } = &failure.cause else {
-        panic!("{failure}")
-    };
-    assert!(
-        message.contains("limit of 10 tasks") && message.contains("Builder::tasks_max"),
-        "{message}"
+    let Cause::Panic { message, .. } = &failure.cause else { panic!("{failure}") };
+    assert!(message.contains("limit of 10 tasks") && message.contains("Builder::tasks_max"), "{message}");
+}
+
+#[test]
+fn a_node_flooding_the_network_hits_the_scheduled_events_bound() {
+    let mut sim = Sim::builder().scheduled_max(1_000).build().unwrap();
+    sim.client("flood", async {
+        let socket = seedsim::net::UdpSocket::bind("0.0.0.0:0").await?;
+        for _ in 0..5_000 {
+            socket.send_to(b"x", ("flood", 9)).await?;
+        }
+        sleep(ms(1)).await;
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    let failure = sim.run().into_failure().unwrap();
+    assert_eq!(failure.cause, Cause::ScheduledLimit { limit: 1_000 });
+    assert!(failure.to_string().contains("Builder::scheduled_max"));
+}
+
+#[test]
+fn a_panic_in_a_factory_or_a_destructor_fails_the_run_with_its_node() {
+    let mut sim = Sim::new(Seed(1));
+    sim.node("bad-factory", || -> std::future::Ready<()> { panic!("no config file") }).unwrap();
+    let failure = sim.run().into_failure().expect("a factory panic fails the run");
+    assert_eq!(failure.node.as_deref(), Some("bad-factory"));
+    let Cause::Panic { message, location } = &failure.cause else { panic!("{failure}") };
+    assert!(message.contains("in the node's factory: no config file"), "{message}");
+    assert!(location.as_deref().unwrap().starts_with("tests/it/run.rs"));
+
+    struct Grumpy;
+    impl Drop for Grumpy {
+        fn drop(&mut self) {
+            panic!("cleanup went wrong");
+        }
+    }
+    let mut sim = Sim::new(Seed(1));
+    sim.node("grumpy", || async {
+        let _grumpy = Grumpy;
+        sleep(ms(1_000)).await;
+    })
+    .unwrap();
+    sim.client("c", async {
+        sleep(ms(1)).await;
+        seedsim::world::crash("grumpy")?;
+        sleep(ms(1)).await;
+        Ok::<(), seedsim::Error>(())
+    })
+    .unwrap();
+    let failure = sim.run().into_failure().expect("a destructor panic fails the run");
+    assert_eq!(failure.node.as_deref(), Some("grumpy"));
+    assert!(failure.to_string().contains("while dropping the task: cleanup went wrong"), "{failure}");
+}
+
+#[test]
+fn a_hand_built_sim_says_how_to_replay_it() {
+    let mut sim = Sim::new(Seed(0xabc));
+    sim.client("c", async { Err::<(), _>("nope") }).unwrap();
+    let failure = sim.run().into_failure().unwrap();
+    assert_eq!(
+        failure.replay,
+        "build the Sim with Seed(0x0000000000000abc) again (seedsim::Runner gives a SEEDSIM_SEED=… replay line)"
     );
 }

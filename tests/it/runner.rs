@@ -8,34 +8,23 @@ use seedsim::time::sleep;
 use seedsim::{ErrorKind, Runner, Seed};
 
 fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-    move |name| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.to_string())
-    }
+    move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
 }
 
 #[test]
 fn the_environment_picks_the_seeds() {
     let runner = Runner::new().seeds(7).base_seed(Seed(100));
     let plan = runner.plan_from(env(&[])).unwrap();
-    assert_eq!(
-        (plan.seeds, plan.exact, plan.base_seed),
-        (7, false, Seed(100))
-    );
+    assert_eq!((plan.seeds, plan.exact, plan.base_seed), (7, false, Seed(100)));
     assert_ne!(plan.seed(0), plan.seed(1));
 
     let plan = runner.plan_from(env(&[("SEEDSIM_SEEDS", "250")])).unwrap();
     assert_eq!(plan.seeds, 250);
 
-    let plan = runner
-        .plan_from(env(&[("SEEDSIM_SEED", "0x2a"), ("SEEDSIM_SEEDS", "250")]))
-        .unwrap();
+    let plan = runner.plan_from(env(&[("SEEDSIM_SEED", "0x2a"), ("SEEDSIM_SEEDS", "250")])).unwrap();
     assert_eq!((plan.seeds, plan.exact, plan.seed(0)), (1, true, Seed(42)));
 
-    let plan = runner
-        .plan_from(env(&[("SEEDSIM_LOG", "info,seedsim=debug")]))
-        .unwrap();
+    let plan = runner.plan_from(env(&[("SEEDSIM_LOG", "info,seedsim=debug")])).unwrap();
     assert_eq!(plan.log.as_deref(), Some("info,seedsim=debug"));
 }
 
@@ -43,35 +32,17 @@ fn the_environment_picks_the_seeds() {
 fn bad_environment_values_name_the_variable_and_the_accepted_form() {
     let runner = Runner::new();
     let cases = [
-        (
-            "SEEDSIM_SEED",
-            "0xZZ",
-            "expected a decimal u64 or 0x followed by up to 16 hex digits",
-        ),
+        ("SEEDSIM_SEED", "0xZZ", "expected a decimal u64 or 0x followed by up to 16 hex digits"),
         ("SEEDSIM_SEED", "-3", "expected a decimal u64"),
-        (
-            "SEEDSIM_SEEDS",
-            "many",
-            "expected a whole number from 1 to 1000000000",
-        ),
-        (
-            "SEEDSIM_SEEDS",
-            "0",
-            "expected a whole number from 1 to 1000000000",
-        ),
+        ("SEEDSIM_SEEDS", "many", "expected a whole number from 1 to 1000000000"),
+        ("SEEDSIM_SEEDS", "0", "expected a whole number from 1 to 1000000000"),
         ("SEEDSIM_LOG", "seedsim=loud", "expected a tracing filter"),
     ];
     for (var, value, expected) in cases {
         let err = runner.plan_from(env(&[(var, value)])).unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::InvalidEnv { var: v, .. } if *v == var),
-            "{err}"
-        );
+        assert!(matches!(err.kind(), ErrorKind::InvalidEnv { var: v, .. } if *v == var), "{err}");
         let message = err.to_string();
-        assert!(
-            message.starts_with(&format!("invalid {var}={value:?}")),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("invalid {var}={value:?}")), "{message}");
         assert!(message.contains(expected), "{message}");
     }
     assert!(Runner::new().seeds(0).plan_from(env(&[])).is_err());
@@ -88,8 +59,7 @@ fn a_failure_carries_a_replay_line_that_reproduces_its_trace_hash() {
                 .map(|me| {
                     let holder = holder.clone();
                     seedsim::task::spawn(async move {
-                        let wait =
-                            seedsim::rand::RngExt::random_range(&mut seedsim::rand::rng(), 0..3);
+                        let wait = seedsim::rand::RngExt::random_range(&mut seedsim::rand::rng(), 0..3);
                         sleep(ms(wait)).await;
                         if holder.get() == 0 {
                             seedsim::task::yield_now().await; // check, then act: the race
@@ -106,36 +76,15 @@ fn a_failure_carries_a_replay_line_that_reproduces_its_trace_hash() {
         })?;
         Ok(())
     };
-    let report = Runner::new()
-        .seeds(200)
-        .name("it::runner::race")
-        .try_run(scenario)
-        .unwrap();
-    let failure = report
-        .failure
-        .expect("some seed interleaves the racers badly");
+    let report = Runner::new().seeds(200).name("it::runner::race").try_run(scenario).unwrap();
+    let failure = report.failure.expect("some seed interleaves the racers badly");
     assert!(report.passed < 200);
-    assert!(
-        failure
-            .replay
-            .starts_with(&format!("SEEDSIM_SEED={} cargo test", failure.seed)),
-        "{}",
-        failure.replay
-    );
-    assert!(
-        failure.replay.contains("it::runner::race -- --exact"),
-        "{}",
-        failure.replay
-    );
+    assert!(failure.replay.starts_with(&format!("SEEDSIM_SEED={} cargo test", failure.seed)), "{}", failure.replay);
+    assert!(failure.replay.contains("it::runner::race -- --exact"), "{}", failure.replay);
 
     // Replaying that seed exactly, as the replay line's SEEDSIM_SEED would.
-    let replay = Runner::new()
-        .base_seed(failure.seed)
-        .seeds(1)
-        .determinism_checks(0);
-    let plan = replay
-        .plan_from(env(&[("SEEDSIM_SEED", &failure.seed.to_string())]))
-        .unwrap();
+    let replay = Runner::new().base_seed(failure.seed).seeds(1).determinism_checks(0);
+    let plan = replay.plan_from(env(&[("SEEDSIM_SEED", &failure.seed.to_string())])).unwrap();
     assert_eq!(plan.seed(0), failure.seed);
     let mut sim = seedsim::Sim::new(plan.seed(0));
     scenario(&mut sim).unwrap();
@@ -147,12 +96,7 @@ fn a_failure_carries_a_replay_line_that_reproduces_its_trace_hash() {
 
 #[test]
 fn a_passing_sweep_reports_its_runs() {
-    let report = Runner::new()
-        .seeds(25)
-        .determinism_checks(3)
-        .builder(gossip_builder())
-        .try_run(gossip)
-        .unwrap();
+    let report = Runner::new().seeds(25).determinism_checks(3).builder(gossip_builder()).try_run(gossip).unwrap();
     assert!(report.failure.is_none());
     assert_eq!(report.passed, 25);
     assert_eq!(report.runs, 28, "25 seeds and 3 determinism re-runs");
@@ -168,12 +112,7 @@ fn a_scenario_setup_error_is_an_error_not_a_finding() {
         })
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::DuplicateNode);
-    let panic = std::panic::catch_unwind(|| {
-        Runner::new().run(|sim| sim.node("bad name", || async {}).map(drop))
-    });
+    let panic = std::panic::catch_unwind(|| Runner::new().run(|sim| sim.node("bad name", || async {}).map(drop)));
     let message = panic.unwrap_err().downcast::<String>().unwrap();
-    assert!(
-        message.contains("invalid node name \"bad name\""),
-        "{message}"
-    );
+    assert!(message.contains("invalid node name \"bad name\""), "{message}");
 }

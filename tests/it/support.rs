@@ -19,10 +19,7 @@ pub fn ms(millis: u64) -> Duration {
 /// A link with every datagram fault on.
 pub fn rough_link() -> Link {
     Link {
-        latency: Latency::Uniform {
-            min: ms(1),
-            max: ms(20),
-        },
+        latency: Latency::Uniform { min: ms(1), max: ms(20) },
         loss: Ratio::percent(5).unwrap(),
         duplicate: Ratio::percent(3).unwrap(),
         reorder: Ratio::percent(5).unwrap(),
@@ -64,9 +61,7 @@ async fn gossip_node(index: usize) -> io::Result<()> {
         ticks.tick().await;
         let peer = GOSSIP_NODES[rng.random_range(0..GOSSIP_NODES.len())];
         let len = rng.random_range(1..=32);
-        socket
-            .send_to(&round.to_le_bytes().repeat(8)[..len], (peer, 5000))
-            .await?;
+        socket.send_to(&round.to_le_bytes().repeat(8)[..len], (peer, 5000)).await?;
         if forwarder.is_finished() {
             break;
         }

@@ -35,21 +35,14 @@ fn timers_fire_in_deadline_order_whatever_the_spawn_order() {
         let delays: Vec<u64> = fired.iter().map(|(d, _)| *d).collect();
         assert_eq!(delays, vec![10, 20, 30, 40, 50], "seed {seed}");
         for (delay, at) in fired.iter() {
-            assert_eq!(
-                *at,
-                Instant::ZERO + ms(*delay),
-                "a timer fires exactly at its deadline"
-            );
+            assert_eq!(*at, Instant::ZERO + ms(*delay), "a timer fires exactly at its deadline");
         }
     }
 }
 
 #[test]
 fn the_clock_jumps_to_the_next_event_without_ticking() {
-    let mut sim = Sim::builder()
-        .time_limit(Duration::from_secs(48 * 3600))
-        .build()
-        .unwrap();
+    let mut sim = Sim::builder().time_limit(Duration::from_secs(48 * 3600)).build().unwrap();
     sim.client("c", async {
         sleep(Duration::from_secs(24 * 3600)).await;
         Ok::<(), std::io::Error>(())
@@ -102,14 +95,7 @@ fn intervals_keep_their_schedule_and_burst_to_catch_up() {
         assert_eq!(ticks.tick().await, Instant::ZERO + ms(10));
         sleep(ms(35)).await; // now 45 ms: the ticks at 20, 30, 40 are late
         let late: Vec<Instant> = vec![ticks.tick().await, ticks.tick().await, ticks.tick().await];
-        assert_eq!(
-            late,
-            vec![
-                Instant::ZERO + ms(20),
-                Instant::ZERO + ms(30),
-                Instant::ZERO + ms(40)
-            ]
-        );
+        assert_eq!(late, vec![Instant::ZERO + ms(20), Instant::ZERO + ms(30), Instant::ZERO + ms(40)]);
         assert_eq!(Instant::now(), Instant::ZERO + ms(45));
         assert_eq!(ticks.tick().await, Instant::ZERO + ms(50));
         Ok::<(), std::io::Error>(())
@@ -122,11 +108,7 @@ fn intervals_keep_their_schedule_and_burst_to_catch_up() {
 fn tasks_woken_at_the_same_instant_run_in_a_seeded_order() {
     let order = |seed: u64, policy: Policy| {
         let log = Rc::new(RefCell::new(Vec::new()));
-        let mut sim = Sim::builder()
-            .seed(Seed(seed))
-            .policy(policy)
-            .build()
-            .unwrap();
+        let mut sim = Sim::builder().seed(Seed(seed)).policy(policy).build().unwrap();
         let sink = log.clone();
         sim.client("c", async move {
             let handles: Vec<_> = (0..8)
@@ -148,18 +130,10 @@ fn tasks_woken_at_the_same_instant_run_in_a_seeded_order() {
         let order = log.borrow().clone();
         order
     };
-    assert_eq!(
-        order(1, Policy::Fifo),
-        (0..8).collect::<Vec<_>>(),
-        "FIFO keeps the timers' order"
-    );
+    assert_eq!(order(1, Policy::Fifo), (0..8).collect::<Vec<_>>(), "FIFO keeps the timers' order");
     assert_eq!(order(1, Policy::Random), order(1, Policy::Random));
-    let distinct: std::collections::BTreeSet<Vec<i32>> =
-        (0..10).map(|s| order(s, Policy::Random)).collect();
-    assert!(
-        distinct.len() > 5,
-        "random scheduling should explore orders: {distinct:?}"
-    );
+    let distinct: std::collections::BTreeSet<Vec<i32>> = (0..10).map(|s| order(s, Policy::Random)).collect();
+    assert!(distinct.len() > 5, "random scheduling should explore orders: {distinct:?}");
 }
 
 #[test]
@@ -179,25 +153,12 @@ fn a_skewed_clock_reads_off_true_time_and_times_its_own_sleeps() {
         }
     })
     .unwrap();
-    sim.skew_clock(
-        "skewed",
-        Skew::ahead(Duration::from_secs(1))
-            .with_drift_ppm(100_000)
-            .unwrap(),
-    )
-    .unwrap();
+    sim.skew_clock("skewed", Skew::ahead(Duration::from_secs(1)).with_drift_ppm(100_000).unwrap()).unwrap();
     let summary = sim.run().unwrap();
     assert_eq!(summary.end, End::Quiescent);
     let readings = readings.borrow();
-    assert_eq!(
-        readings[0],
-        Instant::ZERO + Duration::from_secs(1),
-        "one second ahead at the start"
-    );
-    assert_eq!(
-        readings[1],
-        Instant::ZERO + Duration::from_secs(1) + ms(110)
-    );
+    assert_eq!(readings[0], Instant::ZERO + Duration::from_secs(1), "one second ahead at the start");
+    assert_eq!(readings[1], Instant::ZERO + Duration::from_secs(1) + ms(110));
     assert_eq!(readings[2], Instant::ZERO + Duration::from_secs(10));
     // Its 9 s of clock from 1 s to 10 s took 9 / 1.1 s of true time.
     let true_end = summary.time.as_nanos();
@@ -208,8 +169,5 @@ fn a_skewed_clock_reads_off_true_time_and_times_its_own_sleeps() {
 fn sleeping_outside_a_simulation_panics_with_a_clear_message() {
     let panic = std::panic::catch_unwind(|| sleep(ms(1))).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
-    assert!(
-        message.contains("seedsim::time::sleep was called outside a seedsim simulation"),
-        "{message}"
-    );
+    assert!(message.contains("seedsim::time::sleep was called outside a seedsim simulation"), "{message}");
 }
