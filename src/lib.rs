@@ -72,3 +72,13 @@ pub use sim::{Builder, Config, OnLimit, Sim};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The guide's examples, compiled and run as doctests, so the docs stay true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/getting-started.md")]
+pub struct GettingStartedDoctests;
+
+/// See [`GettingStartedDoctests`].
+#[cfg(doctest)]
+#[doc = include_str!("../docs/concepts.md")]
+pub struct ConceptsDoctests;
