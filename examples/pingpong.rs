@@ -35,9 +35,7 @@ async fn ping() -> std::io::Result<()> {
         loop {
             attempts += 1;
             socket.send_to(&round.to_le_bytes(), ("pong", 9000)).await?;
-            if let Ok(received) =
-                timeout(Duration::from_millis(50), socket.recv_from(&mut buf)).await
-            {
+            if let Ok(received) = timeout(Duration::from_millis(50), socket.recv_from(&mut buf)).await {
                 let (len, _) = received?;
                 if len == 4 && u32::from_le_bytes(buf) == round {
                     break;
@@ -51,14 +49,9 @@ async fn ping() -> std::io::Result<()> {
 }
 
 fn main() {
-    let lossy = Link {
-        loss: Ratio::percent(20).expect("valid"),
-        ..Link::fixed(Duration::from_millis(5))
-    };
-    let runner = Runner::new()
-        .seeds(1)
-        .builder(Sim::builder().link(lossy))
-        .replay_command("cargo run --example pingpong");
+    let lossy = Link { loss: Ratio::percent(20).expect("valid"), ..Link::fixed(Duration::from_millis(5)) };
+    let runner =
+        Runner::new().seeds(1).builder(Sim::builder().link(lossy)).replay_command("cargo run --example pingpong");
     let report = runner
         .try_run(|sim| {
             sim.node("pong", pong)?;

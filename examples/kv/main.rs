@@ -28,18 +28,11 @@ fn main() -> ExitCode {
         }
     };
     let (variant, seeds, command) = if fixed {
-        (
-            Variant::Fixed,
-            10_000,
-            "cargo run --release --example kv -- --fixed",
-        )
+        (Variant::Fixed, 10_000, "cargo run --release --example kv -- --fixed")
     } else {
         (Variant::Buggy, 1_000, "cargo run --release --example kv")
     };
-    let runner = Runner::new()
-        .seeds(seeds)
-        .builder(system::builder())
-        .replay_command(command);
+    let runner = Runner::new().seeds(seeds).builder(system::builder()).replay_command(command);
     let plan = match runner.plan() {
         Ok(plan) => plan,
         Err(err) => {
@@ -48,10 +41,7 @@ fn main() -> ExitCode {
         }
     };
     if !plan.exact {
-        println!(
-            "kv: running the {variant:?} variant over {} seeds from {}",
-            plan.seeds, plan.base_seed
-        );
+        println!("kv: running the {variant:?} variant over {} seeds from {}", plan.seeds, plan.base_seed);
     }
     match runner.try_run(|sim| system::scenario(sim, variant)) {
         Err(err) => {
@@ -60,10 +50,7 @@ fn main() -> ExitCode {
         }
         Ok(report) => match report.failure {
             Some(failure) => {
-                println!(
-                    "kv: seed {} failed after {} passing seed(s):\n{failure}",
-                    failure.seed, report.passed
-                );
+                println!("kv: seed {} failed after {} passing seed(s):\n{failure}", failure.seed, report.passed);
                 ExitCode::from(1)
             }
             None => {

@@ -59,17 +59,12 @@ pub enum Variant {
 
 /// The settings the kv scenario runs with: a lossy, duplicating, reordering network.
 pub fn builder() -> Builder {
-    Sim::builder()
-        .time_limit(Duration::from_secs(300))
-        .link(Link {
-            latency: Latency::Uniform {
-                min: Duration::from_millis(1),
-                max: Duration::from_millis(12),
-            },
-            loss: Ratio::percent(2).expect("valid"),
-            duplicate: Ratio::percent(1).expect("valid"),
-            reorder: Ratio::percent(2).expect("valid"),
-        })
+    Sim::builder().time_limit(Duration::from_secs(300)).link(Link {
+        latency: Latency::Uniform { min: Duration::from_millis(1), max: Duration::from_millis(12) },
+        loss: Ratio::percent(2).expect("valid"),
+        duplicate: Ratio::percent(1).expect("valid"),
+        reorder: Ratio::percent(2).expect("valid"),
+    })
 }
 
 /// Add the replicas, the clients and the nemesis to `sim`.
@@ -103,22 +98,10 @@ struct Stored {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Message {
-    Read {
-        request: u64,
-    },
-    ReadAck {
-        request: u64,
-        stamp: Stamp,
-        value: u64,
-    },
-    Write {
-        request: u64,
-        stamp: Stamp,
-        value: u64,
-    },
-    WriteAck {
-        request: u64,
-    },
+    Read { request: u64 },
+    ReadAck { request: u64, stamp: Stamp, value: u64 },
+    Write { request: u64, stamp: Stamp, value: u64 },
+    WriteAck { request: u64 },
 }
 
 const MESSAGE_LEN: usize = 29;
@@ -127,16 +110,8 @@ impl Message {
     fn encode(self) -> [u8; MESSAGE_LEN] {
         let (kind, request, stamp, value) = match self {
             Message::Read { request } => (0, request, Stamp::default(), 0),
-            Message::ReadAck {
-                request,
-                stamp,
-                value,
-            } => (1, request, stamp, value),
-            Message::Write {
-                request,
-                stamp,
-                value,
-            } => (2, request, stamp, value),
+            Message::ReadAck { request, stamp, value } => (1, request, stamp, value),
+            Message::Write { request, stamp, value } => (2, request, stamp, value),
             Message::WriteAck { request } => (3, request, Stamp::default(), 0),
         };
         let mut bytes = [0u8; MESSAGE_LEN];
@@ -154,23 +129,13 @@ impl Message {
         }
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         let request = u64_at(1);
-        let stamp = Stamp {
-            counter: u64_at(9),
-            writer: u32::from_le_bytes(bytes[17..21].try_into().expect("4 bytes")),
-        };
+        let stamp =
+            Stamp { counter: u64_at(9), writer: u32::from_le_bytes(bytes[17..21].try_into().expect("4 bytes")) };
         let value = u64_at(21);
         match bytes[0] {
             0 => Some(Message::Read { request }),
-            1 => Some(Message::ReadAck {
-                request,
-                stamp,
-                value,
-            }),
-            2 => Some(Message::Write {
-                request,
-                stamp,
-                value,
-            }),
+            1 => Some(Message::ReadAck { request, stamp, value }),
+            2 => Some(Message::Write { request, stamp, value }),
             3 => Some(Message::WriteAck { request }),
             _ => None,
         }
@@ -195,17 +160,9 @@ async fn replica(stored: Rc<RefCell<Stored>>) -> io::Result<()> {
         let reply = match Message::decode(&buf[..len]) {
             Some(Message::Read { request }) => {
                 let stored = stored.borrow();
-                Message::ReadAck {
-                    request,
-                    stamp: stored.stamp,
-                    value: stored.value,
-                }
+                Message::ReadAck { request, stamp: stored.stamp, value: stored.value }
             }
-            Some(Message::Write {
-                request,
-                stamp,
-                value,
-            }) => {
+            Some(Message::Write { request, stamp, value }) => {
                 let mut stored = stored.borrow_mut();
                 if stamp > stored.stamp {
                     *stored = Stored { stamp, value };
@@ -228,11 +185,7 @@ struct Client {
 impl Client {
     /// Send `message` (built for a fresh request number) to every replica and resend to the
     /// silent ones until `need` distinct replicas have replied.
-    async fn quorum(
-        &mut self,
-        message: impl Fn(u64) -> Message,
-        need: usize,
-    ) -> io::Result<Vec<Message>> {
+    async fn quorum(&mut self, message: impl Fn(u64) -> Message, need: usize) -> io::Result<Vec<Message>> {
         let request = self.next_request;
         self.next_request += 1;
         let bytes = message(request).encode();
@@ -246,9 +199,7 @@ impl Client {
                 }
             }
             let resend_at = Instant::now() + RETRY_AFTER;
-            while let Ok(received) =
-                time::timeout_at(resend_at, self.socket.recv_from(&mut buf)).await
-            {
+            while let Ok(received) = time::timeout_at(resend_at, self.socket.recv_from(&mut buf)).await {
                 let (len, from) = received?;
                 let Some(reply) = Message::decode(&buf[..len]) else {
                     continue;
@@ -270,9 +221,7 @@ impl Client {
 
     /// The highest stamped value a majority knows.
     async fn read_majority(&mut self) -> io::Result<(Stamp, u64)> {
-        let replies = self
-            .quorum(|request| Message::Read { request }, MAJORITY)
-            .await?;
+        let replies = self.quorum(|request| Message::Read { request }, MAJORITY).await?;
         Ok(replies
             .into_iter()
             .filter_map(|reply| match reply {
@@ -283,99 +232,48 @@ impl Client {
             .unwrap_or_default())
     }
 
-    async fn write(
-        &mut self,
-        value: u64,
-        variant: Variant,
-        history: &RefCell<History>,
-    ) -> io::Result<Stamp> {
+    async fn write(&mut self, value: u64, variant: Variant, history: &RefCell<History>) -> io::Result<Stamp> {
         let (highest, _) = self.read_majority().await?;
-        let stamp = Stamp {
-            counter: highest.counter + 1,
-            writer: self.id,
-        };
+        let stamp = Stamp { counter: highest.counter + 1, writer: self.id };
         history.borrow_mut().attempted.push((stamp, value));
         let need = match variant {
             Variant::Buggy => 1, // BUG: acknowledged before a quorum stored it
             Variant::Fixed => MAJORITY,
         };
-        self.quorum(
-            |request| Message::Write {
-                request,
-                stamp,
-                value,
-            },
-            need,
-        )
-        .await?;
+        self.quorum(|request| Message::Write { request, stamp, value }, need).await?;
         Ok(stamp)
     }
 
     async fn read(&mut self) -> io::Result<(Stamp, u64)> {
         let (stamp, value) = self.read_majority().await?;
         // Write back, so no later read can see an older value than this one.
-        self.quorum(
-            |request| Message::Write {
-                request,
-                stamp,
-                value,
-            },
-            MAJORITY,
-        )
-        .await?;
+        self.quorum(|request| Message::Write { request, stamp, value }, MAJORITY).await?;
         Ok((stamp, value))
     }
 }
 
 /// A client: a few random reads and writes, each checked as soon as it completes.
 async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>) -> Result<(), String> {
-    let socket = UdpSocket::bind("0.0.0.0:0")
-        .await
-        .map_err(|e| e.to_string())?;
+    let socket = UdpSocket::bind("0.0.0.0:0").await.map_err(|e| e.to_string())?;
     let replicas = REPLICAS
         .iter()
         .map(|name| seedsim::net::lookup(name).map(|ip| SocketAddr::new(ip, PORT)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let mut client = Client {
-        id,
-        socket,
-        replicas,
-        next_request: 0,
-    };
+    let mut client = Client { id, socket, replicas, next_request: 0 };
     let mut rng = seedsim::rand::rng();
     for op in 0..OPS_PER_CLIENT {
         time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
         let invoked = Instant::now();
         let operation = if rng.random_bool(0.5) {
             let value = u64::from(id) * 1_000 + u64::from(op) + 1;
-            let stamp = client
-                .write(value, variant, &history)
-                .await
-                .map_err(|e| e.to_string())?;
-            Operation {
-                client: id,
-                kind: Kind::Write,
-                invoked,
-                completed: Instant::now(),
-                stamp,
-                value,
-            }
+            let stamp = client.write(value, variant, &history).await.map_err(|e| e.to_string())?;
+            Operation { client: id, kind: Kind::Write, invoked, completed: Instant::now(), stamp, value }
         } else {
             let (stamp, value) = client.read().await.map_err(|e| e.to_string())?;
-            Operation {
-                client: id,
-                kind: Kind::Read,
-                invoked,
-                completed: Instant::now(),
-                stamp,
-                value,
-            }
+            Operation { client: id, kind: Kind::Read, invoked, completed: Instant::now(), stamp, value }
         };
-        history
-            .borrow_mut()
-            .complete(operation)
-            .map_err(|violation| violation.to_string())?;
+        history.borrow_mut().complete(operation).map_err(|violation| violation.to_string())?;
     }
     Ok(())
 }
@@ -383,11 +281,8 @@ async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>) -> Res
 /// Injects faults for `duration`, then heals everything.
 async fn nemesis(duration: Duration) -> Result<(), seedsim::Error> {
     let mut rng = seedsim::rand::rng();
-    let nodes: Vec<String> = REPLICAS
-        .iter()
-        .map(|r| r.to_string())
-        .chain((1..=CLIENTS).map(|i| format!("client{i}")))
-        .collect();
+    let nodes: Vec<String> =
+        REPLICAS.iter().map(|r| r.to_string()).chain((1..=CLIENTS).map(|i| format!("client{i}"))).collect();
     let end = Instant::now() + duration;
     while Instant::now() < end {
         time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
@@ -445,12 +340,7 @@ impl fmt::Display for Operation {
         write!(
             f,
             "client{} {verb} {} (stamp {}.{}) from {} to {}",
-            self.client,
-            self.value,
-            self.stamp.counter,
-            self.stamp.writer,
-            self.invoked,
-            self.completed
+            self.client, self.value, self.stamp.counter, self.stamp.writer, self.invoked, self.completed
         )
     }
 }
@@ -487,11 +377,7 @@ impl History {
         {
             return violation("no write wrote that value with that stamp".to_owned());
         }
-        for earlier in self
-            .completed
-            .iter()
-            .filter(|e| e.completed < operation.invoked)
-        {
+        for earlier in self.completed.iter().filter(|e| e.completed < operation.invoked) {
             let stale = match operation.kind {
                 // A read must return the latest value that completed before it began, or a newer one.
                 Kind::Read => operation.stamp < earlier.stamp,
@@ -499,9 +385,7 @@ impl History {
                 Kind::Write => operation.stamp <= earlier.stamp,
             };
             if stale {
-                return violation(format!(
-                    "it began after [{earlier}] completed, but is ordered before it"
-                ));
+                return violation(format!("it began after [{earlier}] completed, but is ordered before it"));
             }
         }
         self.completed.push(operation);
