@@ -112,7 +112,9 @@ pub(crate) struct Node {
     /// How many times it has started; a start's incarnation is the count before it.
     pub(crate) starts: u32,
     pub(crate) clock: Clock,
-    pub(crate) rng: Stream,
+    /// The node's own random stream, made on its first draw: most nodes of a short run never
+    /// draw, and a ChaCha setup is a good part of a tiny world's cost.
+    pub(crate) rng: Option<Stream>,
     pub(crate) isolated: bool,
     pub(crate) next_ephemeral_port: u16,
     pub(crate) added_at: &'static Location<'static>,
@@ -122,7 +124,7 @@ pub(crate) struct Node {
 pub(crate) const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 impl Node {
-    pub(crate) fn new(id: NodeId, name: String, role: Role, rng: Stream, added_at: &'static Location<'static>) -> Node {
+    pub(crate) fn new(id: NodeId, name: String, role: Role, added_at: &'static Location<'static>) -> Node {
         Node {
             id,
             name,
@@ -130,7 +132,7 @@ impl Node {
             state: State::Added,
             starts: 0,
             clock: Clock::TRUE,
-            rng,
+            rng: None,
             isolated: false,
             next_ephemeral_port: *EPHEMERAL_PORTS.start(),
             added_at,

@@ -6,7 +6,6 @@
 //! same seed on the same build gives the same hash. The last events are kept for failure
 //! reports; the whole trace is kept only when asked (`Builder::record_trace`).
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use crate::node::NodeId;
@@ -294,23 +293,31 @@ fn mix(hash: u64, word: u64) -> u64 {
 pub(crate) struct Trace {
     hash: u64,
     count: u64,
-    tail: VecDeque<Event>,
-    tail_max: usize,
+    /// The last `tail.len()` events, as a ring: the event `count` goes to `count % len`.
+    tail: Vec<Event>,
     full: Option<Vec<Event>>,
     /// Emit every event as a `tracing` debug event (target `seedsim`).
-    pub(crate) log: bool,
+    log: bool,
+    /// `full.is_some() || log`: one branch on the hot path for both rare cases.
+    slow_path: bool,
 }
 
 impl Trace {
     pub(crate) fn new(tail_max: usize, record_full: bool) -> Trace {
+        let blank = Event { at: Instant::ZERO, kind: EventKind::HealAll };
         Trace {
             hash: HASH_START,
             count: 0,
-            tail: VecDeque::with_capacity(tail_max),
-            tail_max,
+            tail: vec![blank; tail_max],
             full: record_full.then(Vec::new),
             log: false,
+            slow_path: record_full,
         }
+    }
+
+    pub(crate) fn set_log(&mut self, log: bool) {
+        self.log = log;
+        self.slow_path = self.full.is_some() || log;
     }
 
     #[inline]
@@ -320,14 +327,19 @@ impl Trace {
             hash = mix(hash, word);
         }
         self.hash = hash;
-        self.count += 1;
         let event = Event { at: Instant::from_nanos(at), kind };
-        if self.tail_max > 0 {
-            if self.tail.len() == self.tail_max {
-                self.tail.pop_front();
-            }
-            self.tail.push_back(event);
+        if !self.tail.is_empty() {
+            let slot = (self.count % self.tail.len() as u64) as usize;
+            self.tail[slot] = event;
         }
+        self.count += 1;
+        if self.slow_path {
+            self.record_slow(event);
+        }
+    }
+
+    #[cold]
+    fn record_slow(&mut self, event: Event) {
         if let Some(full) = &mut self.full {
             full.push(event);
         }
@@ -344,8 +356,11 @@ impl Trace {
         self.count
     }
 
+    /// The last events, oldest first.
     pub(crate) fn tail(&self) -> impl Iterator<Item = &Event> {
-        self.tail.iter()
+        let len = self.tail.len() as u64;
+        let kept = self.count.min(len);
+        (self.count - kept..self.count).map(move |index| &self.tail[(index % len) as usize])
     }
 
     pub(crate) fn take_full(&mut self) -> Option<Vec<Event>> {
@@ -401,6 +416,9 @@ mod tests {
 
     #[test]
     fn tail_keeps_the_last_events() {
+        let mut trace = Trace::new(3, false);
+        trace.record(7, EventKind::HealAll);
+        assert_eq!(trace.tail().map(|e| e.at.as_nanos()).collect::<Vec<_>>(), vec![7]);
         let mut trace = Trace::new(2, true);
         for at in 0..5 {
             trace.record(at, EventKind::HealAll);

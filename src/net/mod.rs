@@ -190,6 +190,7 @@ pub(crate) struct Net {
     next_datagram: u64,
     rng: Stream,
     pub(crate) stats: NetStats,
+    spare_payloads: Vec<Vec<u8>>,
 }
 
 /// Where and when a datagram arrives; the world schedules it.
@@ -210,6 +211,7 @@ impl Net {
             next_datagram: 0,
             rng,
             stats: NetStats::default(),
+            spare_payloads: Vec::new(),
         }
     }
 
@@ -280,21 +282,32 @@ impl Net {
         }
     }
 
-    /// Take the next queued datagram, or register `waker` for the next arrival.
-    pub(crate) fn recv(&mut self, key: SocketKey, waker: &Waker) -> io::Result<Option<(SocketAddr, Vec<u8>)>> {
+    /// Copy the next queued datagram into `buf` (truncating it, as UDP does), or register
+    /// `waker` for the next arrival. Returns the datagram's copied length and sender.
+    pub(crate) fn recv_into(
+        &mut self,
+        key: SocketKey,
+        waker: &Waker,
+        buf: &mut [u8],
+    ) -> io::Result<Option<(usize, SocketAddr)>> {
         let socket = self.socket_mut(key)?;
-        if let Some(datagram) = socket.queue.pop_front() {
-            return Ok(Some(datagram));
+        if socket.queue.is_empty() {
+            match &mut socket.reader {
+                Some(existing) if existing.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+            return Ok(None);
         }
-        match &mut socket.reader {
-            Some(existing) if existing.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        }
-        Ok(None)
+        self.try_recv_into(key, buf)
     }
 
-    pub(crate) fn try_recv(&mut self, key: SocketKey) -> io::Result<Option<(SocketAddr, Vec<u8>)>> {
-        Ok(self.socket_mut(key)?.queue.pop_front())
+    /// Copy the next queued datagram into `buf`, if one has arrived.
+    pub(crate) fn try_recv_into(&mut self, key: SocketKey, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+        let Some((from, payload)) = self.socket_mut(key)?.queue.pop_front() else { return Ok(None) };
+        let len = payload.len().min(buf.len());
+        buf[..len].copy_from_slice(&payload[..len]);
+        recycle(&mut self.spare_payloads, payload);
+        Ok(Some((len, from)))
     }
 
     // --- datagrams -----------------------------------------------------------------------
@@ -336,27 +349,28 @@ impl Net {
                 bytes: payload.len() as u32,
             },
         );
-        let pair = self.pairs.entry((from, to_node)).or_default();
+        // Split the borrows: the pair stays borrowed while the rest of the network is used.
+        let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, .. } = self;
+        let pair = pairs.entry((from, to_node)).or_default();
         if from != to_node && (pair.blocked || nodes[from.index()].isolated || nodes[to_node.index()].isolated) {
-            self.stats.dropped += 1;
+            stats.dropped += 1;
             trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Partition });
             return [None, None];
         }
-        let link = pair.link.unwrap_or(self.link_default);
-        if self.rng.chance(link.loss) {
-            self.stats.dropped += 1;
+        let link = pair.link.unwrap_or(*link_default);
+        if rng.chance(link.loss) {
+            stats.dropped += 1;
             trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Loss });
             return [None, None];
         }
-        let copies = if self.rng.chance(link.duplicate) { 2 } else { 1 };
+        let copies = if rng.chance(link.duplicate) { 2 } else { 1 };
         let mut arrivals = [None, None];
         for (copy, arrival) in arrivals.iter_mut().enumerate().take(copies) {
-            let pair = self.pairs.get_mut(&(from, to_node)).expect("pair inserted above");
-            let mut at = now.saturating_add(link.latency.sample(&mut self.rng));
+            let mut at = now.saturating_add(link.latency.sample(rng));
             at = at.max(pair.clogged_until);
-            if self.rng.chance(link.reorder) {
+            if rng.chance(link.reorder) {
                 // Held back by another latency draw, and not holding back the datagrams after it.
-                at = at.saturating_add(link.latency.sample(&mut self.rng).max(1));
+                at = at.saturating_add(link.latency.sample(rng).max(1));
             } else {
                 at = at.max(pair.last_arrival);
                 pair.last_arrival = at;
@@ -364,20 +378,22 @@ impl Net {
             let datagram_id = if copy == 0 {
                 id
             } else {
-                self.stats.duplicated += 1;
-                let copy_id = self.next_datagram;
-                self.next_datagram += 1;
+                stats.duplicated += 1;
+                let copy_id = *next_datagram;
+                *next_datagram += 1;
                 trace.record(now, EventKind::Duplicate { datagram: id, copy: copy_id });
                 copy_id
             };
             assert!(at >= now, "arrival {at} before send {now}");
-            let slot = self.in_flight.insert(Datagram {
+            let mut buffer = spare_payloads.pop().unwrap_or_default();
+            buffer.extend_from_slice(payload);
+            let slot = in_flight.insert(Datagram {
                 id: datagram_id,
                 from,
                 from_port,
                 to: to_node,
                 to_port: to.port(),
-                payload: payload.to_vec(),
+                payload: buffer,
                 dropped: None,
             });
             *arrival = Some(Arrival { at, slot: slot as u32 });
@@ -388,23 +404,33 @@ impl Net {
     /// Deliver the datagram in `slot`. Returns the receiving socket's waker, if any.
     pub(crate) fn deliver(&mut self, now: u64, slot: u32, trace: &mut Trace) -> Option<Waker> {
         let datagram = self.in_flight.remove(slot as usize);
-        let reason = datagram.dropped.or_else(|| match self.bound.get(&(datagram.to, datagram.to_port)) {
-            None => Some(DropReason::NoSocket),
-            Some(key) if self.sockets[key.slot as usize].queue.len() >= RECV_QUEUE_MAX => Some(DropReason::BufferFull),
-            Some(_) => None,
-        });
-        if let Some(reason) = reason {
-            self.stats.dropped += 1;
-            trace.record(now, EventKind::Drop { datagram: datagram.id, reason });
-            return None;
+        let socket = match (datagram.dropped, self.bound.get(&(datagram.to, datagram.to_port))) {
+            (Some(reason), _) => Err(reason),
+            (None, None) => Err(DropReason::NoSocket),
+            (None, Some(key)) => {
+                let socket = &mut self.sockets[key.slot as usize];
+                if socket.queue.len() >= RECV_QUEUE_MAX {
+                    Err(DropReason::BufferFull)
+                } else {
+                    Ok(socket)
+                }
+            }
+        };
+        match socket {
+            Err(reason) => {
+                self.stats.dropped += 1;
+                trace.record(now, EventKind::Drop { datagram: datagram.id, reason });
+                recycle(&mut self.spare_payloads, datagram.payload);
+                None
+            }
+            Ok(socket) => {
+                let source = SocketAddr::new(IpAddr::V4(datagram.from.ip()), datagram.from_port);
+                socket.queue.push_back((source, datagram.payload));
+                self.stats.delivered += 1;
+                trace.record(now, EventKind::Deliver { datagram: datagram.id, to: datagram.to });
+                socket.reader.take()
+            }
         }
-        let key = self.bound[&(datagram.to, datagram.to_port)];
-        let socket = &mut self.sockets[key.slot as usize];
-        let source = SocketAddr::new(IpAddr::V4(datagram.from.ip()), datagram.from_port);
-        socket.queue.push_back((source, datagram.payload));
-        self.stats.delivered += 1;
-        trace.record(now, EventKind::Deliver { datagram: datagram.id, to: datagram.to });
-        socket.reader.take()
     }
 
     /// Mark every datagram in flight that matches `affected` to be dropped on arrival.
@@ -464,6 +490,17 @@ impl Net {
 
     pub(crate) fn pair_count(&self) -> usize {
         self.pairs.len()
+    }
+}
+
+/// Payload buffers kept for reuse; more are freed.
+const SPARE_PAYLOADS_MAX: usize = 1_024;
+
+/// Keep a payload buffer for the next send, so a steady flow of datagrams allocates nothing.
+fn recycle(spare: &mut Vec<Vec<u8>>, mut payload: Vec<u8>) {
+    if spare.len() < SPARE_PAYLOADS_MAX && payload.capacity() <= DATAGRAM_MAX {
+        payload.clear();
+        spare.push(payload);
     }
 }
 

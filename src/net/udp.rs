@@ -111,10 +111,11 @@ impl UdpSocket {
     /// `NotConnected` if the socket was closed by a crash.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| {
-            let received =
-                self.with_world("seedsim::net::UdpSocket::recv_from", |world| world.net.recv(self.key, cx.waker()));
+            let received = self.with_world("seedsim::net::UdpSocket::recv_from", |world| {
+                world.net.recv_into(self.key, cx.waker(), buf)
+            });
             match received {
-                Ok(Some((from, payload))) => Poll::Ready(Ok((copy_into(buf, &payload), from))),
+                Ok(Some(received)) => Poll::Ready(Ok(received)),
                 Ok(None) => Poll::Pending,
                 Err(err) => Poll::Ready(Err(err)),
             }
@@ -127,8 +128,8 @@ impl UdpSocket {
     /// # Errors
     /// `WouldBlock` if none has arrived; `NotConnected` if the socket was closed by a crash.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.with_world("seedsim::net::UdpSocket::try_recv_from", |world| match world.net.try_recv(self.key)? {
-            Some((from, payload)) => Ok((copy_into(buf, &payload), from)),
+        self.with_world("seedsim::net::UdpSocket::try_recv_from", |world| match world.net.try_recv_into(self.key, buf)? {
+            Some(received) => Ok(received),
             None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
         })
     }
@@ -149,12 +150,6 @@ impl UdpSocket {
         })
         .unwrap_or_else(|| Err(no_simulation(api)))
     }
-}
-
-fn copy_into(buf: &mut [u8], payload: &[u8]) -> usize {
-    let len = payload.len().min(buf.len());
-    buf[..len].copy_from_slice(&payload[..len]);
-    len
 }
 
 fn no_simulation(api: &'static str) -> io::Error {

@@ -295,7 +295,7 @@ impl Sim {
         task_panic::install_hook();
         let seed = config.seed;
         let mut trace = Trace::new(config.trace_tail, config.record_trace);
-        trace.log = log.is_some();
+        trace.set_log(log.is_some());
         let shared = Box::new(Shared {
             tag: waker::next_world_tag(),
             id: waker::next_world_id(),

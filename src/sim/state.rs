@@ -6,8 +6,7 @@
 //! loop to wake after the world's borrow is released, and a restart returns the node for the
 //! run loop to call its factory.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::Location;
@@ -22,52 +21,17 @@ use crate::rand::{Purpose, Stream};
 use crate::seed::Seed;
 use crate::sim::outcome::Cause;
 use crate::task::TaskId;
+use crate::time::queue::EventQueue;
 use crate::time::{Instant, Skew, TimerKey};
 use crate::trace::{EventKind, Trace};
 
 /// Something scheduled to happen at a simulated time.
 #[derive(Debug)]
-struct Scheduled {
-    at: u64,
-    /// Breaks ties between events at the same instant: first scheduled, first run.
-    seq: u64,
-    what: Pending,
-}
-
-#[derive(Debug)]
 enum Pending {
-    Timer {
-        slot: u32,
-    },
-    Deliver {
-        slot: u32,
-    },
+    Timer { slot: u32 },
+    Deliver { slot: u32 },
     /// Valid only if the node is still down and has not started since it was scheduled.
-    Restart {
-        node: NodeId,
-        starts: u32,
-    },
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Scheduled) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Scheduled) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scheduled {
-    /// Reversed, so the standard max-heap pops the earliest (time, sequence) first.
-    fn cmp(&self, other: &Scheduled) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
+    Restart { node: NodeId, starts: u32 },
 }
 
 struct TimerEntry {
@@ -94,13 +58,14 @@ pub(crate) struct World {
     /// True simulated time, in nanoseconds.
     pub(crate) now: u64,
     seq: u64,
-    queue: BinaryHeap<Scheduled>,
+    queue: EventQueue<Pending>,
     timers: Slab<TimerEntry>,
     pub(crate) nodes: Vec<Node>,
     names: BTreeMap<String, NodeId>,
     pub(crate) net: Net,
     pub(crate) trace: Trace,
-    rng_world: Stream,
+    /// Made on its first draw, like the nodes' streams.
+    rng_world: Option<Stream>,
     /// The node and task being polled, if any.
     pub(crate) current: Option<(NodeId, TaskId)>,
     pub(crate) failing: Option<Failing>,
@@ -115,13 +80,13 @@ impl World {
             seed,
             now: 0,
             seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::new(),
             timers: Slab::new(),
             nodes: Vec::new(),
             names: BTreeMap::new(),
             net: Net::new(link, Stream::for_purpose(seed, Purpose::Network)),
             trace,
-            rng_world: Stream::for_purpose(seed, Purpose::World),
+            rng_world: None,
             current: None,
             failing: None,
             clients: 0,
@@ -153,7 +118,7 @@ impl World {
             self.clients += 1;
             self.clients_unfinished += 1;
         }
-        self.nodes.push(Node::new(id, name.to_owned(), role, Stream::for_node(self.seed, id.0), added_at));
+        self.nodes.push(Node::new(id, name.to_owned(), role, added_at));
         self.names.insert(name.to_owned(), id);
         Ok(id)
     }
@@ -184,9 +149,10 @@ impl World {
 
     /// The random stream of the calling node, or the world's own outside any node.
     pub(crate) fn current_stream(&mut self) -> &mut Stream {
+        let seed = self.seed;
         match self.current {
-            Some((node, _)) => &mut self.nodes[node.index()].rng,
-            None => &mut self.rng_world,
+            Some((node, _)) => self.nodes[node.index()].rng.get_or_insert_with(|| Stream::for_node(seed, node.0)),
+            None => self.rng_world.get_or_insert_with(|| Stream::for_purpose(seed, Purpose::World)),
         }
     }
 
@@ -318,7 +284,7 @@ impl World {
         }
         let seq = self.seq;
         self.seq += 1;
-        self.queue.push(Scheduled { at, seq, what });
+        self.queue.push(at, seq, what);
         seq
     }
 
@@ -340,6 +306,10 @@ impl World {
         }
     }
 
+    pub(crate) fn timer_pending(&self, key: TimerKey) -> bool {
+        self.timers.get(key.slot as usize).is_some_and(|entry| entry.seq == key.seq)
+    }
+
     pub(crate) fn cancel_timer(&mut self, key: TimerKey) {
         if self.timers.get(key.slot as usize).is_some_and(|entry| entry.seq == key.seq) {
             self.timers.remove(key.slot as usize);
@@ -348,15 +318,12 @@ impl World {
 
     /// When the next event is due, if any is pending.
     pub(crate) fn next_event_at(&self) -> Option<u64> {
-        self.queue.peek().map(|scheduled| scheduled.at)
+        self.queue.next_at()
     }
 
     /// Process the next event if it is due by `until`, moving the clock to it.
     pub(crate) fn pop_due(&mut self, until: u64) -> Option<Fired> {
-        if self.queue.peek()?.at > until {
-            return None;
-        }
-        let Scheduled { at, seq, what } = self.queue.pop().expect("peeked");
+        let (at, seq, what) = self.queue.pop_until(until)?;
         assert!(at >= self.now, "event at {at} is before now {}", self.now);
         self.now = at;
         Some(match what {
