@@ -128,9 +128,11 @@ impl UdpSocket {
     /// # Errors
     /// `WouldBlock` if none has arrived; `NotConnected` if the socket was closed by a crash.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.with_world("seedsim::net::UdpSocket::try_recv_from", |world| match world.net.try_recv_into(self.key, buf)? {
-            Some(received) => Ok(received),
-            None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+        self.with_world("seedsim::net::UdpSocket::try_recv_from", |world| {
+            match world.net.try_recv_into(self.key, buf)? {
+                Some(received) => Ok(received),
+                None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            }
         })
     }
 

@@ -28,10 +28,17 @@ use crate::trace::{EventKind, Trace};
 /// Something scheduled to happen at a simulated time.
 #[derive(Debug)]
 enum Pending {
-    Timer { slot: u32 },
-    Deliver { slot: u32 },
+    Timer {
+        slot: u32,
+    },
+    Deliver {
+        slot: u32,
+    },
     /// Valid only if the node is still down and has not started since it was scheduled.
-    Restart { node: NodeId, starts: u32 },
+    Restart {
+        node: NodeId,
+        starts: u32,
+    },
 }
 
 struct TimerEntry {

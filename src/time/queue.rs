@@ -28,7 +28,14 @@ pub(crate) struct EventQueue<T> {
 
 impl<T> EventQueue<T> {
     pub(crate) fn new() -> EventQueue<T> {
-        EventQueue { later: BTreeMap::new(), draining_at: 0, draining: Vec::new(), drained: 0, spare: Vec::new(), len: 0 }
+        EventQueue {
+            later: BTreeMap::new(),
+            draining_at: 0,
+            draining: Vec::new(),
+            drained: 0,
+            spare: Vec::new(),
+            len: 0,
+        }
     }
 
     /// Schedule `event` at `at` with sequence number `seq`. Callers push in increasing
