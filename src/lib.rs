@@ -66,7 +66,7 @@ pub use runner::{Plan, Report, Runner, DEFAULT_BASE_SEED, DEFAULT_SEEDS};
 pub use runtime::sched::Policy;
 pub use seed::Seed;
 pub use sim::outcome::{BlockedTask, Cause, End, Failure, Outcome, Summary};
-pub use sim::{Builder, Config, OnLimit, Sim};
+pub use sim::{Builder, Config, Counts, OnLimit, Sim};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -5,9 +5,12 @@
 //! event due then. It checks the limits and the end conditions between steps. Everything it
 //! needs computed is asked of the world (`state`) or the tasks (`runtime`).
 
+mod config;
 pub(crate) mod control;
 pub(crate) mod outcome;
 pub(crate) mod state;
+
+pub use config::{Builder, Config, OnLimit};
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -17,214 +20,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::context::{Enter, Shared};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::net::Link;
 use crate::node::{Exit, MainFuture, NodeId, Role, State};
 use crate::rand::{Purpose, Stream};
-use crate::runtime::sched::Policy;
 use crate::runtime::{panic as task_panic, waker, Picked, Tasks};
 use crate::seed::Seed;
 use crate::time::{nanos, Instant, Skew};
 use crate::trace::{Event, EventKind, Trace};
 use outcome::{BlockedTask, Cause, End, Failure, Outcome, Summary};
 use state::{Fired, World};
-
-/// What a run does when it reaches its time or step limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum OnLimit {
-    /// The run fails: clients that never finish are a liveness bug (the default).
-    #[default]
-    Fail,
-    /// The run passes: for scenarios that run servers for a fixed time.
-    Pass,
-}
-
-/// The settings of a simulation. Build one with [`Sim::builder`].
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Config {
-    /// The seed everything random derives from.
-    pub seed: Seed,
-    /// How the next ready task is picked.
-    pub policy: Policy,
-    /// Simulated time after which the run stops (default: one hour).
-    pub time_limit: Duration,
-    /// Polls after which the run stops (default: 100 million).
-    pub steps_max: u64,
-    /// Whether reaching a limit fails the run.
-    pub on_limit: OnLimit,
-    /// The link between every pair of nodes unless overridden.
-    pub link: Link,
-    /// Tasks the world may hold at once (default: 4 million).
-    pub tasks_max: usize,
-    /// Trace events kept for failure reports (default: 32).
-    pub trace_tail: usize,
-    /// Keep the whole trace, for [`Sim::take_trace`] and determinism diffs.
-    pub record_trace: bool,
-    /// A `tracing` filter; when set, the run logs to stdout with simulated time and node name
-    /// on every line.
-    pub log: Option<String>,
-    /// What the failure report's replay line runs after `SEEDSIM_SEED=…`. `None` for a
-    /// `Sim` built by hand, which does not read `SEEDSIM_SEED`: its report says to rebuild
-    /// it with the seed instead. [`Runner`](crate::Runner) sets it.
-    pub replay_command: Option<String>,
-    /// Events scheduled at once (timers, datagrams in flight, restarts) before the run fails
-    /// as overloaded (default: 16 million).
-    pub scheduled_max: usize,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            seed: Seed(0),
-            policy: Policy::Random,
-            time_limit: Duration::from_secs(3600),
-            steps_max: 100_000_000,
-            on_limit: OnLimit::Fail,
-            link: Link::default(),
-            tasks_max: 1 << 22,
-            trace_tail: 32,
-            record_trace: false,
-            log: None,
-            replay_command: None,
-            scheduled_max: 1 << 24,
-        }
-    }
-}
-
-impl Config {
-    fn validate(&self) -> Result<(), Error> {
-        let bad = |field, expected, value: String| Err(Error::new(ErrorKind::InvalidConfig { field, expected }, value));
-        self.policy.validate()?;
-        self.link.validate()?;
-        if self.time_limit.is_zero() {
-            return bad("time_limit", "a non-zero duration", format!("{:?}", self.time_limit));
-        }
-        if self.steps_max == 0 {
-            return bad("steps_max", "at least 1", "0".to_owned());
-        }
-        if !(1..=1 << 31).contains(&self.tasks_max) {
-            return bad("tasks_max", "1 to 2147483648", self.tasks_max.to_string());
-        }
-        if self.scheduled_max == 0 {
-            return bad("scheduled_max", "at least 1", "0".to_owned());
-        }
-        if self.trace_tail > 1 << 20 {
-            return bad("trace_tail", "at most 1048576", self.trace_tail.to_string());
-        }
-        Ok(())
-    }
-}
-
-/// Builds a [`Sim`] with settings other than the defaults.
-///
-/// ```
-/// use std::time::Duration;
-/// use seedsim::{OnLimit, Policy, Seed, Sim};
-/// let sim = Sim::builder()
-///     .seed(Seed(7))
-///     .policy(Policy::Fifo)
-///     .time_limit(Duration::from_secs(60))
-///     .on_limit(OnLimit::Pass)
-///     .build()?;
-/// assert_eq!(sim.seed(), Seed(7));
-/// assert!(Sim::builder().steps_max(0).build().is_err());
-/// # Ok::<(), seedsim::Error>(())
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct Builder {
-    config: Config,
-}
-
-impl Builder {
-    /// The seed.
-    pub fn seed(mut self, seed: Seed) -> Builder {
-        self.config.seed = seed;
-        self
-    }
-
-    /// The scheduling policy (default [`Policy::Random`]).
-    pub fn policy(mut self, policy: Policy) -> Builder {
-        self.config.policy = policy;
-        self
-    }
-
-    /// The simulated time limit (default one hour).
-    pub fn time_limit(mut self, limit: Duration) -> Builder {
-        self.config.time_limit = limit;
-        self
-    }
-
-    /// The step (poll) limit (default 100 million).
-    pub fn steps_max(mut self, steps: u64) -> Builder {
-        self.config.steps_max = steps;
-        self
-    }
-
-    /// Whether reaching a limit fails the run (default [`OnLimit::Fail`]).
-    pub fn on_limit(mut self, on_limit: OnLimit) -> Builder {
-        self.config.on_limit = on_limit;
-        self
-    }
-
-    /// The default link between every pair of nodes.
-    pub fn link(mut self, link: Link) -> Builder {
-        self.config.link = link;
-        self
-    }
-
-    /// How many tasks the world may hold at once.
-    pub fn tasks_max(mut self, tasks: usize) -> Builder {
-        self.config.tasks_max = tasks;
-        self
-    }
-
-    /// How many trace events a failure report shows.
-    pub fn trace_tail(mut self, events: usize) -> Builder {
-        self.config.trace_tail = events;
-        self
-    }
-
-    /// Keep the whole trace in memory (see [`Sim::take_trace`]).
-    pub fn record_trace(mut self, record: bool) -> Builder {
-        self.config.record_trace = record;
-        self
-    }
-
-    /// Log the run with this `tracing` filter (`"info"`, `"seedsim=debug,my_crate=trace"`).
-    /// `seedsim=debug` logs every event of the trace; `seedsim=trace` adds every poll.
-    pub fn log(mut self, filter: impl Into<String>) -> Builder {
-        self.config.log = Some(filter.into());
-        self
-    }
-
-    /// What the replay line runs after `SEEDSIM_SEED=…`, for a simulation run by something
-    /// that reads `SEEDSIM_SEED` (a `Runner` sets this itself).
-    pub fn replay_command(mut self, command: impl Into<String>) -> Builder {
-        self.config.replay_command = Some(command.into());
-        self
-    }
-
-    /// How many events may be scheduled at once before the run fails as overloaded.
-    pub fn scheduled_max(mut self, events: usize) -> Builder {
-        self.config.scheduled_max = events;
-        self
-    }
-
-    /// The settings so far.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// Build the simulation.
-    ///
-    /// # Errors
-    /// [`ErrorKind::InvalidConfig`] for a setting out of range, naming it;
-    /// [`ErrorKind::InvalidLogFilter`] for a log filter that does not parse.
-    pub fn build(self) -> Result<Sim, Error> {
-        Sim::with_config(self.config)
-    }
-}
 
 /// A simulated world: nodes, clients, a network and a clock, all driven by one seed.
 ///
@@ -330,7 +135,7 @@ impl Sim {
     /// begun).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidNodeName`] or [`ErrorKind::DuplicateNode`].
+    /// [`ErrorKind::InvalidNodeName`](crate::ErrorKind::InvalidNodeName) or [`ErrorKind::DuplicateNode`](crate::ErrorKind::DuplicateNode).
     #[track_caller]
     pub fn node<F, Fut>(&mut self, name: &str, factory: F) -> Result<NodeId, Error>
     where
@@ -349,7 +154,7 @@ impl Sim {
     /// finished; a client returning `Err` fails it. Clients cannot crash or restart.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidNodeName`] or [`ErrorKind::DuplicateNode`].
+    /// [`ErrorKind::InvalidNodeName`](crate::ErrorKind::InvalidNodeName) or [`ErrorKind::DuplicateNode`](crate::ErrorKind::DuplicateNode).
     #[track_caller]
     pub fn client<Fut>(&mut self, name: &str, future: Fut) -> Result<NodeId, Error>
     where
@@ -440,7 +245,7 @@ impl Sim {
     /// True if the node is running or paused (not crashed, and started).
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn is_up(&self, name: &str) -> Result<bool, Error> {
         let world = self.shared.world.borrow();
         let id = world.node_id(name)?;
@@ -497,7 +302,7 @@ impl Sim {
     /// Partition two nodes both ways.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn partition(&mut self, a: &str, b: &str) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.partition(a, b)
@@ -506,7 +311,7 @@ impl Sim {
     /// Block datagrams from `from` to `to` only.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn partition_oneway(&mut self, from: &str, to: &str) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.partition_oneway(from, to)
@@ -515,7 +320,7 @@ impl Sim {
     /// Undo a partition between two nodes, both ways.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn repair(&mut self, a: &str, b: &str) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.repair(a, b)
@@ -524,7 +329,7 @@ impl Sim {
     /// Undo a one-way partition.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn repair_oneway(&mut self, from: &str, to: &str) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.repair_oneway(from, to)
@@ -533,7 +338,7 @@ impl Sim {
     /// Cut a node off from every other node.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn isolate(&mut self, name: &str) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.isolate(name)
@@ -542,7 +347,7 @@ impl Sim {
     /// Reconnect an isolated node.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn rejoin(&mut self, name: &str) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.rejoin(name)
@@ -551,7 +356,7 @@ impl Sim {
     /// Clog the link between two nodes (both ways) for `duration`.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn clog(&mut self, a: &str, b: &str, duration: Duration) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.clog(a, b, duration)
@@ -560,7 +365,7 @@ impl Sim {
     /// Override the link from `from` to `to`.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`], or [`ErrorKind::InvalidConfig`] for a bad latency.
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode), or [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig) for a bad latency.
     pub fn set_link(&mut self, from: &str, to: &str, link: Link) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.set_link(from, to, link)
@@ -575,7 +380,7 @@ impl Sim {
     /// Set a node's clock off true time.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownNode`].
+    /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn skew_clock(&mut self, name: &str, skew: Skew) -> Result<(), Error> {
         let _entered = self.enter();
         self.shared.skew_clock(name, skew)
@@ -787,17 +592,40 @@ impl Sim {
         outcome
     }
 
-    /// Counts for benchmarks and tests of the sparse link store.
-    #[doc(hidden)]
-    pub fn debug_counts(&self) -> (usize, usize, usize, usize) {
+    /// How much the world holds right now: for tests of memory bounds and for benchmarks.
+    ///
+    /// ```
+    /// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+    /// for i in 0..1_000 {
+    ///     sim.node(&format!("n{i}"), || async {})?;
+    /// }
+    /// assert_eq!(sim.counts().link_pairs, 0); // links are stored only where they differ
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn counts(&self) -> Counts {
         let world = self.shared.world.borrow();
-        (
-            world.net.pair_count(),
-            world.net.in_flight_count(),
-            world.pending_events(),
-            self.shared.tasks.borrow().live_count(),
-        )
+        Counts {
+            link_pairs: world.net.pair_count(),
+            datagrams_in_flight: world.net.in_flight_count(),
+            events_scheduled: world.pending_events(),
+            tasks_live: self.shared.tasks.borrow().live_count(),
+        }
     }
+}
+
+/// What a world holds at one moment. See [`Sim::counts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Directed node pairs with a stored link record (an override, a partition, a clog, or
+    /// traffic whose order must be kept).
+    pub link_pairs: usize,
+    /// Datagrams sent and not yet arrived (including those marked to drop on arrival).
+    pub datagrams_in_flight: usize,
+    /// Events scheduled: timers, datagram arrivals, restarts.
+    pub events_scheduled: usize,
+    /// Tasks neither finished nor cancelled.
+    pub tasks_live: usize,
 }
 
 /// What one call of the run loop did.

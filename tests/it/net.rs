@@ -191,7 +191,7 @@ fn per_pair_links_override_the_default_and_are_stored_sparsely() {
     let inbox = recorder(&mut sim, "sink");
     sender(&mut sim, "n-sender", "sink", 3, ms(1));
     sim.run().unwrap();
-    let (pairs, _, _, _) = sim.debug_counts();
+    let pairs = sim.counts().link_pairs;
     assert!(pairs <= 2, "1,000 nodes hold {pairs} link records, not a million");
     assert_eq!(inbox.borrow().len(), 3);
 }

@@ -68,16 +68,16 @@ fn a_crash_drops_tasks_closes_sockets_and_loses_datagrams_in_flight_and_restart_
 
     assert!(sim.run_until(Instant::ZERO + ms(15)).is_none());
     assert_eq!(starts.get(), 1);
-    let (_, in_flight, _, live_tasks) = sim.debug_counts();
-    assert_eq!(in_flight, 2, "datagrams 2 and 3 (sent at 8 and 12 ms) are in flight");
-    assert_eq!(live_tasks, 3, "server main, server helper, sender");
+    let counts = sim.counts();
+    assert_eq!(counts.datagrams_in_flight, 2, "datagrams 2 and 3 (sent at 8 and 12 ms) are in flight");
+    assert_eq!(counts.tasks_live, 3, "server main, server helper, sender");
 
     sim.crash("server").unwrap();
     assert_eq!(drops.get(), 2, "both of the server's tasks were dropped, destructors run");
     assert!(!sim.is_up("server").unwrap());
-    let (_, in_flight, _, live_tasks) = sim.debug_counts();
-    assert_eq!(in_flight, 2, "still queued, but marked to drop on arrival");
-    assert_eq!(live_tasks, 1, "only the sender is left");
+    let counts = sim.counts();
+    assert_eq!(counts.datagrams_in_flight, 2, "still queued, but marked to drop on arrival");
+    assert_eq!(counts.tasks_live, 1, "only the sender is left");
 
     assert!(sim.run_until(Instant::ZERO + ms(30)).is_none());
     sim.restart("server").unwrap();
