@@ -1,0 +1,240 @@
+//! Faults from plans and nemeses, and the recovery that ends them: the `Sim` methods that
+//! install them, the world's part of the faults `sim::state` does not already have, and the
+//! one place (`Shared::apply_fault`) where a planned fault becomes world operations.
+//!
+//! A planned fault is applied leniently: restarting a node that is up, or resuming one that
+//! is not paused, does nothing (the trace shows what did happen). Names and kinds are checked
+//! when the plan is installed, so a bad plan is an error before the run, never mid-run.
+
+use std::time::Duration;
+
+use super::state::World;
+use super::Sim;
+use crate::context::Shared;
+use crate::error::{Error, ErrorKind};
+use crate::fault::{Fault, FaultPlan, Nemesis, Profile};
+use crate::node::{NodeId, State};
+use crate::rand::Ratio;
+use crate::time::{nanos, Clock, Instant};
+use crate::trace::EventKind;
+
+impl World {
+    pub(crate) fn jump_clock(&mut self, node: NodeId, by_nanos: i64) {
+        let now = self.now;
+        self.nodes[node.index()].clock.jump(now, by_nanos);
+        self.trace.record(now, EventKind::ClockJump { node, by_nanos });
+    }
+
+    pub(crate) fn loss_burst(&mut self, loss: Ratio, duration: Duration) {
+        let until = self.now.saturating_add(nanos(duration));
+        self.net.loss_burst(loss, until);
+        let event =
+            EventKind::LossBurst { loss_num: loss.num(), loss_den: loss.den(), until: Instant::from_nanos(until) };
+        self.trace.record(self.now, event);
+    }
+
+    pub(crate) fn latency_spike(&mut self, extra: Duration, duration: Duration) {
+        let until = self.now.saturating_add(nanos(duration));
+        self.net.latency_spike(nanos(extra), until);
+        let event = EventKind::LatencySpike { extra_nanos: nanos(extra), until: Instant::from_nanos(until) };
+        self.trace.record(self.now, event);
+    }
+
+    /// The world's part of a recover: the network healed, every clock right, a new epoch.
+    /// Returns the servers to restart and the nodes to resume.
+    fn recover(&mut self) -> (Vec<NodeId>, Vec<NodeId>) {
+        self.heal_all();
+        let mut crashed = Vec::new();
+        let mut paused = Vec::new();
+        for node in &mut self.nodes {
+            node.clock = Clock::TRUE;
+            match node.state {
+                State::Crashed if !node.is_client() => crashed.push(node.id),
+                State::Paused => paused.push(node.id),
+                _ => {}
+            }
+        }
+        self.recover_epoch += 1;
+        self.recovered_at = Some(self.now);
+        self.trace.record(self.now, EventKind::Recover);
+        (crashed, paused)
+    }
+}
+
+impl Shared {
+    /// Apply one planned fault now.
+    pub(crate) fn apply_fault(&self, fault: &Fault) {
+        // State errors (restarting a node that is up) are not failures of a plan: the fault
+        // simply has nothing to do. Names were checked when the plan was installed.
+        let _ = match fault {
+            Fault::Crash(node) => self.crash(node),
+            Fault::Restart(node) => self.restart(node),
+            Fault::Bounce { node, down } => self.bounce(node, *down),
+            Fault::Pause(node) => self.set_paused(node, true),
+            Fault::Resume(node) => self.set_paused(node, false),
+            Fault::Partition { a, b } => self.sets(a, b, |world, x, y| {
+                world.partition(x, y);
+                world.partition(y, x);
+            }),
+            Fault::PartitionOneWay { from, to } => self.sets(from, to, |world, x, y| world.partition(x, y)),
+            Fault::Repair { a, b } => self.sets(a, b, |world, x, y| {
+                world.repair(x, y);
+                world.repair(y, x);
+            }),
+            Fault::Isolate(node) => self.isolate(node),
+            Fault::Rejoin(node) => self.rejoin(node),
+            Fault::Clog { a, b, duration } => self.clog(a, b, *duration),
+            Fault::HealAll => {
+                self.heal_all();
+                Ok(())
+            }
+            Fault::Skew { node, skew } => self.skew_clock(node, *skew),
+            Fault::Jump { node, by_nanos } => {
+                let mut world = self.world.borrow_mut();
+                world.node_id(node).map(|id| world.jump_clock(id, *by_nanos))
+            }
+            Fault::LossBurst { loss, duration } => {
+                self.world.borrow_mut().loss_burst(*loss, *duration);
+                Ok(())
+            }
+            Fault::LatencySpike { extra, duration } => {
+                self.world.borrow_mut().latency_spike(*extra, *duration);
+                Ok(())
+            }
+            Fault::Recover => {
+                self.recover();
+                Ok(())
+            }
+        };
+    }
+
+    /// Apply `f` to every pair of distinct nodes across two sets.
+    fn sets(&self, a: &[String], b: &[String], f: impl Fn(&mut World, NodeId, NodeId)) -> Result<(), Error> {
+        let mut world = self.world.borrow_mut();
+        let a: Vec<NodeId> = a.iter().map(|n| world.node_id(n)).collect::<Result<_, _>>()?;
+        let b: Vec<NodeId> = b.iter().map(|n| world.node_id(n)).collect::<Result<_, _>>()?;
+        for &x in &a {
+            for &y in b.iter().filter(|&&y| y != x) {
+                f(&mut world, x, y);
+            }
+        }
+        Ok(())
+    }
+
+    /// End every fault: heal the network, restart crashed servers, resume paused nodes, set
+    /// every clock right, and start a new liveness epoch.
+    pub(crate) fn recover(&self) {
+        let (crashed, paused) = self.world.borrow_mut().recover();
+        for node in paused {
+            if self.world.borrow_mut().set_paused(node, false).unwrap_or(false) {
+                self.tasks.borrow_mut().set_paused(node, false);
+            }
+        }
+        for node in crashed {
+            self.start_node(node);
+        }
+    }
+}
+
+impl Sim {
+    /// Install a fault plan: each fault happens at its time from the start of the run.
+    /// Several plans can be installed; the report shows them together.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::{fault::FaultPlan, time::sleep, Seed, Sim};
+    /// let mut sim = Sim::new(Seed(1));
+    /// sim.node("db", || async { sleep(Duration::from_secs(60)).await })?;
+    /// sim.client("c", async { sleep(Duration::from_secs(2)).await; Ok::<(), std::io::Error>(()) })?;
+    /// sim.faults("500ms crash db\n1s restart db\n1500ms recover".parse::<FaultPlan>()?)?;
+    /// let summary = sim.run().unwrap();
+    /// assert_eq!(summary.faults.len(), 3);
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`] for a name no node has; [`ErrorKind::InvalidNodeState`] for a
+    /// crash, restart, bounce, pause or resume aimed at a client (clients run once);
+    /// [`ErrorKind::InvalidConfig`] for a fault timed before the current simulated time.
+    pub fn faults(&mut self, plan: FaultPlan) -> Result<(), Error> {
+        {
+            let world = self.shared.world.borrow();
+            for timed in plan.faults() {
+                for name in timed.fault.nodes() {
+                    let id = world.node_id(name)?;
+                    if timed.fault.needs_server() && world.node(id).is_client() {
+                        return Err(Error::new(
+                            ErrorKind::InvalidNodeState {
+                                operation: timed.fault.kind(),
+                                reason: "it is a client, which runs once; only nodes added with Sim::node can crash or pause",
+                            },
+                            name,
+                        ));
+                    }
+                }
+                if nanos(timed.at) < world.now {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig {
+                            field: "FaultPlan",
+                            expected: "faults timed at or after the current simulated time",
+                        },
+                        format!("{:?} {}", timed.at, timed.fault),
+                    ));
+                }
+            }
+        }
+        let mut world = self.shared.world.borrow_mut();
+        for timed in plan.faults() {
+            world.schedule_fault(nanos(timed.at), timed.fault.clone());
+        }
+        drop(world);
+        self.plan = self.plan.merged(&plan);
+        Ok(())
+    }
+
+    /// Install the plan a [`Nemesis`] with `profile` writes for this run's seed: servers
+    /// (nodes added with [`Sim::node`]) may crash and pause, and every node, clients too,
+    /// takes network and clock faults. Returns the plan. Add the nodes first.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::{fault::Profile, time::sleep, Seed, Sim};
+    /// let mut sim = Sim::new(Seed(4));
+    /// for name in ["a", "b", "c"] {
+    ///     sim.node(name, || async { sleep(Duration::from_secs(60)).await })?;
+    /// }
+    /// sim.client("c1", async { sleep(Duration::from_secs(15)).await; Ok::<(), std::io::Error>(()) })?;
+    /// let plan = sim.nemesis(Profile::chaos())?;
+    /// assert!(plan.len() > 5);
+    /// sim.run().unwrap();
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Sim::faults`] (a profile's `focus` must name a node).
+    pub fn nemesis(&mut self, profile: Profile) -> Result<FaultPlan, Error> {
+        let (servers, nodes) = {
+            let world = self.shared.world.borrow();
+            if let Some(focus) = &profile.focus {
+                world.node_id(focus)?;
+            }
+            let servers = world.nodes.iter().filter(|n| !n.is_client()).map(|n| n.name.clone()).collect::<Vec<_>>();
+            (servers, world.names())
+        };
+        let plan = Nemesis::new(profile).plan(self.config.seed, &servers, &nodes);
+        self.faults(plan.clone())?;
+        Ok(plan)
+    }
+
+    /// Every fault plan installed so far, merged.
+    pub fn fault_plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
+    /// End every fault now: heal the network, restart crashed servers, resume paused
+    /// nodes, set every clock right. Liveness properties are measured from the last recover.
+    pub fn recover(&mut self) {
+        let _entered = self.enter();
+        self.shared.recover();
+    }
+}
