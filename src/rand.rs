@@ -25,6 +25,8 @@ pub(crate) enum Purpose {
     // 3 is kept for the fault generator (nemesis), so adding it shifts no other stream.
     /// Draws made by code that runs outside any node (test code between steps).
     World = 4,
+    /// Stream faults: resets, partial reads and writes, refused connects, slow connections.
+    StreamFaults = 5,
 }
 
 const NODE_STREAM_BASE: u64 = 1 << 32;

@@ -39,6 +39,44 @@ pub enum DropReason {
     BufferFull,
 }
 
+/// Why a stream connection failed on one side. See [`EventKind::StreamReset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetReason {
+    /// The connection attempt was refused: nothing listened, the node was down, or a
+    /// `connect_refused` fault.
+    Refused,
+    /// The other side reset it: its node crashed, it closed with unread data, or a fault.
+    Peer,
+    /// Data or probes went unanswered for the stream timeout (or a connection attempt for
+    /// the connect timeout): a long partition, or a peer gone silent.
+    Timeout,
+    /// A `reset` stream fault.
+    Fault,
+    /// This side reset it: closed with unread data, or its listener closed before accepting it.
+    Abort,
+}
+
+/// What a stream segment carries. See [`EventKind::SegmentSend`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SegmentKind {
+    /// Opens a connection.
+    Syn,
+    /// Answers a SYN.
+    SynAck,
+    /// Data (and an acknowledgement).
+    Data,
+    /// Only an acknowledgement (and a window).
+    Ack,
+    /// The end of a direction's data (perhaps with the last of it).
+    Fin,
+    /// A reset.
+    Rst,
+    /// A keepalive or window probe, answered at once.
+    Probe,
+}
+
 /// What an [`Event`] records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -176,6 +214,99 @@ pub enum EventKind {
         /// Drift in parts per million.
         drift_ppm: i32,
     },
+    /// A stream connection attempt: `from` sent its first SYN to `to`'s port `to_port`.
+    StreamConnect {
+        /// The connection's number in this run.
+        conn: u64,
+        /// Connecting node.
+        from: NodeId,
+        /// Listening node.
+        to: NodeId,
+        /// Listening port.
+        to_port: u16,
+    },
+    /// A listener on `node` took connection `conn` into its accept queue.
+    StreamAccept {
+        /// The connection.
+        conn: u64,
+        /// The listening node.
+        node: NodeId,
+    },
+    /// The connecting side of `conn` heard back: the connection is open.
+    StreamOpen {
+        /// The connection.
+        conn: u64,
+        /// The connecting node.
+        node: NodeId,
+    },
+    /// `node` shut down writing on `conn`: a FIN follows its data.
+    StreamShutdown {
+        /// The connection.
+        conn: u64,
+        /// The node.
+        node: NodeId,
+    },
+    /// Connection `conn` failed on `node`.
+    StreamReset {
+        /// The connection.
+        conn: u64,
+        /// The node whose side failed.
+        node: NodeId,
+        /// Why.
+        reason: ResetReason,
+    },
+    /// A stream segment was sent.
+    SegmentSend {
+        /// The segment's number in this run.
+        segment: u64,
+        /// Its connection.
+        conn: u64,
+        /// Sending node.
+        from: NodeId,
+        /// What it carries.
+        kind: SegmentKind,
+        /// Payload length.
+        bytes: u32,
+        /// True if it resends data (or a SYN or FIN) sent before.
+        retransmit: bool,
+    },
+    /// The network made a second copy of a segment.
+    SegmentDuplicate {
+        /// The original.
+        segment: u64,
+        /// The copy's number.
+        copy: u64,
+    },
+    /// A segment reached its endpoint or listener.
+    SegmentDeliver {
+        /// The segment.
+        segment: u64,
+        /// Receiving node.
+        to: NodeId,
+    },
+    /// A segment was dropped.
+    SegmentDrop {
+        /// The segment.
+        segment: u64,
+        /// Why: the link's reasons, `NoSocket` for a segment with no connection or listener
+        /// to go to (answered with a reset), `BufferFull` for a SYN beyond a listener's backlog.
+        reason: DropReason,
+    },
+    /// A stream fault made a read or write take fewer bytes than it could.
+    StreamPartial {
+        /// The connection.
+        conn: u64,
+        /// The node.
+        node: NodeId,
+        /// A write (else a read).
+        write: bool,
+        /// Bytes taken.
+        bytes: u32,
+        /// Bytes that could have been taken.
+        wanted: u32,
+    },
+    /// The stream faults were changed.
+    StreamFaultsSet,
 }
 
 impl EventKind {
@@ -209,6 +340,25 @@ impl EventKind {
             LinkSet { from, to } => [18, n(from), n(to), 0],
             HealAll => [19, 0, 0, 0],
             Skew { node, offset_nanos, drift_ppm } => [20, n(node), offset_nanos as u64, drift_ppm as u64],
+            // Tags from 64 on belong to streams.
+            StreamConnect { conn, from, to, to_port } => [64, conn, n(from), (n(to) << 16) | u64::from(to_port)],
+            StreamAccept { conn, node } => [65, conn, n(node), 0],
+            StreamOpen { conn, node } => [66, conn, n(node), 0],
+            StreamShutdown { conn, node } => [67, conn, n(node), 0],
+            StreamReset { conn, node, reason } => [68, conn, n(node), reason as u64],
+            SegmentSend { segment, conn, from, kind, bytes, retransmit } => [
+                69,
+                segment,
+                conn,
+                n(from) | ((kind as u64) << 24) | (u64::from(retransmit) << 31) | (u64::from(bytes) << 32),
+            ],
+            SegmentDuplicate { segment, copy } => [70, segment, copy, 0],
+            SegmentDeliver { segment, to } => [71, segment, n(to), 0],
+            SegmentDrop { segment, reason } => [72, segment, reason as u64, 0],
+            StreamPartial { conn, node, write, bytes, wanted } => {
+                [73, conn, n(node) | (u64::from(write) << 32), (u64::from(bytes) << 32) | u64::from(wanted)]
+            }
+            StreamFaultsSet => [74, 0, 0, 0],
         }
     }
 }
@@ -277,6 +427,29 @@ impl fmt::Display for Described<'_> {
             Skew { node, offset_nanos, drift_ppm } => {
                 write!(f, "skew clock of {} by {offset_nanos} ns, drift {drift_ppm} ppm", name(node))
             }
+            StreamConnect { conn, from, to, to_port } => {
+                write!(f, "{} connects to {}:{to_port} (conn {conn})", name(from), name(to))
+            }
+            StreamAccept { conn, node } => write!(f, "{} accepts conn {conn}", name(node)),
+            StreamOpen { conn, node } => write!(f, "conn {conn} open at {}", name(node)),
+            StreamShutdown { conn, node } => write!(f, "{} shuts down writing on conn {conn}", name(node)),
+            StreamReset { conn, node, reason } => write!(f, "conn {conn} reset at {} ({reason:?})", name(node)),
+            SegmentSend { segment, conn, from, kind, bytes, retransmit } => write!(
+                f,
+                "{}send segment {segment} of conn {conn} from {}: {kind:?}, {bytes} bytes",
+                if retransmit { "re" } else { "" },
+                name(from)
+            ),
+            SegmentDuplicate { segment, copy } => write!(f, "duplicate segment {segment} as {copy}"),
+            SegmentDeliver { segment, to } => write!(f, "deliver segment {segment} to {}", name(to)),
+            SegmentDrop { segment, reason } => write!(f, "drop segment {segment} ({reason:?})"),
+            StreamPartial { conn, node, write, bytes, wanted } => write!(
+                f,
+                "partial {} on conn {conn} at {}: {bytes} of {wanted} bytes",
+                if write { "write" } else { "read" },
+                name(node)
+            ),
+            StreamFaultsSet => write!(f, "set stream faults"),
         }
     }
 }

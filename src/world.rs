@@ -159,3 +159,24 @@ pub fn heal_all() -> Result<(), Error> {
 pub fn skew_clock(node: &str, skew: Skew) -> Result<(), Error> {
     try_with_shared("seedsim::world::skew_clock", |s| s.skew_clock(node, skew))?
 }
+
+/// Change the stream faults (resets, partial reads and writes, refused connects, slow
+/// connections) from now on, for every connection. See
+/// [`StreamFaults`](crate::net::StreamFaults).
+///
+/// ```
+/// use seedsim::{net::StreamFaults, world, Ratio, Seed, Sim};
+/// let mut sim = Sim::new(Seed(1));
+/// sim.client("nemesis", async {
+///     world::set_stream_faults(StreamFaults::NONE.partial_read(Ratio::percent(50)?))?;
+///     world::set_stream_faults(StreamFaults::NONE)
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+///
+/// # Errors
+/// [`InvalidConfig`](crate::ErrorKind::InvalidConfig) for a value out of range.
+pub fn set_stream_faults(faults: crate::net::StreamFaults) -> Result<(), Error> {
+    try_with_shared("seedsim::world::set_stream_faults", |s| s.set_stream_faults(faults))?
+}

@@ -8,9 +8,14 @@
 //! arrival. Every drop is in the trace with its reason.
 
 mod link;
+pub(crate) mod stream;
+mod stream_config;
+mod tcp;
 mod udp;
 
 pub use link::{Latency, Link};
+pub use stream_config::{StreamConfig, StreamFaults};
+pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -178,6 +183,18 @@ pub struct NetStats {
     pub dropped: u64,
     /// Extra copies the network made.
     pub duplicated: u64,
+    /// Stream segments handed to the network, retransmissions included.
+    pub segments_sent: u64,
+    /// Stream segments that reached a connection or listener.
+    pub segments_delivered: u64,
+    /// Stream segments lost, partitioned, or with no connection to go to.
+    pub segments_dropped: u64,
+    /// Stream segments sent again because they were not acknowledged in time.
+    pub retransmits: u64,
+    /// Stream connection attempts.
+    pub connections: u64,
+    /// Stream connections that failed or were reset, counted once per side.
+    pub resets: u64,
 }
 
 pub(crate) struct Net {
@@ -191,6 +208,8 @@ pub(crate) struct Net {
     rng: Stream,
     pub(crate) stats: NetStats,
     spare_payloads: Vec<Vec<u8>>,
+    /// TCP: listeners, connections and segments in flight, over the same links.
+    pub(crate) streams: stream::Streams,
 }
 
 /// Where and when a datagram arrives; the world schedules it.
@@ -212,6 +231,7 @@ impl Net {
             rng,
             stats: NetStats::default(),
             spare_payloads: Vec::new(),
+            streams: stream::Streams::new(),
         }
     }
 
@@ -433,13 +453,15 @@ impl Net {
         }
     }
 
-    /// Mark every datagram in flight that matches `affected` to be dropped on arrival.
+    /// Mark every datagram and stream segment in flight that matches `affected` to be
+    /// dropped on arrival.
     fn drop_in_flight(&mut self, reason: DropReason, affected: impl Fn(NodeId, NodeId) -> bool) {
         for (_, datagram) in self.in_flight.iter_mut() {
             if datagram.dropped.is_none() && affected(datagram.from, datagram.to) {
                 datagram.dropped = Some(reason);
             }
         }
+        self.streams.drop_in_flight(reason, &affected);
     }
 
     // --- faults --------------------------------------------------------------------------

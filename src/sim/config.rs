@@ -37,6 +37,8 @@ pub struct Config {
     pub on_limit: OnLimit,
     /// The link between every pair of nodes unless overridden.
     pub link: Link,
+    /// How stream connections (`TcpStream`) behave: timeouts, buffers, stream faults.
+    pub stream: crate::net::StreamConfig,
     /// Tasks the world may hold at once (default: 4 million).
     pub tasks_max: usize,
     /// Trace events kept for failure reports (default: 32).
@@ -64,6 +66,7 @@ impl Default for Config {
             steps_max: 100_000_000,
             on_limit: OnLimit::Fail,
             link: Link::default(),
+            stream: crate::net::StreamConfig::default(),
             tasks_max: 1 << 22,
             trace_tail: 32,
             record_trace: false,
@@ -79,6 +82,7 @@ impl Config {
         let bad = |field, expected, value: String| Err(Error::new(ErrorKind::InvalidConfig { field, expected }, value));
         self.policy.validate()?;
         self.link.validate()?;
+        self.stream.validate()?;
         if self.time_limit.is_zero() {
             return bad("time_limit", "a non-zero duration", format!("{:?}", self.time_limit));
         }
@@ -152,6 +156,12 @@ impl Builder {
     /// The default link between every pair of nodes.
     pub fn link(mut self, link: Link) -> Builder {
         self.config.link = link;
+        self
+    }
+
+    /// How stream connections behave (default [`StreamConfig::default`](crate::net::StreamConfig::default)).
+    pub fn stream(mut self, stream: crate::net::StreamConfig) -> Builder {
+        self.config.stream = stream;
         self
     }
 

@@ -114,6 +114,7 @@ impl Sim {
             log_stamp: Cell::new((0, None)),
             log_names: RefCell::new(Vec::new()),
         });
+        shared.world.borrow_mut().net.streams.configure(seed, config.stream);
         Ok(Sim { shared, config, steps: 0, started: false, outcome: None, log })
     }
 
@@ -377,6 +378,16 @@ impl Sim {
         self.shared.heal_all()
     }
 
+    /// Change the stream faults from now on: see
+    /// [`world::set_stream_faults`](crate::world::set_stream_faults).
+    ///
+    /// # Errors
+    /// As [`world::set_stream_faults`](crate::world::set_stream_faults).
+    pub fn set_stream_faults(&mut self, faults: crate::net::StreamFaults) -> Result<(), Error> {
+        let _entered = self.enter();
+        self.shared.set_stream_faults(faults)
+    }
+
     /// Set a node's clock off true time.
     ///
     /// # Errors
@@ -472,6 +483,7 @@ impl Sim {
                 match fired {
                     None => break,
                     Some(Fired::Wake(waker)) => waker.wake(),
+                    Some(Fired::Wakes(wakers)) => wakers.into_iter().flatten().for_each(std::task::Waker::wake),
                     Some(Fired::Restart(node)) => shared.start_node(node),
                     Some(Fired::Nothing) => {}
                 }
@@ -609,6 +621,8 @@ impl Sim {
             datagrams_in_flight: world.net.in_flight_count(),
             events_scheduled: world.pending_events(),
             tasks_live: self.shared.tasks.borrow().live_count(),
+            stream_endpoints: world.net.streams.endpoint_count(),
+            segments_in_flight: world.net.streams.in_flight_count(),
         }
     }
 }
@@ -626,6 +640,10 @@ pub struct Counts {
     pub events_scheduled: usize,
     /// Tasks neither finished nor cancelled.
     pub tasks_live: usize,
+    /// Stream connection ends the world holds: open, closing, or failed with a handle left.
+    pub stream_endpoints: usize,
+    /// Stream segments sent and not yet arrived.
+    pub segments_in_flight: usize,
 }
 
 /// What one call of the run loop did.

@@ -39,6 +39,8 @@ enum Pending {
         node: NodeId,
         starts: u32,
     },
+    /// A stream segment arrives, or a stream endpoint's timer fires.
+    Stream(crate::net::stream::StreamEvent),
 }
 
 struct TimerEntry {
@@ -49,6 +51,8 @@ struct TimerEntry {
 /// What processing one event asks the run loop to do.
 pub(crate) enum Fired {
     Wake(Waker),
+    /// Wake up to two tasks (a stream's reader and writer, or a listener's acceptor).
+    Wakes([Option<Waker>; 2]),
     Restart(NodeId),
     Nothing,
 }
@@ -204,6 +208,7 @@ impl World {
         self.nodes[id.index()].state = State::Crashed;
         self.net.crash(id);
         self.trace.record(self.now, EventKind::NodeCrash { node: id });
+        self.crash_streams(id);
         Ok(true)
     }
 
@@ -342,6 +347,7 @@ impl World {
                 Some(waker) => Fired::Wake(waker),
                 None => Fired::Nothing,
             },
+            Pending::Stream(event) => self.fire_stream(event),
             Pending::Restart { node, starts } => {
                 let n = &self.nodes[node.index()];
                 if n.state == State::Crashed && n.starts == starts {
@@ -357,6 +363,15 @@ impl World {
     pub(crate) fn idle_until(&mut self, to: u64) {
         debug_assert!(self.next_event_at().is_none_or(|at| at > to));
         self.now = self.now.max(to);
+    }
+
+    /// Schedule the events the stream layer asked for (segment arrivals, endpoint timers).
+    pub(crate) fn schedule_streams(&mut self) {
+        let mut outbox = self.net.streams.take_outbox();
+        for (at, event) in outbox.drain(..) {
+            self.schedule(at, Pending::Stream(event));
+        }
+        self.net.streams.put_outbox(outbox);
     }
 
     pub(crate) fn pending_events(&self) -> usize {

@@ -10,4 +10,5 @@ mod net;
 mod nodes;
 mod run;
 mod runner;
+mod tcp;
 mod time;

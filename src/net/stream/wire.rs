@@ -1,0 +1,191 @@
+//! Segments on the wire: their header and flags, the segments in flight, and the link's
+//! verdict on each (`Links::route`), which is the datagram path's, so a stream sees exactly
+//! the network a datagram sees.
+
+use std::any::Any;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+use slab::Slab;
+
+use super::{EndpointKey, Io, StreamEvent};
+use crate::net::link::{Link, Pair};
+use crate::net::NetStats;
+use crate::node::{Node, NodeId};
+use crate::rand::Stream;
+use crate::trace::{DropReason, EventKind, SegmentKind};
+
+/// Opens a connection (sequence numbers start at 0 each way; the SYN takes none).
+pub(super) const SYN: u8 = 1;
+/// The `ack` field is valid: every segment but the first SYN has it.
+pub(super) const ACK: u8 = 2;
+/// The end of the sender's data; takes one sequence number, after the last byte.
+pub(super) const FIN: u8 = 4;
+/// Resets the connection.
+pub(super) const RST: u8 = 8;
+/// A keepalive or window probe: answered at once with an acknowledgement.
+pub(super) const PROBE: u8 = 16;
+
+/// Segment payload buffers kept for reuse.
+pub(super) const SPARE_MAX: usize = 256;
+
+/// A view of the network's link state, borrowed for one stream operation.
+pub(crate) struct Links<'a> {
+    pub(super) pairs: &'a mut BTreeMap<(NodeId, NodeId), Pair>,
+    pub(super) link_default: Link,
+    pub(super) rng: &'a mut Stream,
+    pub(super) stats: &'a mut NetStats,
+}
+
+/// The link's verdict on one packet.
+pub(super) enum Verdict {
+    Dropped(DropReason),
+    Arrives([Option<u64>; 2]),
+}
+
+impl Links<'_> {
+    /// Decide the fate of a packet sent now from `from` to `to`, as `Net::send` does for a
+    /// datagram (the same checks and draws in the same order), plus `extra` nanoseconds of
+    /// delay that hold back no other traffic.
+    pub(super) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
+        let pair = self.pairs.entry((from, to)).or_default();
+        if from != to && (pair.blocked || nodes[from.index()].isolated || nodes[to.index()].isolated) {
+            return Verdict::Dropped(DropReason::Partition);
+        }
+        let link = pair.link.unwrap_or(self.link_default);
+        if self.rng.chance(link.loss) {
+            return Verdict::Dropped(DropReason::Loss);
+        }
+        let copies = if self.rng.chance(link.duplicate) { 2 } else { 1 };
+        let mut arrivals = [None, None];
+        for arrival in arrivals.iter_mut().take(copies) {
+            let mut at = now.saturating_add(link.latency.sample(self.rng));
+            at = at.max(pair.clogged_until);
+            if self.rng.chance(link.reorder) {
+                at = at.saturating_add(link.latency.sample(self.rng).max(1));
+            } else {
+                at = at.max(pair.last_arrival);
+                pair.last_arrival = at;
+            }
+            let at = at.saturating_add(extra);
+            assert!(at >= now, "segment arrival {at} before send {now}");
+            *arrival = Some(at);
+        }
+        Verdict::Arrives(arrivals)
+    }
+}
+
+/// A segment header: who sends it to whom, and what it says.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Header {
+    pub(super) conn: u64,
+    pub(super) from: NodeId,
+    pub(super) from_port: u16,
+    pub(super) from_key: EndpointKey,
+    pub(super) to: NodeId,
+    pub(super) to_port: u16,
+    /// `None` for a SYN, which goes to a listener.
+    pub(super) to_key: Option<EndpointKey>,
+    pub(super) flags: u8,
+    /// Sequence number of the first payload byte (of the FIN, if there is no payload).
+    pub(super) seq: u64,
+    /// The next sequence number the sender expects (FIN included).
+    pub(super) ack: u64,
+    /// Bytes the sender will accept beyond `ack`.
+    pub(super) window: u64,
+    /// A slow connection's extra delay, told to the accepting side by the SYN.
+    pub(super) extra: u64,
+    pub(super) retransmit: bool,
+}
+
+impl Header {
+    pub(super) fn kind(&self, bytes: usize) -> SegmentKind {
+        match self.flags {
+            f if f & RST != 0 => SegmentKind::Rst,
+            f if f & SYN != 0 && f & ACK != 0 => SegmentKind::SynAck,
+            f if f & SYN != 0 => SegmentKind::Syn,
+            f if f & FIN != 0 => SegmentKind::Fin,
+            f if f & PROBE != 0 => SegmentKind::Probe,
+            _ if bytes > 0 => SegmentKind::Data,
+            _ => SegmentKind::Ack,
+        }
+    }
+}
+
+/// Values written with `TcpStream::poll_write_value`, by the position of the byte that
+/// carries each.
+pub(super) type Values = VecDeque<(u64, Rc<dyn Any>)>;
+
+pub(super) struct Segment {
+    pub(super) id: u64,
+    pub(super) header: Header,
+    pub(super) payload: Vec<u8>,
+    pub(super) values: Vec<(u64, Rc<dyn Any>)>,
+    pub(super) dropped: Option<DropReason>,
+}
+
+/// Segments in flight, and what sending one takes.
+pub(super) struct Wire {
+    pub(super) in_flight: Slab<Segment>,
+    pub(super) next_segment: u64,
+    pub(super) spare: Vec<Vec<u8>>,
+    pub(super) outbox: Vec<(u64, StreamEvent)>,
+}
+
+impl Wire {
+    /// Send a segment through the link. The payload buffer is the wire's from now on.
+    pub(super) fn send(&mut self, io: &mut Io<'_>, header: Header, payload: Vec<u8>, values: Vec<(u64, Rc<dyn Any>)>) {
+        let id = self.next_segment;
+        self.next_segment += 1;
+        let bytes = payload.len();
+        io.trace.record(
+            io.now,
+            EventKind::SegmentSend {
+                segment: id,
+                conn: header.conn,
+                from: header.from,
+                kind: header.kind(bytes),
+                bytes: bytes as u32,
+                retransmit: header.retransmit,
+            },
+        );
+        io.links.stats.segments_sent += 1;
+        if header.retransmit {
+            io.links.stats.retransmits += 1;
+        }
+        match io.links.route(io.now, io.nodes, header.from, header.to, header.extra) {
+            Verdict::Dropped(reason) => {
+                io.links.stats.segments_dropped += 1;
+                io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
+                self.recycle(payload);
+            }
+            Verdict::Arrives([first, second]) => {
+                if let Some(at) = second {
+                    let copy = self.next_segment;
+                    self.next_segment += 1;
+                    io.trace.record(io.now, EventKind::SegmentDuplicate { segment: id, copy });
+                    let mut duplicate = self.spare.pop().unwrap_or_default();
+                    duplicate.extend_from_slice(&payload);
+                    let segment =
+                        Segment { id: copy, header, payload: duplicate, values: values.clone(), dropped: None };
+                    let slot = self.in_flight.insert(segment) as u32;
+                    self.outbox.push((at, StreamEvent::Arrive { slot }));
+                }
+                let at = first.expect("a packet that arrives has a first copy");
+                let slot = self.in_flight.insert(Segment { id, header, payload, values, dropped: None }) as u32;
+                self.outbox.push((at, StreamEvent::Arrive { slot }));
+            }
+        }
+    }
+
+    pub(super) fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    pub(super) fn recycle(&mut self, mut payload: Vec<u8>) {
+        if self.spare.len() < SPARE_MAX && payload.capacity() <= 1 << 16 {
+            payload.clear();
+            self.spare.push(payload);
+        }
+    }
+}
