@@ -10,5 +10,6 @@ mod net;
 mod nodes;
 mod run;
 mod runner;
+mod stream_faults;
 mod tcp;
 mod time;
