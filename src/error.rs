@@ -47,6 +47,13 @@ pub enum ErrorKind {
     UnknownNode,
     /// A second node with a name already taken.
     DuplicateNode,
+    /// A history completion for an operation this history never invoked: an id from another
+    /// history (`seedsim::check::History`).
+    HistoryOpUnknown,
+    /// A history completion for an operation that already completed.
+    HistoryOpCompletedTwice,
+    /// A history event with a time before the history's last event.
+    HistoryTimeBackwards,
     /// A node name that is empty, too long or has characters other than `[A-Za-z0-9_.-]`.
     InvalidNodeName,
     /// A lifecycle operation a node cannot do in its current state, e.g. restarting a client.
@@ -60,6 +67,13 @@ pub enum ErrorKind {
     NoSimulation,
     /// A `tracing` filter (`SEEDSIM_LOG` or `Builder::log`) that does not parse.
     InvalidLogFilter,
+    /// A line of a fault plan's text form that does not parse.
+    InvalidFaultPlan {
+        /// The line number, from 1.
+        line: usize,
+        /// The form that was expected there.
+        expected: &'static str,
+    },
 }
 
 impl Error {
@@ -101,6 +115,20 @@ impl fmt::Display for Error {
                 f,
                 "duplicate node name {input:?}: every node and client needs a name of its own"
             ),
+            ErrorKind::HistoryOpUnknown => write!(
+                f,
+                "invalid history event ({input}): the operation was not invoked in this history \
+                 (a completion needs the OpId that History::invoke or Recorder::invoke returned)"
+            ),
+            ErrorKind::HistoryOpCompletedTwice => write!(
+                f,
+                "invalid history event ({input}): an operation completes once, as ok, fail or unknown"
+            ),
+            ErrorKind::HistoryTimeBackwards => write!(
+                f,
+                "invalid history event ({input}): events are recorded in time order, so a time may not be \
+                 before the previous event's"
+            ),
             ErrorKind::InvalidNodeName => write!(
                 f,
                 "invalid node name {input:?}: expected 1 to 64 characters from A-Z, a-z, 0-9, '_', '-' and '.'"
@@ -113,6 +141,9 @@ impl fmt::Display for Error {
                 "{input} was called outside a seedsim simulation: call it from a task of a node or client \
                  while Sim::run or Sim::step is running, or use the method of the same name on Sim"
             ),
+            ErrorKind::InvalidFaultPlan { line, expected } => {
+                write!(f, "invalid fault plan, line {line} {input:?}: expected {expected}")
+            }
             ErrorKind::InvalidLogFilter => write!(
                 f,
                 "invalid log filter {input:?}: expected a tracing filter such as \"info\" or \"seedsim=debug,my_crate=trace\""

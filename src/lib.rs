@@ -44,8 +44,10 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod check;
 mod context;
 mod error;
+pub mod fault;
 mod log;
 pub mod net;
 mod node;

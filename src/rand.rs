@@ -22,11 +22,16 @@ use crate::seed::Seed;
 pub(crate) enum Purpose {
     Scheduler = 1,
     Network = 2,
-    // 3 is kept for the fault generator (nemesis), so adding it shifts no other stream.
+    /// The fault generator (nemesis, swarm choices).
+    Faults = 3,
     /// Draws made by code that runs outside any node (test code between steps).
     World = 4,
     /// Stream faults: resets, partial reads and writes, refused connects, slow connections.
     StreamFaults = 5,
+    /// `buggify!` sites: which are enabled, and when they fire.
+    Buggify = 6,
+    /// Swarm testing: which fault kinds a seed turns on.
+    Swarm = 7,
 }
 
 const NODE_STREAM_BASE: u64 = 1 << 32;
@@ -152,6 +157,18 @@ impl Ratio {
     /// True if the ratio is zero.
     pub fn is_never(self) -> bool {
         self.num == 0
+    }
+
+    /// True if `self` is a higher probability than `other`.
+    ///
+    /// ```
+    /// use seedsim::Ratio;
+    /// assert!(Ratio::new(1, 3)?.exceeds(Ratio::percent(30)?));
+    /// assert!(!Ratio::percent(30)?.exceeds(Ratio::new(3, 10)?));
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn exceeds(self, other: Ratio) -> bool {
+        u64::from(self.num) * u64::from(other.den) > u64::from(other.num) * u64::from(self.den)
     }
 }
 

@@ -7,7 +7,9 @@
 //! hashes compared, and a failure is replayed once before it is reported, so a report never
 //! carries a replay line that does not replay.
 
+use crate::check::Coverage;
 use crate::error::{Error, ErrorKind};
+use crate::fault::Profile;
 use crate::seed::Seed;
 use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::sim::{Builder, Sim};
@@ -48,6 +50,18 @@ pub struct Runner {
     builder: Builder,
     determinism_checks: u64,
     replay_command: Option<String>,
+    faults: FaultMode,
+}
+
+/// Which faults a runner adds to every run.
+#[derive(Clone, Debug)]
+enum FaultMode {
+    /// Only what the scenario does itself.
+    None,
+    /// A nemesis with this profile, the same for every seed.
+    Nemesis(Profile),
+    /// A nemesis with a swarm profile drawn per seed from this base.
+    Swarm(Profile),
 }
 
 impl Default for Runner {
@@ -66,6 +80,9 @@ pub struct Report {
     pub passed: u64,
     /// The failure found, if any: the runner stops at the first.
     pub failure: Option<Box<Failure>>,
+    /// What the assertions and `buggify!` sites did over every seed run (not counting
+    /// determinism re-runs): `coverage.never_held()` lists states no seed reached.
+    pub coverage: Coverage,
 }
 
 /// The seeds and log filter a runner will use, after reading the environment.
@@ -105,6 +122,7 @@ impl Runner {
             builder: Builder::default(),
             determinism_checks: 1,
             replay_command: None,
+            faults: FaultMode::None,
         }
     }
 
@@ -150,6 +168,36 @@ impl Runner {
     /// How many of the first seeds to run twice, comparing trace hashes (default 1).
     pub fn determinism_checks(mut self, seeds: u64) -> Runner {
         self.determinism_checks = seeds;
+        self
+    }
+
+    /// Add a nemesis with this profile to every run, after the scenario has added its nodes
+    /// (see [`Sim::nemesis`]).
+    pub fn nemesis(mut self, profile: Profile) -> Runner {
+        self.faults = FaultMode::Nemesis(profile);
+        self
+    }
+
+    /// Swarm testing: every run gets a nemesis whose profile the seed draws from `base`
+    /// ([`Profile::swarm`]), so different seeds turn on different fault kinds at different
+    /// strengths.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::{fault::Profile, time::sleep, Runner};
+    /// let report = Runner::new()
+    ///     .seeds(5)
+    ///     .swarm(Profile::chaos())
+    ///     .try_run(|sim| {
+    ///         sim.node("a", || async { sleep(Duration::from_secs(30)).await })?;
+    ///         sim.client("c", async { sleep(Duration::from_secs(12)).await; Ok::<(), std::io::Error>(()) })?;
+    ///         Ok(())
+    ///     })?;
+    /// assert!(report.failure.is_none());
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn swarm(mut self, base: Profile) -> Runner {
+        self.faults = FaultMode::Swarm(base);
         self
     }
 
@@ -239,7 +287,14 @@ impl Runner {
         match self.try_run(scenario) {
             Err(err) => panic!("seedsim: {err}"),
             Ok(Report { failure: Some(failure), .. }) => panic!("{failure}"),
-            Ok(_) => {}
+            Ok(report) => {
+                for assertion in report.coverage.never_held() {
+                    eprintln!(
+                        "seedsim: assert_sometimes!({:?}) at {} never held in {} runs: the tests never reach that state",
+                        assertion.name, assertion.location, report.passed
+                    );
+                }
+            }
         }
     }
 
@@ -253,11 +308,12 @@ impl Runner {
         F: Fn(&mut Sim) -> Result<(), Error>,
     {
         let plan = self.plan()?;
-        let mut report = Report { runs: 0, passed: 0, failure: None };
+        let mut report = Report { runs: 0, passed: 0, failure: None, coverage: Coverage::default() };
         for index in 0..plan.seeds {
             let seed = plan.seed(index);
             let outcome = self.run_one(seed, plan.log.as_deref(), false, &scenario)?.0;
             report.runs += 1;
+            report.coverage.absorb(outcome.coverage());
             if index < self.determinism_checks {
                 // Not logged: one log of the seed is enough.
                 let again = self.run_one(seed, None, false, &scenario)?.0;
@@ -302,6 +358,11 @@ impl Runner {
         }
         let mut sim = builder.build()?;
         scenario(&mut sim)?;
+        match &self.faults {
+            FaultMode::None => {}
+            FaultMode::Nemesis(profile) => drop(sim.nemesis(profile.clone())?),
+            FaultMode::Swarm(base) => drop(sim.nemesis(Profile::swarm(base.clone(), seed))?),
+        }
         let outcome = sim.run();
         Ok((outcome, sim))
     }
@@ -327,6 +388,8 @@ impl Runner {
             last_events: Vec::new(),
             trace_hash: first.trace_hash(),
             replay: format!("SEEDSIM_SEED={seed} {}", self.replay_line()),
+            faults: sim_a.fault_plan().clone(),
+            coverage: Default::default(),
         })
     }
 

@@ -307,6 +307,37 @@ pub enum EventKind {
     },
     /// The stream faults were changed.
     StreamFaultsSet,
+    /// A node's clock stepped forward or back.
+    ClockJump {
+        /// The node.
+        node: NodeId,
+        /// The step, in nanoseconds.
+        by_nanos: i64,
+    },
+    /// Every link loses at least `loss_num / loss_den` of its datagrams until `until`.
+    LossBurst {
+        /// The loss's numerator.
+        loss_num: u32,
+        /// The loss's denominator.
+        loss_den: u32,
+        /// When the burst ends.
+        until: Instant,
+    },
+    /// Every datagram sent until `until` takes `extra_nanos` longer.
+    LatencySpike {
+        /// The added latency.
+        extra_nanos: u64,
+        /// When the spike ends.
+        until: Instant,
+    },
+    /// The end of the faults: network healed, crashed nodes restarted, paused ones resumed,
+    /// clocks set right. Liveness is measured from here.
+    Recover,
+    /// A `buggify!` site fired.
+    Buggify {
+        /// The call site.
+        site: &'static std::panic::Location<'static>,
+    },
 }
 
 impl EventKind {
@@ -359,6 +390,17 @@ impl EventKind {
                 [73, conn, n(node) | (u64::from(write) << 32), (u64::from(bytes) << 32) | u64::from(wanted)]
             }
             StreamFaultsSet => [74, 0, 0, 0],
+            // Tags from 40 on belong to faults and checks.
+            ClockJump { node, by_nanos } => [40, n(node), by_nanos as u64, 0],
+            LossBurst { loss_num, loss_den, until } => {
+                [41, (u64::from(loss_num) << 32) | u64::from(loss_den), until.as_nanos(), 0]
+            }
+            LatencySpike { extra_nanos, until } => [42, extra_nanos, until.as_nanos(), 0],
+            Recover => [43, 0, 0, 0],
+            Buggify { site } => {
+                let file = site.file().bytes().fold(HASH_START, |hash, byte| mix(hash, u64::from(byte)));
+                [44, file, u64::from(site.line()), u64::from(site.column())]
+            }
         }
     }
 }
@@ -450,6 +492,11 @@ impl fmt::Display for Described<'_> {
                 name(node)
             ),
             StreamFaultsSet => write!(f, "set stream faults"),
+            ClockJump { node, by_nanos } => write!(f, "jump clock of {} by {by_nanos} ns", name(node)),
+            LossBurst { loss_num, loss_den, until } => write!(f, "loss burst {loss_num}/{loss_den} until {until}"),
+            LatencySpike { extra_nanos, until } => write!(f, "latency spike +{extra_nanos} ns until {until}"),
+            Recover => write!(f, "recover: faults end"),
+            Buggify { site } => write!(f, "buggify fired at {}:{}:{}", site.file(), site.line(), site.column()),
         }
     }
 }

@@ -180,3 +180,36 @@ pub fn skew_clock(node: &str, skew: Skew) -> Result<(), Error> {
 pub fn set_stream_faults(faults: crate::net::StreamFaults) -> Result<(), Error> {
     try_with_shared("seedsim::world::set_stream_faults", |s| s.set_stream_faults(faults))?
 }
+
+/// End every fault now: heal the network, restart crashed nodes, resume paused ones and set
+/// every clock right. Liveness properties (`Sim::liveness`) are measured from the last
+/// recover. A nemesis of your own calls this when it is done.
+///
+/// # Errors
+/// [`NoSimulation`](crate::ErrorKind::NoSimulation) outside a run.
+pub fn recover() -> Result<(), Error> {
+    try_with_shared("seedsim::world::recover", |s| s.recover())
+}
+
+/// True if the node is running or paused (started and not crashed): for a nemesis of your
+/// own that must not take down too many nodes.
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn is_up(node: &str) -> Result<bool, Error> {
+    try_with_shared("seedsim::world::is_up", |s| {
+        let world = s.world.borrow();
+        world.node_id(node).map(|id| world.node(id).is_up())
+    })?
+}
+
+/// True if the node is isolated.
+///
+/// # Errors
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn is_isolated(node: &str) -> Result<bool, Error> {
+    try_with_shared("seedsim::world::is_isolated", |s| {
+        let world = s.world.borrow();
+        world.node_id(node).map(|id| world.node(id).isolated)
+    })?
+}

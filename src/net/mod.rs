@@ -28,7 +28,7 @@ use slab::Slab;
 use crate::context;
 use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
-use crate::rand::Stream;
+use crate::rand::{Ratio, Stream};
 use crate::trace::{DropReason, EventKind, Trace};
 use link::Pair;
 
@@ -210,6 +210,10 @@ pub(crate) struct Net {
     spare_payloads: Vec<Vec<u8>>,
     /// TCP: listeners, connections and segments in flight, over the same links.
     pub(crate) streams: stream::Streams,
+    /// A loss burst over every link: at least this loss until this true time (ns).
+    burst: (Ratio, u64),
+    /// A latency spike over every link: this much extra latency (ns) until this true time.
+    spike: (u64, u64),
 }
 
 /// Where and when a datagram arrives; the world schedules it.
@@ -232,6 +236,8 @@ impl Net {
             stats: NetStats::default(),
             spare_payloads: Vec::new(),
             streams: stream::Streams::new(),
+            burst: (Ratio::NEVER, 0),
+            spike: (0, 0),
         }
     }
 
@@ -370,14 +376,18 @@ impl Net {
             },
         );
         // Split the borrows: the pair stays borrowed while the rest of the network is used.
-        let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, .. } = self;
+        let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, burst, spike, .. } = self;
         let pair = pairs.entry((from, to_node)).or_default();
         if from != to_node && (pair.blocked || nodes[from.index()].isolated || nodes[to_node.index()].isolated) {
             stats.dropped += 1;
             trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Partition });
             return [None, None];
         }
-        let link = pair.link.unwrap_or(*link_default);
+        let mut link = pair.link.unwrap_or(*link_default);
+        if now < burst.1 && burst.0.exceeds(link.loss) {
+            link.loss = burst.0;
+        }
+        let extra_latency = if now < spike.1 { spike.0 } else { 0 };
         if rng.chance(link.loss) {
             stats.dropped += 1;
             trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Loss });
@@ -386,7 +396,7 @@ impl Net {
         let copies = if rng.chance(link.duplicate) { 2 } else { 1 };
         let mut arrivals = [None, None];
         for (copy, arrival) in arrivals.iter_mut().enumerate().take(copies) {
-            let mut at = now.saturating_add(link.latency.sample(rng));
+            let mut at = now.saturating_add(link.latency.sample(rng)).saturating_add(extra_latency);
             at = at.max(pair.clogged_until);
             if rng.chance(link.reorder) {
                 // Held back by another latency draw, and not holding back the datagrams after it.
@@ -495,6 +505,18 @@ impl Net {
             pair.blocked = false;
             pair.clogged_until = 0;
         }
+        self.burst = (Ratio::NEVER, 0);
+        self.spike = (0, 0);
+    }
+
+    /// Every link loses at least `loss` until `until`.
+    pub(crate) fn loss_burst(&mut self, loss: Ratio, until: u64) {
+        self.burst = (loss, until);
+    }
+
+    /// Every datagram sent before `until` takes `extra` more nanoseconds.
+    pub(crate) fn latency_spike(&mut self, extra: u64, until: u64) {
+        self.spike = (extra, until);
     }
 
     /// A node crashed: close its sockets and drop every datagram to or from it.

@@ -52,6 +52,8 @@ pub struct Config {
     /// `Sim` built by hand, which does not read `SEEDSIM_SEED`: its report says to rebuild
     /// it with the seed instead. [`Runner`](crate::Runner) sets it.
     pub replay_command: Option<String>,
+    /// Invariants and liveness properties are checked after every this many steps (default 1).
+    pub check_every: u64,
     /// Events scheduled at once (timers, datagrams in flight, restarts) before the run fails
     /// as overloaded (default: 16 million).
     pub scheduled_max: usize,
@@ -73,6 +75,7 @@ impl Default for Config {
             log: None,
             replay_command: None,
             scheduled_max: 1 << 24,
+            check_every: 1,
         }
     }
 }
@@ -91,6 +94,9 @@ impl Config {
         }
         if !(1..=1 << 31).contains(&self.tasks_max) {
             return bad("tasks_max", "1 to 2147483648", self.tasks_max.to_string());
+        }
+        if self.check_every == 0 {
+            return bad("check_every", "at least 1", "0".to_owned());
         }
         if self.scheduled_max == 0 {
             return bad("scheduled_max", "at least 1", "0".to_owned());
@@ -194,6 +200,13 @@ impl Builder {
     /// that reads `SEEDSIM_SEED` (a `Runner` sets this itself).
     pub fn replay_command(mut self, command: impl Into<String>) -> Builder {
         self.config.replay_command = Some(command.into());
+        self
+    }
+
+    /// Check invariants and liveness properties after every `steps` steps instead of every
+    /// step: cheaper for expensive checks, at the cost of noticing a violation later.
+    pub fn check_every(mut self, steps: u64) -> Builder {
+        self.config.check_every = steps;
         self
     }
 

@@ -5,8 +5,10 @@
 //! event due then. It checks the limits and the end conditions between steps. Everything it
 //! needs computed is asked of the world (`state`) or the tasks (`runtime`).
 
+mod checks;
 mod config;
 pub(crate) mod control;
+mod faults;
 pub(crate) mod outcome;
 pub(crate) mod state;
 
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use crate::context::{Enter, Shared};
 use crate::error::Error;
+use crate::fault::FaultPlan;
 use crate::net::Link;
 use crate::node::{Exit, MainFuture, NodeId, Role, State};
 use crate::rand::{Purpose, Stream};
@@ -71,6 +74,9 @@ pub struct Sim {
     started: bool,
     outcome: Option<Outcome>,
     log: Option<tracing::Dispatch>,
+    /// Every fault plan installed, merged, for reports.
+    plan: FaultPlan,
+    checks: checks::Checks,
 }
 
 impl std::fmt::Debug for Sim {
@@ -115,7 +121,16 @@ impl Sim {
             log_names: RefCell::new(Vec::new()),
         });
         shared.world.borrow_mut().net.streams.configure(seed, config.stream);
-        Ok(Sim { shared, config, steps: 0, started: false, outcome: None, log })
+        Ok(Sim {
+            shared,
+            config,
+            steps: 0,
+            started: false,
+            outcome: None,
+            log,
+            plan: FaultPlan::new(),
+            checks: Default::default(),
+        })
     }
 
     /// The seed.
@@ -408,6 +423,7 @@ impl Sim {
         for id in ids {
             self.shared.start_node(id);
         }
+        self.checks.schedule(&mut self.shared.world.borrow_mut());
     }
 
     /// One step of the run: poll one task, or report that nothing can happen before `until`
@@ -456,6 +472,7 @@ impl Sim {
                     );
                 }
                 self.poll(picked);
+                self.after_step();
                 return Advance::Polled;
             }
             let next = shared.world.borrow().next_event_at();
@@ -485,9 +502,34 @@ impl Sim {
                     Some(Fired::Wake(waker)) => waker.wake(),
                     Some(Fired::Wakes(wakers)) => wakers.into_iter().flatten().for_each(std::task::Waker::wake),
                     Some(Fired::Restart(node)) => shared.start_node(node),
+                    Some(Fired::Fault(fault)) => {
+                        shared.apply_fault(&fault);
+                        self.checks.schedule(&mut shared.world.borrow_mut());
+                    }
+                    Some(Fired::Deadline { check, epoch }) => {
+                        let cause = self.checks.deadline(check, epoch, &shared.world.borrow());
+                        if let Some(cause) = cause {
+                            shared.world.borrow_mut().fail_at(cause, None, None);
+                        }
+                    }
                     Some(Fired::Nothing) => {}
                 }
             }
+        }
+    }
+
+    /// Run the registered checks, every `check_every` steps.
+    fn after_step(&mut self) {
+        if self.checks.is_empty() || self.steps % self.config.check_every != 0 {
+            return;
+        }
+        let epoch = {
+            let mut world = self.shared.world.borrow_mut();
+            self.checks.schedule(&mut world);
+            world.recover_epoch
+        };
+        if let Some(cause) = self.checks.after_step(epoch) {
+            self.shared.world.borrow_mut().fail_at(cause, None, None);
         }
     }
 
@@ -562,6 +604,10 @@ impl Sim {
     }
 
     fn finish_passed(&mut self, end: End) -> Outcome {
+        let liveness = self.checks.at_end(&self.shared.world.borrow());
+        if let Some(cause) = liveness {
+            return self.finish_failed(cause, None, None);
+        }
         let world = self.shared.world.borrow();
         let outcome = Outcome::Passed(Summary {
             seed: self.config.seed,
@@ -572,6 +618,8 @@ impl Sim {
             trace_hash: world.trace.hash(),
             tasks_spawned: self.shared.tasks.borrow().spawned(),
             net: world.net.stats,
+            faults: self.plan.clone(),
+            coverage: world.coverage(),
         });
         drop(world);
         self.outcome = Some(outcome.clone());
@@ -597,6 +645,8 @@ impl Sim {
                     self.config.seed
                 ),
             },
+            faults: self.plan.clone(),
+            coverage: world.coverage(),
         };
         drop(world);
         let outcome = Outcome::Failed(Box::new(failure));

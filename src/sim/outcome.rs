@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::check::Coverage;
+use crate::fault::FaultPlan;
 use crate::net::NetStats;
 use crate::seed::Seed;
 use crate::task::TaskId;
@@ -41,6 +43,14 @@ impl Outcome {
         match self {
             Outcome::Passed(summary) => summary.trace_hash,
             Outcome::Failed(failure) => failure.trace_hash,
+        }
+    }
+
+    /// What the assertions and `buggify!` sites did.
+    pub fn coverage(&self) -> &Coverage {
+        match self {
+            Outcome::Passed(summary) => &summary.coverage,
+            Outcome::Failed(failure) => &failure.coverage,
         }
     }
 
@@ -107,6 +117,10 @@ pub struct Summary {
     pub tasks_spawned: u64,
     /// What the network did.
     pub net: NetStats,
+    /// The faults installed (plans and nemeses), merged.
+    pub faults: FaultPlan,
+    /// What the assertions and `buggify!` sites did.
+    pub coverage: Coverage,
 }
 
 /// A failed run, with everything needed to understand and replay it.
@@ -131,6 +145,11 @@ pub struct Failure {
     pub trace_hash: u64,
     /// One line that replays the failure.
     pub replay: String,
+    /// The faults installed (plans and nemeses), merged: the report prints them so they can
+    /// be read, edited and replayed.
+    pub faults: FaultPlan,
+    /// What the assertions and `buggify!` sites did up to the failure.
+    pub coverage: Coverage,
 }
 
 /// What went wrong in a failed run.
@@ -174,6 +193,31 @@ pub enum Cause {
     ScheduledLimit {
         /// The limit.
         limit: usize,
+    },
+    /// An `assert_always!` was false.
+    Assertion {
+        /// The assertion's name.
+        name: String,
+        /// `file:line:column` of the assertion.
+        location: String,
+    },
+    /// An invariant registered with `Sim::invariant` returned an error.
+    Invariant {
+        /// The invariant's name.
+        name: String,
+        /// Its error message.
+        message: String,
+    },
+    /// A liveness property did not hold within its time after the last recover.
+    Liveness {
+        /// The property's name.
+        name: String,
+        /// When the time started: the last recover, or the start of the run.
+        since: Instant,
+        /// How long it had.
+        within: Duration,
+        /// True if the run ended (clients done) before its deadline, with it not holding.
+        run_ended: bool,
     },
     /// The run did something that cannot replay (a wake from another thread).
     Nondeterminism {
@@ -229,6 +273,15 @@ impl fmt::Display for Cause {
                 "more than {limit} events scheduled at once (timers, datagrams in flight, restarts): \
                  a node floods the network or leaks timers (raise the bound with Builder::scheduled_max)"
             ),
+            Cause::Assertion { name, location } => write!(f, "assert_always!({name:?}) failed at {location}"),
+            Cause::Invariant { name, message } => write!(f, "invariant {name:?} violated: {message}"),
+            Cause::Liveness { name, since, within, run_ended } => {
+                write!(f, "liveness: {name:?} did not hold within {within:?} of {since}")?;
+                if *run_ended {
+                    write!(f, " (the run ended first; keep a client running until it can hold)")?;
+                }
+                Ok(())
+            }
             Cause::Nondeterminism { message } => write!(f, "nondeterminism: {message}"),
         }
     }
@@ -246,6 +299,17 @@ impl fmt::Display for Failure {
             _ => {}
         }
         writeln!(f, "  trace hash: 0x{:016x}", self.trace_hash)?;
+        if !self.faults.is_empty() {
+            writeln!(f, "  faults:")?;
+            for line in self.faults.to_string().lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        let fired: Vec<&str> =
+            self.coverage.buggify.iter().filter(|s| s.fired > 0).map(|s| s.location.as_str()).collect();
+        if !fired.is_empty() {
+            writeln!(f, "  buggify fired at: {}", fired.join(", "))?;
+        }
         if !self.last_events.is_empty() {
             writeln!(f, "  last events:")?;
             for line in &self.last_events {

@@ -14,10 +14,12 @@ use std::task::Waker;
 
 use slab::Slab;
 
+use crate::check::{Assertion, AssertionKind};
 use crate::error::{Error, ErrorKind};
+use crate::fault::{BuggifySite, Fault};
 use crate::net::{self, Link, Net, SocketKey};
 use crate::node::{validate_name, Node, NodeId, Role, State, NODES_MAX};
-use crate::rand::{Purpose, Stream};
+use crate::rand::{Purpose, Ratio, Stream};
 use crate::seed::Seed;
 use crate::sim::outcome::Cause;
 use crate::task::TaskId;
@@ -41,6 +43,15 @@ enum Pending {
     },
     /// A stream segment arrives, or a stream endpoint's timer fires.
     Stream(crate::net::stream::StreamEvent),
+    /// A fault of an installed plan, by its index in `World::faults`.
+    Fault {
+        index: u32,
+    },
+    /// A liveness property's deadline after the recover of `epoch`.
+    Deadline {
+        check: u32,
+        epoch: u32,
+    },
 }
 
 struct TimerEntry {
@@ -54,6 +65,11 @@ pub(crate) enum Fired {
     /// Wake up to two tasks (a stream's reader and writer, or a listener's acceptor).
     Wakes([Option<Waker>; 2]),
     Restart(NodeId),
+    Fault(Fault),
+    Deadline {
+        check: u32,
+        epoch: u32,
+    },
     Nothing,
 }
 
@@ -83,6 +99,15 @@ pub(crate) struct World {
     pub(crate) clients: usize,
     pub(crate) clients_unfinished: usize,
     scheduled_max: usize,
+    /// Faults of installed plans, by index (each scheduled as a `Pending::Fault`).
+    pub(crate) faults: Vec<Fault>,
+    /// Bumped by every recover; liveness deadlines carry the epoch they belong to.
+    pub(crate) recover_epoch: u32,
+    /// True time of the last recover.
+    pub(crate) recovered_at: Option<u64>,
+    pub(crate) assertions: BTreeMap<&'static str, Assertion>,
+    pub(crate) buggify_sites: BTreeMap<(&'static str, u32, u32), BuggifySite>,
+    rng_buggify: Option<Stream>,
 }
 
 impl World {
@@ -103,6 +128,12 @@ impl World {
             clients: 0,
             clients_unfinished: 0,
             scheduled_max,
+            faults: Vec::new(),
+            recover_epoch: 0,
+            recovered_at: None,
+            assertions: BTreeMap::new(),
+            buggify_sites: BTreeMap::new(),
+            rng_buggify: None,
         }
     }
 
@@ -348,6 +379,8 @@ impl World {
                 None => Fired::Nothing,
             },
             Pending::Stream(event) => self.fire_stream(event),
+            Pending::Fault { index } => Fired::Fault(self.faults[index as usize].clone()),
+            Pending::Deadline { check, epoch } => Fired::Deadline { check, epoch },
             Pending::Restart { node, starts } => {
                 let n = &self.nodes[node.index()];
                 if n.state == State::Crashed && n.starts == starts {
@@ -372,6 +405,65 @@ impl World {
             self.schedule(at, Pending::Stream(event));
         }
         self.net.streams.put_outbox(outbox);
+    }
+
+    pub(crate) fn schedule_fault(&mut self, at: u64, fault: Fault) {
+        let index = self.faults.len() as u32;
+        self.faults.push(fault);
+        self.schedule(at, Pending::Fault { index });
+    }
+
+    pub(crate) fn schedule_deadline(&mut self, at: u64, check: u32, epoch: u32) {
+        self.schedule(at.max(self.now), Pending::Deadline { check, epoch });
+    }
+
+    pub(crate) fn record_assertion(
+        &mut self,
+        kind: AssertionKind,
+        name: &'static str,
+        location: &'static Location<'static>,
+        held: bool,
+    ) {
+        let entry = self.assertions.entry(name).or_insert_with(|| Assertion {
+            name: name.to_owned(),
+            kind,
+            location: format!("{}:{}", location.file(), location.line()),
+            evaluated: 0,
+            held: 0,
+        });
+        entry.evaluated += 1;
+        entry.held += u64::from(held);
+    }
+
+    /// Evaluate a `buggify!` site: enabled by the seed per site, then fires with `fire`.
+    pub(crate) fn buggify(&mut self, location: &'static Location<'static>, fire: Ratio) -> bool {
+        let seed = self.seed.0;
+        let key = (location.file(), location.line(), location.column());
+        let site = self.buggify_sites.entry(key).or_insert_with(|| BuggifySite {
+            location: format!("{}:{}:{}", location.file(), location.line(), location.column()),
+            enabled: crate::fault::buggify_enabled(seed, location),
+            evaluated: 0,
+            fired: 0,
+        });
+        site.evaluated += 1;
+        if !site.enabled {
+            return false;
+        }
+        let rng = self.rng_buggify.get_or_insert_with(|| Stream::for_purpose(self.seed, Purpose::Buggify));
+        let fired = rng.chance(fire);
+        if fired {
+            site.fired += 1;
+            self.trace.record(self.now, EventKind::Buggify { site: location });
+        }
+        fired
+    }
+
+    /// What the assertions and buggify sites did so far.
+    pub(crate) fn coverage(&self) -> crate::check::Coverage {
+        crate::check::Coverage {
+            assertions: self.assertions.values().cloned().collect(),
+            buggify: self.buggify_sites.values().cloned().collect(),
+        }
     }
 
     pub(crate) fn pending_events(&self) -> usize {

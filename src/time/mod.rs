@@ -261,6 +261,12 @@ impl Clock {
         (i128::from(self.base_true) + elapsed).clamp(0, i128::from(u64::MAX)) as u64
     }
 
+    /// Jump the clock by `delta` nanoseconds at true time `now`, keeping its drift.
+    pub(crate) fn jump(&mut self, now: u64, delta: i64) {
+        let local = i128::from(self.local(now));
+        *self = Clock { base_true: now, base_local: local + i128::from(delta), drift_ppm: self.drift_ppm };
+    }
+
     /// Apply `skew` at true time `now`: from now on the clock reads `now + offset` and runs at
     /// the skew's drift.
     pub(crate) fn apply(&mut self, now: u64, skew: Skew) {

@@ -3,8 +3,11 @@
 
 mod support;
 
+mod bugs;
+mod checks;
 mod determinism;
 mod errors;
+mod faults;
 mod kv;
 mod net;
 mod nodes;
