@@ -52,6 +52,7 @@ mod log;
 pub mod net;
 mod node;
 pub mod rand;
+pub mod rpc;
 mod runner;
 mod runtime;
 mod seed;

@@ -4,11 +4,14 @@
 //! Pairs are stored only when something makes them differ from the default link or they have
 //! carried traffic, so a world of 1,000 nodes does not hold a million link objects.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::node::{Node, NodeId};
 use crate::rand::{Ratio, Stream};
 use crate::time::nanos;
+use crate::trace::DropReason;
 
 /// How long a datagram takes on a link. All sampling is integer arithmetic on the network's
 /// random stream.
@@ -155,6 +158,66 @@ impl Link {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         self.latency.validate()
+    }
+}
+
+/// A view of the network's links for one send: the per-pair state, the default link, the
+/// network's random stream, and the loss burst and latency spike over every link. Datagrams
+/// and stream segments both go through [`Links::route`], so they see the same network.
+pub(crate) struct Links<'a> {
+    pub(crate) pairs: &'a mut BTreeMap<(NodeId, NodeId), Pair>,
+    pub(crate) link_default: Link,
+    pub(crate) rng: &'a mut Stream,
+    /// At least this loss until this true time (ns).
+    pub(crate) burst: (Ratio, u64),
+    /// This much extra latency (ns) until this true time.
+    pub(crate) spike: (u64, u64),
+}
+
+/// The link's verdict on one packet.
+pub(crate) enum Verdict {
+    Dropped(DropReason),
+    /// When each copy arrives: the second is a duplicate.
+    Arrives([Option<u64>; 2]),
+}
+
+impl Links<'_> {
+    /// Decide the fate of a packet sent now from `from` to `to`, in this order: a partition
+    /// or isolation in the way; loss (the link's, or a burst's if higher); duplication; then
+    /// for each copy a latency draw (plus a spike), no earlier than the end of a clog, and
+    /// either reordered (held back by one more draw, holding back nothing) or kept behind the
+    /// pair's previous arrival. `extra` nanoseconds are added last and hold back no other
+    /// packet (a slow stream connection).
+    pub(crate) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
+        let pair = self.pairs.entry((from, to)).or_default();
+        if from != to && (pair.blocked || nodes[from.index()].isolated || nodes[to.index()].isolated) {
+            return Verdict::Dropped(DropReason::Partition);
+        }
+        let mut link = pair.link.unwrap_or(self.link_default);
+        if now < self.burst.1 && self.burst.0.exceeds(link.loss) {
+            link.loss = self.burst.0;
+        }
+        let extra_latency = if now < self.spike.1 { self.spike.0 } else { 0 };
+        if self.rng.chance(link.loss) {
+            return Verdict::Dropped(DropReason::Loss);
+        }
+        let copies = if self.rng.chance(link.duplicate) { 2 } else { 1 };
+        let mut arrivals = [None, None];
+        for arrival in arrivals.iter_mut().take(copies) {
+            let mut at = now.saturating_add(link.latency.sample(self.rng)).saturating_add(extra_latency);
+            at = at.max(pair.clogged_until);
+            if self.rng.chance(link.reorder) {
+                // Held back by another latency draw, and not holding back the packets after it.
+                at = at.saturating_add(link.latency.sample(self.rng).max(1));
+            } else {
+                at = at.max(pair.last_arrival);
+                pair.last_arrival = at;
+            }
+            let at = at.saturating_add(extra);
+            assert!(at >= now, "arrival {at} before send {now}");
+            *arrival = Some(at);
+        }
+        Verdict::Arrives(arrivals)
     }
 }
 

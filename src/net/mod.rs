@@ -30,7 +30,7 @@ use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
 use crate::rand::{Ratio, Stream};
 use crate::trace::{DropReason, EventKind, Trace};
-use link::Pair;
+use link::{Links, Pair, Verdict};
 
 /// The largest UDP payload, as on a real IPv4 stack.
 pub const DATAGRAM_MAX: usize = 65_507;
@@ -375,36 +375,20 @@ impl Net {
                 bytes: payload.len() as u32,
             },
         );
-        // Split the borrows: the pair stays borrowed while the rest of the network is used.
+        // Split the borrows: the links decide while the rest of the network is used.
         let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, burst, spike, .. } = self;
-        let pair = pairs.entry((from, to_node)).or_default();
-        if from != to_node && (pair.blocked || nodes[from.index()].isolated || nodes[to_node.index()].isolated) {
-            stats.dropped += 1;
-            trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Partition });
-            return [None, None];
-        }
-        let mut link = pair.link.unwrap_or(*link_default);
-        if now < burst.1 && burst.0.exceeds(link.loss) {
-            link.loss = burst.0;
-        }
-        let extra_latency = if now < spike.1 { spike.0 } else { 0 };
-        if rng.chance(link.loss) {
-            stats.dropped += 1;
-            trace.record(now, EventKind::Drop { datagram: id, reason: DropReason::Loss });
-            return [None, None];
-        }
-        let copies = if rng.chance(link.duplicate) { 2 } else { 1 };
-        let mut arrivals = [None, None];
-        for (copy, arrival) in arrivals.iter_mut().enumerate().take(copies) {
-            let mut at = now.saturating_add(link.latency.sample(rng)).saturating_add(extra_latency);
-            at = at.max(pair.clogged_until);
-            if rng.chance(link.reorder) {
-                // Held back by another latency draw, and not holding back the datagrams after it.
-                at = at.saturating_add(link.latency.sample(rng).max(1));
-            } else {
-                at = at.max(pair.last_arrival);
-                pair.last_arrival = at;
+        let mut links = Links { pairs, link_default: *link_default, rng, burst: *burst, spike: *spike };
+        let times = match links.route(now, nodes, from, to_node, 0) {
+            Verdict::Dropped(reason) => {
+                stats.dropped += 1;
+                trace.record(now, EventKind::Drop { datagram: id, reason });
+                return [None, None];
             }
+            Verdict::Arrives(times) => times,
+        };
+        let mut arrivals = [None, None];
+        for (copy, (arrival, at)) in arrivals.iter_mut().zip(times).enumerate() {
+            let Some(at) = at else { continue };
             let datagram_id = if copy == 0 {
                 id
             } else {
@@ -414,7 +398,6 @@ impl Net {
                 trace.record(now, EventKind::Duplicate { datagram: id, copy: copy_id });
                 copy_id
             };
-            assert!(at >= now, "arrival {at} before send {now}");
             let mut buffer = spare_payloads.pop().unwrap_or_default();
             buffer.extend_from_slice(payload);
             let slot = in_flight.insert(Datagram {

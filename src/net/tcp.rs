@@ -354,13 +354,11 @@ impl TcpStream {
 
     /// Write one byte that carries `value` to the reader: the typed RPC layer's way of
     /// moving a Rust value through the connection, delayed, stalled and lost with the bytes.
-    #[allow(dead_code)] // until the typed RPC layer uses it
     pub(crate) fn poll_write_value(&self, cx: &mut Context<'_>, value: &Rc<dyn Any>) -> Poll<io::Result<()>> {
         self.write_polled(cx, &[0], Some(value)).map_ok(|_| ())
     }
 
     /// The value carried by the last byte read, if it carried one.
-    #[allow(dead_code)] // until the typed RPC layer uses it
     pub(crate) fn take_value(&self) -> Option<Rc<dyn Any>> {
         let key = self.key;
         with_world(self.world, "seedsim::net::TcpStream::take_value", |world| Ok(world.net.streams.take_value(key)))

@@ -11,6 +11,7 @@ mod faults;
 mod kv;
 mod net;
 mod nodes;
+mod rpc;
 mod run;
 mod runner;
 mod stream_faults;

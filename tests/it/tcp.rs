@@ -682,3 +682,40 @@ fn streams_under_faults_are_deterministic() {
     }
     assert_eq!(hashes.len(), 10);
 }
+
+#[test]
+fn streams_see_the_network_wide_latency_spike_as_datagrams_do() {
+    use seedsim::fault::{Fault, FaultPlan};
+    let mut plan = FaultPlan::new();
+    plan.push(ms(500), Fault::LatencySpike { extra: ms(100), duration: Duration::from_secs(1) });
+    let mut sim = fixed(ms(1)).seed(Seed(14)).build().unwrap();
+    sim.faults(plan).unwrap();
+    echo_server(&mut sim, "server");
+    let round_trips: Shared<Vec<(Instant, Duration)>> = Rc::default();
+    let log = round_trips.clone();
+    sim.client("client", async move {
+        let mut stream = TcpStream::connect(("server", 7)).await?;
+        for _ in 0..10 {
+            let start = Instant::now();
+            stream.write_all(b"x").await?;
+            stream.read_exact(&mut [0u8; 1]).await?;
+            log.borrow_mut().push((start, start.elapsed()));
+            sleep(ms(200)).await;
+        }
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    sim.run().unwrap();
+    // A segment sent during the spike takes 100 ms more, whether request or reply.
+    let hop = |sent: Instant| {
+        let spiked = (Instant::ZERO + ms(500)..Instant::ZERO + ms(1_500)).contains(&sent);
+        ms(1) + if spiked { ms(100) } else { Duration::ZERO }
+    };
+    let round_trips = round_trips.borrow();
+    for &(start, rtt) in round_trips.iter() {
+        let there = hop(start);
+        assert_eq!(rtt, there + hop(start + there), "round trip started at {start}");
+    }
+    assert!(round_trips.iter().any(|&(_, rtt)| rtt == ms(202)));
+    assert!(round_trips.iter().any(|&(_, rtt)| rtt == ms(2)));
+}

@@ -272,7 +272,7 @@ impl Endpoint {
     /// Fail the connection: reads and writes return `kind` from now on.
     pub(super) fn fail(&mut self, io: &mut Io<'_>, kind: io::ErrorKind, reason: ResetReason) -> Wakes {
         io.trace.record(io.now, EventKind::StreamReset { conn: self.conn, node: self.node, reason });
-        io.links.stats.resets += 1;
+        io.stats.resets += 1;
         self.error = Some(kind);
         self.close_quietly();
         [self.reader.take(), self.writer.take()]

@@ -19,7 +19,7 @@ impl Streams {
         let segment = self.wire.in_flight.remove(slot as usize);
         let Segment { id, header, payload, values, dropped } = segment;
         if let Some(reason) = dropped {
-            io.links.stats.segments_dropped += 1;
+            io.stats.segments_dropped += 1;
             io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
             self.wire.recycle(payload);
             return [None, None];
@@ -57,12 +57,12 @@ impl Streams {
     }
 
     fn deliver(&mut self, io: &mut Io<'_>, id: u64, to: NodeId) {
-        io.links.stats.segments_delivered += 1;
+        io.stats.segments_delivered += 1;
         io.trace.record(io.now, EventKind::SegmentDeliver { segment: id, to });
     }
 
     fn not_delivered(&mut self, io: &mut Io<'_>, id: u64, reason: DropReason) {
-        io.links.stats.segments_dropped += 1;
+        io.stats.segments_dropped += 1;
         io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
     }
 
@@ -71,7 +71,7 @@ impl Streams {
         // A repeated SYN: its answer was lost, so answer again.
         if let Some(&key) = self.accepting.get(&header.conn) {
             if let Some(e) = endpoint_in(&mut self.endpoints, key).filter(|e| e.phase == Phase::Open) {
-                io.links.stats.segments_delivered += 1;
+                io.stats.segments_delivered += 1;
                 io.trace.record(io.now, EventKind::SegmentDeliver { segment: id, to: header.to });
                 let slot = key.slot as usize;
                 e.send_control(slot, &mut self.wire, io, &config, SYN | ACK);

@@ -37,8 +37,9 @@ use std::task::{Poll, Waker};
 
 use slab::Slab;
 
+use super::link::Links;
 use super::stream_config::{StreamConfig, StreamFaults};
-use super::Net;
+use super::{Net, NetStats};
 use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
 use crate::rand::{Purpose, Ratio, Stream};
 use crate::seed::Seed;
@@ -46,7 +47,7 @@ use crate::sim::state::{Fired, World};
 use crate::time::nanos;
 use crate::trace::{DropReason, EventKind, ResetReason, Trace};
 use endpoint::{new_endpoint, Endpoint, Owner, Phase};
-use wire::{Links, Wire, ACK, RST, SYN};
+use wire::{Wire, ACK, RST, SYN};
 
 /// An endpoint's slot and the sequence number that makes a stale handle or segment miss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,13 +82,14 @@ pub(crate) struct Io<'a> {
     pub(crate) nodes: &'a [Node],
     pub(crate) trace: &'a mut Trace,
     pub(super) links: Links<'a>,
+    pub(super) stats: &'a mut NetStats,
 }
 
 impl Net {
     /// The stream state and a view of the links, borrowed apart.
-    fn split_streams(&mut self) -> (&mut Streams, Links<'_>) {
-        let Net { streams, pairs, link_default, rng, stats, .. } = self;
-        (streams, Links { pairs, link_default: *link_default, rng, stats })
+    fn split_streams(&mut self) -> (&mut Streams, Links<'_>, &mut NetStats) {
+        let Net { streams, pairs, link_default, rng, burst, spike, stats, .. } = self;
+        (streams, Links { pairs, link_default: *link_default, rng, burst: *burst, spike: *spike }, stats)
     }
 }
 
@@ -96,8 +98,8 @@ impl World {
     /// the events it asked for.
     pub(crate) fn with_streams<R>(&mut self, f: impl FnOnce(&mut Streams, &mut Io<'_>) -> R) -> R {
         let now = self.now;
-        let (streams, links) = self.net.split_streams();
-        let mut io = Io { now, nodes: &self.nodes, trace: &mut self.trace, links };
+        let (streams, links, stats) = self.net.split_streams();
+        let mut io = Io { now, nodes: &self.nodes, trace: &mut self.trace, links, stats };
         let result = f(streams, &mut io);
         self.schedule_streams();
         result
@@ -375,7 +377,7 @@ impl Streams {
         let faults = self.config.faults;
         let extra = if self.fault(faults.slow) { nanos(faults.slow_delay) } else { 0 };
         io.trace.record(io.now, EventKind::StreamConnect { conn, from: node, to: peer, to_port: to.port() });
-        io.links.stats.connections += 1;
+        io.stats.connections += 1;
         let seq = self.next_seq();
         let config = self.config;
         let mut endpoint =
@@ -471,7 +473,6 @@ impl Streams {
     }
 
     /// The value carried by the last byte read, if it carried one.
-    #[allow(dead_code)] // until the typed RPC layer uses it
     pub(crate) fn take_value(&mut self, key: EndpointKey) -> Option<Rc<dyn Any>> {
         let e = self.endpoint_mut(key)?;
         match e.values_in.front() {
@@ -597,7 +598,7 @@ impl Streams {
         let Some(e) = endpoint_in(&mut self.endpoints, key) else { return };
         if e.phase != Phase::Closed {
             io.trace.record(io.now, EventKind::StreamReset { conn: e.conn, node: e.node, reason: ResetReason::Abort });
-            io.links.stats.resets += 1;
+            io.stats.resets += 1;
             if e.peer_key.is_some() {
                 e.send_control(slot, &mut self.wire, io, &config, RST | ACK);
             }

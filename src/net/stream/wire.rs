@@ -3,16 +3,14 @@
 //! the network a datagram sees.
 
 use std::any::Any;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use slab::Slab;
 
 use super::{EndpointKey, Io, StreamEvent};
-use crate::net::link::{Link, Pair};
-use crate::net::NetStats;
-use crate::node::{Node, NodeId};
-use crate::rand::Stream;
+use crate::net::link::Verdict;
+use crate::node::NodeId;
 use crate::trace::{DropReason, EventKind, SegmentKind};
 
 /// Opens a connection (sequence numbers start at 0 each way; the SYN takes none).
@@ -28,52 +26,6 @@ pub(super) const PROBE: u8 = 16;
 
 /// Segment payload buffers kept for reuse.
 pub(super) const SPARE_MAX: usize = 256;
-
-/// A view of the network's link state, borrowed for one stream operation.
-pub(crate) struct Links<'a> {
-    pub(super) pairs: &'a mut BTreeMap<(NodeId, NodeId), Pair>,
-    pub(super) link_default: Link,
-    pub(super) rng: &'a mut Stream,
-    pub(super) stats: &'a mut NetStats,
-}
-
-/// The link's verdict on one packet.
-pub(super) enum Verdict {
-    Dropped(DropReason),
-    Arrives([Option<u64>; 2]),
-}
-
-impl Links<'_> {
-    /// Decide the fate of a packet sent now from `from` to `to`, as `Net::send` does for a
-    /// datagram (the same checks and draws in the same order), plus `extra` nanoseconds of
-    /// delay that hold back no other traffic.
-    pub(super) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
-        let pair = self.pairs.entry((from, to)).or_default();
-        if from != to && (pair.blocked || nodes[from.index()].isolated || nodes[to.index()].isolated) {
-            return Verdict::Dropped(DropReason::Partition);
-        }
-        let link = pair.link.unwrap_or(self.link_default);
-        if self.rng.chance(link.loss) {
-            return Verdict::Dropped(DropReason::Loss);
-        }
-        let copies = if self.rng.chance(link.duplicate) { 2 } else { 1 };
-        let mut arrivals = [None, None];
-        for arrival in arrivals.iter_mut().take(copies) {
-            let mut at = now.saturating_add(link.latency.sample(self.rng));
-            at = at.max(pair.clogged_until);
-            if self.rng.chance(link.reorder) {
-                at = at.saturating_add(link.latency.sample(self.rng).max(1));
-            } else {
-                at = at.max(pair.last_arrival);
-                pair.last_arrival = at;
-            }
-            let at = at.saturating_add(extra);
-            assert!(at >= now, "segment arrival {at} before send {now}");
-            *arrival = Some(at);
-        }
-        Verdict::Arrives(arrivals)
-    }
-}
 
 /// A segment header: who sends it to whom, and what it says.
 #[derive(Clone, Copy, Debug)]
@@ -149,13 +101,13 @@ impl Wire {
                 retransmit: header.retransmit,
             },
         );
-        io.links.stats.segments_sent += 1;
+        io.stats.segments_sent += 1;
         if header.retransmit {
-            io.links.stats.retransmits += 1;
+            io.stats.retransmits += 1;
         }
         match io.links.route(io.now, io.nodes, header.from, header.to, header.extra) {
             Verdict::Dropped(reason) => {
-                io.links.stats.segments_dropped += 1;
+                io.stats.segments_dropped += 1;
                 io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
                 self.recycle(payload);
             }
