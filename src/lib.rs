@@ -85,3 +85,8 @@ pub struct GettingStartedDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/concepts.md")]
 pub struct ConceptsDoctests;
+
+/// See [`GettingStartedDoctests`].
+#[cfg(doctest)]
+#[doc = include_str!("../docs/streams.md")]
+pub struct StreamsDoctests;

@@ -38,13 +38,13 @@ use crate::sim::state::World;
 ///     let listener = TcpListener::bind("0.0.0.0:7").await?;
 ///     loop {
 ///         let (mut stream, _) = listener.accept().await?;
-///         seedsim::task::spawn(async move {
+///         drop(seedsim::task::spawn(async move {
 ///             let mut buf = [0u8; 64];
 ///             while let Ok(len @ 1..) = stream.read(&mut buf).await {
 ///                 stream.write_all(&buf[..len]).await?;
 ///             }
 ///             Ok::<(), std::io::Error>(())
-///         });
+///         }));
 ///     }
 ///     #[allow(unreachable_code)]
 ///     Ok::<(), std::io::Error>(())
