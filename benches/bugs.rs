@@ -23,6 +23,8 @@ mod lock;
 mod replog;
 #[path = "../examples/twopc/system.rs"]
 mod twopc;
+#[path = "../examples/walkv/system.rs"]
+mod walkv;
 
 use driver::{with_faults, Faults};
 use seedsim::{Builder, Error, Runner, Seed, Sim};
@@ -34,7 +36,7 @@ struct Protocol {
     scenario: fn(&mut Sim, bool) -> Result<(), Error>,
 }
 
-const PROTOCOLS: [Protocol; 4] = [
+const PROTOCOLS: [Protocol; 5] = [
     Protocol {
         name: "election",
         bug: "votes for every candidate of a term: two leaders",
@@ -58,6 +60,12 @@ const PROTOCOLS: [Protocol; 4] = [
         bug: "no decision log: blocks after a coordinator crash",
         builder: twopc::builder,
         scenario: twopc::scenario,
+    },
+    Protocol {
+        name: "walkv",
+        bug: "acknowledges before it syncs its log: lost write",
+        builder: walkv::builder,
+        scenario: walkv::scenario,
     },
 ];
 

@@ -48,6 +48,7 @@ pub mod check;
 mod context;
 mod error;
 pub mod fault;
+pub mod fs;
 mod log;
 pub mod net;
 mod node;
@@ -85,6 +86,16 @@ pub struct GettingStartedDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/concepts.md")]
 pub struct ConceptsDoctests;
+
+/// See [`GettingStartedDoctests`].
+#[cfg(doctest)]
+#[doc = include_str!("../docs/faults.md")]
+pub struct FaultsDoctests;
+
+/// See [`GettingStartedDoctests`].
+#[cfg(doctest)]
+#[doc = include_str!("../docs/storage.md")]
+pub struct StorageDoctests;
 
 /// See [`GettingStartedDoctests`].
 #[cfg(doctest)]

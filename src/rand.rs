@@ -32,6 +32,8 @@ pub(crate) enum Purpose {
     Buggify = 6,
     /// Swarm testing: which fault kinds a seed turns on.
     Swarm = 7,
+    /// Simulated disks: operation latency, injected errors, torn writes in a crash.
+    Disk = 8,
 }
 
 const NODE_STREAM_BASE: u64 = 1 << 32;
@@ -169,6 +171,13 @@ impl Ratio {
     /// ```
     pub fn exceeds(self, other: Ratio) -> bool {
         u64::from(self.num) * u64::from(other.den) > u64::from(other.num) * u64::from(self.den)
+    }
+}
+
+/// Never.
+impl Default for Ratio {
+    fn default() -> Ratio {
+        Ratio::NEVER
     }
 }
 

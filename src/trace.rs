@@ -338,6 +338,66 @@ pub enum EventKind {
         /// The call site.
         site: &'static std::panic::Location<'static>,
     },
+    /// A node's disk lost or kept its unsynced blocks in a crash.
+    DiskCrash {
+        /// The node.
+        node: NodeId,
+        /// Unsynced blocks that kept their new contents.
+        blocks_kept: u32,
+        /// Unsynced blocks that lost them.
+        blocks_lost: u32,
+        /// Kept blocks that came back corrupted.
+        blocks_corrupted: u32,
+    },
+    /// A disk fault began (it lasts until `until`, or is a one-off for corruption).
+    DiskFault {
+        /// The node.
+        node: NodeId,
+        /// Which fault.
+        fault: DiskFaultKind,
+        /// When it ends.
+        until: Instant,
+    },
+    /// A disk operation failed with an injected error.
+    DiskError {
+        /// The node.
+        node: NodeId,
+        /// The operation.
+        op: DiskOp,
+    },
+    /// A write landed one block away from where it was aimed.
+    DiskMisdirected {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+/// A simulated disk operation that can fail with an injected error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiskOp {
+    /// A read.
+    Read,
+    /// A write, append or truncation.
+    Write,
+    /// A file or directory sync.
+    Sync,
+}
+
+/// A disk fault of a fault plan. See [`EventKind::DiskFault`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiskFaultKind {
+    /// Reads, writes and syncs fail with some probability.
+    Errors,
+    /// Writes land a block off with some probability.
+    Misdirect,
+    /// Writes that grow a file fail with `StorageFull`.
+    Full,
+    /// Every operation takes longer.
+    Slow,
+    /// A block at rest was corrupted.
+    Corrupt,
 }
 
 impl EventKind {
@@ -401,6 +461,12 @@ impl EventKind {
                 let file = site.file().bytes().fold(HASH_START, |hash, byte| mix(hash, u64::from(byte)));
                 [44, file, u64::from(site.line()), u64::from(site.column())]
             }
+            DiskCrash { node, blocks_kept, blocks_lost, blocks_corrupted } => {
+                [45, n(node), (u64::from(blocks_kept) << 32) | u64::from(blocks_lost), u64::from(blocks_corrupted)]
+            }
+            DiskFault { node, fault, until } => [46, n(node), fault as u64, until.as_nanos()],
+            DiskError { node, op } => [47, n(node), op as u64, 0],
+            DiskMisdirected { node } => [48, n(node), 0, 0],
         }
     }
 }
@@ -497,6 +563,14 @@ impl fmt::Display for Described<'_> {
             LatencySpike { extra_nanos, until } => write!(f, "latency spike +{extra_nanos} ns until {until}"),
             Recover => write!(f, "recover: faults end"),
             Buggify { site } => write!(f, "buggify fired at {}:{}:{}", site.file(), site.line(), site.column()),
+            DiskCrash { node, blocks_kept, blocks_lost, blocks_corrupted } => write!(
+                f,
+                "disk of {} crashed: {blocks_kept} unsynced block(s) kept, {blocks_lost} lost, {blocks_corrupted} corrupted",
+                name(node)
+            ),
+            DiskFault { node, fault, until } => write!(f, "disk fault {fault:?} on {} until {until}", name(node)),
+            DiskError { node, op } => write!(f, "disk {op:?} failed on {} (injected)", name(node)),
+            DiskMisdirected { node } => write!(f, "disk write misdirected on {}", name(node)),
         }
     }
 }

@@ -111,8 +111,46 @@ pub enum Fault {
         /// How long it lasts.
         duration: Duration,
     },
-    /// The end of the faults: heal the network, restart crashed nodes, resume paused ones and
-    /// set every clock right. Liveness properties are measured from the last `Recover`.
+    /// A node's disk fails reads, writes and syncs with probability `ratio` for `duration`.
+    DiskErrors {
+        /// The node.
+        node: String,
+        /// The chance each operation fails.
+        ratio: Ratio,
+        /// How long it lasts.
+        duration: Duration,
+    },
+    /// A node's disk writes a block away from where it was aimed, with probability `ratio`.
+    DiskMisdirect {
+        /// The node.
+        node: String,
+        /// The chance each write lands a block off.
+        ratio: Ratio,
+        /// How long it lasts.
+        duration: Duration,
+    },
+    /// A node's disk is full for `duration`: writes that grow a file fail.
+    DiskFull {
+        /// The node.
+        node: String,
+        /// How long it lasts.
+        duration: Duration,
+    },
+    /// Every operation on a node's disk takes `extra` longer for `duration`.
+    DiskSlow {
+        /// The node.
+        node: String,
+        /// The added latency.
+        extra: Duration,
+        /// How long it lasts.
+        duration: Duration,
+    },
+    /// One bit of a random synced block of a random file on a node's disk flips: corruption at
+    /// rest, which only a checksum notices.
+    DiskCorrupt(String),
+    /// The end of the faults: heal the network and the disks, restart crashed nodes, resume
+    /// paused ones and set every clock right. Liveness properties are measured from the last
+    /// `Recover`.
     Recover,
 }
 
@@ -136,6 +174,11 @@ impl Fault {
             Fault::Jump { .. } => "jump",
             Fault::LossBurst { .. } => "loss-burst",
             Fault::LatencySpike { .. } => "latency-spike",
+            Fault::DiskErrors { .. } => "disk-errors",
+            Fault::DiskMisdirect { .. } => "disk-misdirect",
+            Fault::DiskFull { .. } => "disk-full",
+            Fault::DiskSlow { .. } => "disk-slow",
+            Fault::DiskCorrupt(_) => "disk-corrupt",
             Fault::Recover => "recover",
         }
     }
@@ -151,7 +194,12 @@ impl Fault {
             | Fault::Isolate(n)
             | Fault::Rejoin(n)
             | Fault::Skew { node: n, .. }
-            | Fault::Jump { node: n, .. } => vec![n.as_str()],
+            | Fault::Jump { node: n, .. }
+            | Fault::DiskErrors { node: n, .. }
+            | Fault::DiskMisdirect { node: n, .. }
+            | Fault::DiskFull { node: n, .. }
+            | Fault::DiskSlow { node: n, .. }
+            | Fault::DiskCorrupt(n) => vec![n.as_str()],
             Fault::Partition { a, b } | Fault::Repair { a, b } => a.iter().chain(b).map(String::as_str).collect(),
             Fault::PartitionOneWay { from, to } => from.iter().chain(to).map(String::as_str).collect(),
             Fault::Clog { a, b, .. } => vec![a.as_str(), b.as_str()],

@@ -38,10 +38,20 @@ pub struct Weights {
     pub loss_burst: u32,
     /// Add latency to every link for a while.
     pub latency_spike: u32,
+    /// Make a server's disk fail some reads, writes and syncs for a while.
+    pub disk_errors: u32,
+    /// Flip a bit of a synced block on a server's disk.
+    pub disk_corrupt: u32,
+    /// Fill a server's disk for a while.
+    pub disk_full: u32,
+    /// Slow a server's disk for a while.
+    pub disk_slow: u32,
+    /// Make a server's disk misdirect some writes for a while.
+    pub disk_misdirect: u32,
 }
 
 impl Weights {
-    fn entries(&self) -> [(u32, Kind); 10] {
+    fn entries(&self) -> [(u32, Kind); 15] {
         [
             (self.crash, Kind::Crash),
             (self.pause, Kind::Pause),
@@ -53,10 +63,15 @@ impl Weights {
             (self.jump, Kind::Jump),
             (self.loss_burst, Kind::LossBurst),
             (self.latency_spike, Kind::LatencySpike),
+            (self.disk_errors, Kind::DiskErrors),
+            (self.disk_corrupt, Kind::DiskCorrupt),
+            (self.disk_full, Kind::DiskFull),
+            (self.disk_slow, Kind::DiskSlow),
+            (self.disk_misdirect, Kind::DiskMisdirect),
         ]
     }
 
-    fn entries_mut(&mut self) -> [&mut u32; 10] {
+    fn entries_mut(&mut self) -> [&mut u32; 15] {
         [
             &mut self.crash,
             &mut self.pause,
@@ -68,6 +83,11 @@ impl Weights {
             &mut self.jump,
             &mut self.loss_burst,
             &mut self.latency_spike,
+            &mut self.disk_errors,
+            &mut self.disk_corrupt,
+            &mut self.disk_full,
+            &mut self.disk_slow,
+            &mut self.disk_misdirect,
         ]
     }
 }
@@ -84,6 +104,11 @@ enum Kind {
     Jump,
     LossBurst,
     LatencySpike,
+    DiskErrors,
+    DiskCorrupt,
+    DiskFull,
+    DiskSlow,
+    DiskMisdirect,
 }
 
 impl Kind {
@@ -99,6 +124,11 @@ impl Kind {
             Kind::Jump => "jump",
             Kind::LossBurst => "loss-burst",
             Kind::LatencySpike => "latency-spike",
+            Kind::DiskErrors => "disk-errors",
+            Kind::DiskCorrupt => "disk-corrupt",
+            Kind::DiskFull => "disk-full",
+            Kind::DiskSlow => "disk-slow",
+            Kind::DiskMisdirect => "disk-misdirect",
         }
     }
 }
@@ -184,6 +214,11 @@ impl Profile {
                 jump: 1,
                 loss_burst: 1,
                 latency_spike: 1,
+                disk_errors: 1,
+                disk_corrupt: 1,
+                disk_full: 1,
+                disk_slow: 1,
+                disk_misdirect: 1,
             },
             ..Profile::calm()
         }
@@ -201,7 +236,7 @@ impl Profile {
     pub fn swarm(base: Profile, seed: Seed) -> Profile {
         let mut rng = Stream::for_purpose(seed, Purpose::Swarm);
         let mut profile = Profile { name: "swarm".to_owned(), ..base.clone() };
-        let available: Vec<usize> = (0..10).filter(|&i| *base.weights.clone().entries_mut()[i] > 0).collect();
+        let available: Vec<usize> = (0..15).filter(|&i| *base.weights.clone().entries_mut()[i] > 0).collect();
         if available.is_empty() {
             return profile;
         }
@@ -348,6 +383,11 @@ impl Nemesis {
                         && match kind {
                             Kind::Crash | Kind::Pause => can_take_down,
                             Kind::Partition | Kind::PartitionOneWay | Kind::Clog => nodes.len() >= 2,
+                            Kind::DiskErrors
+                            | Kind::DiskCorrupt
+                            | Kind::DiskFull
+                            | Kind::DiskSlow
+                            | Kind::DiskMisdirect => !servers.is_empty(),
                             _ => true,
                         }
                 })
@@ -436,6 +476,23 @@ impl Nemesis {
                 Kind::LatencySpike => {
                     let extra = Duration::from_millis(10 + rng.below(491));
                     plan.push(at, Fault::LatencySpike { extra, duration: Duration::from_nanos(length) });
+                }
+                Kind::DiskErrors | Kind::DiskCorrupt | Kind::DiskFull | Kind::DiskSlow | Kind::DiskMisdirect => {
+                    let node = servers[rng.below(servers.len() as u64) as usize].clone();
+                    let duration = Duration::from_nanos(length);
+                    let ratio = Ratio::percent(1 + rng.below(20) as u32).expect("at most 20%");
+                    plan.push(
+                        at,
+                        match kind {
+                            Kind::DiskErrors => Fault::DiskErrors { node, ratio, duration },
+                            Kind::DiskCorrupt => Fault::DiskCorrupt(node),
+                            Kind::DiskFull => Fault::DiskFull { node, duration },
+                            Kind::DiskSlow => {
+                                Fault::DiskSlow { node, extra: Duration::from_millis(1 + rng.below(50)), duration }
+                            }
+                            _ => Fault::DiskMisdirect { node, ratio, duration },
+                        },
+                    );
                 }
             }
         }

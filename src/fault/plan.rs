@@ -156,6 +156,11 @@ mod tests {
             Fault::Jump { node: n("c"), by_nanos: -7 },
             Fault::LossBurst { loss: Ratio::new(3, 10).unwrap(), duration: Duration::from_secs(2) },
             Fault::LatencySpike { extra: ms(200), duration: Duration::from_secs(1) },
+            Fault::DiskErrors { node: n("a"), ratio: Ratio::new(1, 10).unwrap(), duration: ms(700) },
+            Fault::DiskMisdirect { node: n("b"), ratio: Ratio::percent(2).unwrap(), duration: ms(50) },
+            Fault::DiskFull { node: n("c"), duration: Duration::from_secs(3) },
+            Fault::DiskSlow { node: n("a"), extra: ms(20), duration: ms(300) },
+            Fault::DiskCorrupt(n("b")),
             Fault::Recover,
         ];
         for (i, fault) in faults.into_iter().enumerate() {

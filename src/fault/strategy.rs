@@ -29,7 +29,7 @@ use crate::time::Skew;
 /// network and clock faults). Both lists must be non-empty.
 pub fn fault(servers: Vec<String>, nodes: Vec<String>) -> impl Strategy<Value = Fault> {
     assert!(!servers.is_empty() && !nodes.is_empty(), "fault strategies need at least one server and one node");
-    let server = proptest::sample::select(servers);
+    let server = proptest::sample::select(servers.clone());
     let node = proptest::sample::select(nodes.clone());
     let set = proptest::sample::subsequence(nodes.clone(), 1..=nodes.len().max(1));
     let millis = |max: u64| (1..=max).prop_map(Duration::from_millis);
@@ -57,6 +57,10 @@ pub fn fault(servers: Vec<String>, nodes: Vec<String>) -> impl Strategy<Value = 
             duration
         }),
         (millis(1_000), millis(3_000)).prop_map(|(extra, duration)| Fault::LatencySpike { extra, duration }),
+        (proptest::sample::select(servers.clone()), 1u32..=50, millis(2_000)).prop_map(|(node, percent, duration)| {
+            Fault::DiskErrors { node, ratio: Ratio::percent(percent).expect("<= 100"), duration }
+        }),
+        proptest::sample::select(servers).prop_map(Fault::DiskCorrupt),
     ]
 }
 

@@ -84,6 +84,12 @@ pub(crate) fn write_fault(f: &mut fmt::Formatter<'_>, fault: &Fault) -> fmt::Res
         Fault::Jump { node, by_nanos } => write!(f, "{kind} {node} {}", Signed(*by_nanos)),
         Fault::LossBurst { loss, duration } => write!(f, "{kind} {loss} {}", Dur(*duration)),
         Fault::LatencySpike { extra, duration } => write!(f, "{kind} {} {}", Dur(*extra), Dur(*duration)),
+        Fault::DiskErrors { node, ratio, duration } | Fault::DiskMisdirect { node, ratio, duration } => {
+            write!(f, "{kind} {node} {ratio} {}", Dur(*duration))
+        }
+        Fault::DiskFull { node, duration } => write!(f, "{kind} {node} {}", Dur(*duration)),
+        Fault::DiskSlow { node, extra, duration } => write!(f, "{kind} {node} {} {}", Dur(*extra), Dur(*duration)),
+        Fault::DiskCorrupt(node) => write!(f, "{kind} {node}"),
     }
 }
 
@@ -225,10 +231,39 @@ pub(crate) fn parse_fault(line: usize, text: &str) -> Result<Fault, Error> {
             },
             _ => return Err(bad("latency-spike EXTRA DURATION")),
         },
+        "disk-errors" | "disk-misdirect" => {
+            let expected = if kind == "disk-errors" {
+                "disk-errors NODE NUM/DEN|PERCENT% DURATION"
+            } else {
+                "disk-misdirect NODE NUM/DEN|PERCENT% DURATION"
+            };
+            let [node, ratio, d] = args else { return Err(bad(expected)) };
+            let (node, ratio, duration) =
+                (node.to_string(), parse_ratio(ratio).ok_or_else(|| bad(expected))?, duration(d, expected)?);
+            if kind == "disk-errors" {
+                Fault::DiskErrors { node, ratio, duration }
+            } else {
+                Fault::DiskMisdirect { node, ratio, duration }
+            }
+        }
+        "disk-full" => match args {
+            [node, d] => Fault::DiskFull { node: node.to_string(), duration: duration(d, "disk-full NODE DURATION")? },
+            _ => return Err(bad("disk-full NODE DURATION")),
+        },
+        "disk-slow" => match args {
+            [node, extra, d] => Fault::DiskSlow {
+                node: node.to_string(),
+                extra: duration(extra, "disk-slow NODE EXTRA DURATION")?,
+                duration: duration(d, "disk-slow NODE EXTRA DURATION")?,
+            },
+            _ => return Err(bad("disk-slow NODE EXTRA DURATION")),
+        },
+        "disk-corrupt" => Fault::DiskCorrupt(one_node("disk-corrupt NODE")?),
         _ => {
             return Err(bad(
                 "a fault kind: crash, restart, bounce, pause, resume, partition, partition-oneway, repair, \
-             isolate, rejoin, clog, heal-all, skew, jump, loss-burst, latency-spike or recover",
+                 isolate, rejoin, clog, heal-all, skew, jump, loss-burst, latency-spike, disk-errors, disk-misdirect, \
+                 disk-full, disk-slow, disk-corrupt or recover",
             ))
         }
     })

@@ -52,6 +52,8 @@ pub struct Config {
     /// `Sim` built by hand, which does not read `SEEDSIM_SEED`: its report says to rebuild
     /// it with the seed instead. [`Runner`](crate::Runner) sets it.
     pub replay_command: Option<String>,
+    /// How every node's disk behaves.
+    pub disk: crate::fs::DiskConfig,
     /// Invariants and liveness properties are checked after every this many steps (default 1).
     pub check_every: u64,
     /// Events scheduled at once (timers, datagrams in flight, restarts) before the run fails
@@ -76,6 +78,7 @@ impl Default for Config {
             replay_command: None,
             scheduled_max: 1 << 24,
             check_every: 1,
+            disk: crate::fs::DiskConfig::default(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl Config {
         if !(1..=1 << 31).contains(&self.tasks_max) {
             return bad("tasks_max", "1 to 2147483648", self.tasks_max.to_string());
         }
+        self.disk.validate()?;
         if self.check_every == 0 {
             return bad("check_every", "at least 1", "0".to_owned());
         }
@@ -200,6 +204,12 @@ impl Builder {
     /// that reads `SEEDSIM_SEED` (a `Runner` sets this itself).
     pub fn replay_command(mut self, command: impl Into<String>) -> Builder {
         self.config.replay_command = Some(command.into());
+        self
+    }
+
+    /// How every node's disk behaves (block size, capacity, latency, crash behaviour).
+    pub fn disk(mut self, disk: crate::fs::DiskConfig) -> Builder {
+        self.config.disk = disk;
         self
     }
 

@@ -16,7 +16,7 @@ use crate::fault::{Fault, FaultPlan, Nemesis, Profile};
 use crate::node::{NodeId, State};
 use crate::rand::Ratio;
 use crate::time::{nanos, Clock, Instant};
-use crate::trace::EventKind;
+use crate::trace::{DiskFaultKind, EventKind};
 
 impl World {
     pub(crate) fn jump_clock(&mut self, node: NodeId, by_nanos: i64) {
@@ -44,6 +44,7 @@ impl World {
     /// Returns the servers to restart and the nodes to resume.
     fn recover(&mut self) -> (Vec<NodeId>, Vec<NodeId>) {
         self.heal_all();
+        self.heal_disks();
         let mut crashed = Vec::new();
         let mut paused = Vec::new();
         for node in &mut self.nodes {
@@ -101,11 +102,40 @@ impl Shared {
                 self.world.borrow_mut().latency_spike(*extra, *duration);
                 Ok(())
             }
+            Fault::DiskErrors { node, ratio, duration } => {
+                self.disk_fault(node, DiskFaultKind::Errors, *ratio, Duration::ZERO, *duration)
+            }
+            Fault::DiskMisdirect { node, ratio, duration } => {
+                self.disk_fault(node, DiskFaultKind::Misdirect, *ratio, Duration::ZERO, *duration)
+            }
+            Fault::DiskFull { node, duration } => {
+                self.disk_fault(node, DiskFaultKind::Full, Ratio::NEVER, Duration::ZERO, *duration)
+            }
+            Fault::DiskSlow { node, extra, duration } => {
+                self.disk_fault(node, DiskFaultKind::Slow, Ratio::NEVER, *extra, *duration)
+            }
+            Fault::DiskCorrupt(node) => {
+                self.disk_fault(node, DiskFaultKind::Corrupt, Ratio::NEVER, Duration::ZERO, Duration::ZERO)
+            }
             Fault::Recover => {
                 self.recover();
                 Ok(())
             }
         };
+    }
+
+    fn disk_fault(
+        &self,
+        node: &str,
+        kind: DiskFaultKind,
+        ratio: Ratio,
+        extra: Duration,
+        duration: Duration,
+    ) -> Result<(), Error> {
+        let mut world = self.world.borrow_mut();
+        let id = world.node_id(node)?;
+        world.disk_fault(id, kind, ratio, extra, duration);
+        Ok(())
     }
 
     /// Apply `f` to every pair of distinct nodes across two sets.
@@ -224,6 +254,17 @@ impl Sim {
         let plan = Nemesis::new(profile).plan(self.config.seed, &servers, &nodes);
         self.faults(plan.clone())?;
         Ok(plan)
+    }
+
+    /// What `node`'s disk would hold if it crashed now with nothing unsynced surviving: its
+    /// durable files and their synced contents, by path. For tests of recovery.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownNode`].
+    pub fn disk_files(&self, node: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let world = self.shared.world.borrow();
+        let id = world.node_id(node)?;
+        Ok(world.disks[id.index()].durable_image())
     }
 
     /// Every fault plan installed so far, merged.

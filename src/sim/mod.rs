@@ -107,10 +107,16 @@ impl Sim {
         let seed = config.seed;
         let mut trace = Trace::new(config.trace_tail, config.record_trace);
         trace.set_log(log.is_some());
+        let id = waker::next_world_id();
         let shared = Box::new(Shared {
             tag: waker::next_world_tag(),
-            id: waker::next_world_id(),
-            world: RefCell::new(World::new(seed, config.link, trace, config.scheduled_max)),
+            id,
+            world: RefCell::new({
+                let mut world = World::new(seed, config.link, trace, config.scheduled_max);
+                world.id = id;
+                world.disk_config = config.disk;
+                world
+            }),
             tasks: RefCell::new(Tasks::new(
                 config.policy,
                 Stream::for_purpose(seed, Purpose::Scheduler),
@@ -697,6 +703,9 @@ pub struct Counts {
 }
 
 /// What one call of the run loop did.
+// `Ended` is large (a whole report) but made once per run; boxing it would cost more than the
+// bytes of a return slot that `Polled`, the common case, leaves untouched.
+#[allow(clippy::large_enum_variant)]
 enum Advance {
     Polled,
     /// No task is ready and the next event is after the bound the caller gave.

@@ -108,6 +108,12 @@ pub(crate) struct World {
     pub(crate) assertions: BTreeMap<&'static str, Assertion>,
     pub(crate) buggify_sites: BTreeMap<(&'static str, u32, u32), BuggifySite>,
     rng_buggify: Option<Stream>,
+    /// This world's process-unique id (`Shared::id`), for handles that check it.
+    pub(crate) id: u64,
+    /// Every node's disk, by node index: it outlives the node's crashes.
+    pub(crate) disks: Vec<crate::fs::disk::Disk>,
+    pub(crate) disk_config: crate::fs::DiskConfig,
+    pub(crate) rng_disk: Option<Stream>,
 }
 
 impl World {
@@ -133,6 +139,10 @@ impl World {
             recovered_at: None,
             assertions: BTreeMap::new(),
             buggify_sites: BTreeMap::new(),
+            id: 0,
+            disks: Vec::new(),
+            disk_config: crate::fs::DiskConfig::default(),
+            rng_disk: None,
             rng_buggify: None,
         }
     }
@@ -161,6 +171,7 @@ impl World {
             self.clients_unfinished += 1;
         }
         self.nodes.push(Node::new(id, name.to_owned(), role, added_at));
+        self.disks.push(crate::fs::disk::Disk::new(self.disk_config));
         self.names.insert(name.to_owned(), id);
         Ok(id)
     }
@@ -238,6 +249,7 @@ impl World {
         }
         self.nodes[id.index()].state = State::Crashed;
         self.net.crash(id);
+        self.crash_disk(id);
         self.trace.record(self.now, EventKind::NodeCrash { node: id });
         self.crash_streams(id);
         Ok(true)

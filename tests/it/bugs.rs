@@ -9,6 +9,8 @@ mod lock;
 mod replog;
 #[path = "../../examples/twopc/system.rs"]
 mod twopc;
+#[path = "../../examples/walkv/system.rs"]
+mod walkv;
 
 use seedsim::fault::Profile;
 use seedsim::{Builder, Cause, Error, Runner, Sim};
@@ -80,5 +82,15 @@ fn twopc_blocks_after_a_coordinator_crash_only_when_buggy() {
         twopc::builder,
         twopc::scenario,
         |cause| matches!(cause, Cause::Liveness { name, .. } if name == "prepared transactions are decided"),
+    );
+}
+
+#[test]
+fn walkv_loses_an_acknowledged_write_only_without_its_sync() {
+    check(
+        "walkv",
+        walkv::builder,
+        walkv::scenario,
+        |cause| matches!(cause, Cause::ClientError { message } if message.contains("was acknowledged last")),
     );
 }

@@ -8,6 +8,7 @@ mod checks;
 mod determinism;
 mod errors;
 mod faults;
+mod fs;
 mod kv;
 mod net;
 mod nodes;

@@ -1,0 +1,245 @@
+//! A key-value store on a write-ahead log, with a planted missing-sync bug.
+//!
+//! Every put appends a record (position, key, value, checksum) to the log file `wal`; on
+//! start the store replays the log. The fixed variant syncs the log before it acknowledges a
+//! put, then appends how many records are durable to a second file, `meta` (each count
+//! written twice, checksummed, synced). On replay it keeps the log's valid prefix (each record
+//! must check out and sit at its own position, so a write that went astray is noticed): a torn
+//! or garbled tail beyond the largest durable count was never acknowledged and is dropped; a
+//! prefix shorter than that count means acknowledged records were corrupted or misdirected,
+//! and the store says so (it is degraded, and remembers it in a marker file) instead of
+//! serving old values as if current. The planted bug (`fixed == false`):
+//! the store acknowledges before it syncs, syncing in the background every 200 ms, so a crash
+//! loses acknowledged puts and nothing notices.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+#[path = "../support/wire.rs"]
+mod wire;
+
+use seedsim::fs::File;
+use seedsim::net::UdpSocket;
+use seedsim::rand::RngExt;
+use seedsim::time::{self, Instant};
+use seedsim::{Builder, Error, Sim};
+
+const PORT: u16 = 7000;
+const KEYS: u64 = 6;
+const PUTS: u64 = 30;
+const RECORD: usize = 32;
+const COUNT: usize = 16;
+
+const PUT: u8 = 1;
+const PUT_OK: u8 = 2;
+const PUT_FAILED: u8 = 3;
+const GET: u8 = 4;
+const VALUE: u8 = 5;
+
+/// `VALUE`'s flag: the key was found, absent, or the store is degraded (corruption found).
+const FOUND: u64 = 0;
+const ABSENT: u64 = 1;
+const DEGRADED: u64 = 2;
+
+pub fn builder() -> Builder {
+    Sim::builder().time_limit(Duration::from_secs(120))
+}
+
+pub fn scenario(sim: &mut Sim, fixed: bool) -> Result<(), Error> {
+    sim.node("db", move || store(fixed))?;
+    sim.client("client", client())?;
+    Ok(())
+}
+
+fn checksum(key: u64, value: u64) -> u64 {
+    // A fixed mix (SplitMix64's), so a flipped bit anywhere changes it.
+    let mut z = key.rotate_left(17) ^ value ^ 0x9e37_79b9_7f4a_7c15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn record(position: u64, key: u64, value: u64) -> [u8; RECORD] {
+    let mut bytes = [0u8; RECORD];
+    bytes[..8].copy_from_slice(&position.to_le_bytes());
+    bytes[8..16].copy_from_slice(&key.to_le_bytes());
+    bytes[16..24].copy_from_slice(&value.to_le_bytes());
+    bytes[24..].copy_from_slice(&checksum(position ^ key.rotate_left(32), value).to_le_bytes());
+    bytes
+}
+
+/// A durable count, as `meta` stores it: the count and its checksum.
+fn count_entry(count: u64) -> [u8; COUNT] {
+    let mut bytes = [0u8; COUNT];
+    bytes[..8].copy_from_slice(&count.to_le_bytes());
+    bytes[8..].copy_from_slice(&checksum(u64::MAX, count).to_le_bytes());
+    bytes
+}
+
+/// Retry an operation that a disk fault made fail, after a pause: the store never gives up
+/// on its own disk, and never returns an error from its main task.
+async fn retry<T, F: std::future::Future<Output = io::Result<T>>>(mut op: impl FnMut() -> F) -> T {
+    loop {
+        match op().await {
+            Ok(value) => return value,
+            Err(_) => time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Replay the log: the map, how many valid records, and whether acknowledged records are
+/// missing (degraded).
+async fn replay() -> (BTreeMap<u64, u64>, u64, bool) {
+    let data = retry(|| seedsim::fs::read("wal")).await;
+    let mut map = BTreeMap::new();
+    let mut valid = 0;
+    for chunk in data.chunks_exact(RECORD) {
+        let word = |at: usize| u64::from_le_bytes(chunk[at..at + 8].try_into().expect("8 bytes"));
+        let (position, key, value, sum) = (word(0), word(8), word(16), word(24));
+        if position != valid || sum != checksum(position ^ key.rotate_left(32), value) {
+            break; // the end of the valid prefix
+        }
+        map.insert(key, value);
+        valid += 1;
+    }
+    // The largest count that checks out, wherever a write put it.
+    let meta = retry(|| seedsim::fs::read("meta")).await;
+    let durable = meta
+        .chunks_exact(COUNT)
+        .filter_map(|entry| {
+            let count = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
+            let sum = u64::from_le_bytes(entry[8..].try_into().expect("8 bytes"));
+            (sum == checksum(u64::MAX, count)).then_some(count)
+        })
+        .max()
+        .unwrap_or(0);
+    (map, valid, valid < durable)
+}
+
+async fn store(fixed: bool) -> io::Result<()> {
+    let wal = Rc::new(retry(|| File::open_or_create("wal")).await);
+    let meta = retry(|| File::open_or_create("meta")).await;
+    let mut meta_end = retry(|| meta.metadata()).await.len();
+    let (mut map, mut records, lost) = replay().await;
+    // Once found, a loss is remembered: later writes must not hide it from the next replay.
+    let degraded = lost || seedsim::fs::metadata("degraded").await.is_ok();
+    if lost {
+        let marker = retry(|| File::open_or_create("degraded")).await;
+        retry(|| marker.sync_all()).await;
+    }
+    seedsim::assert_sometimes!(degraded, "the store found corruption on restart");
+    // Cut a torn tail, so new records follow the valid prefix.
+    let end = records * RECORD as u64;
+    retry(|| wal.set_len(end)).await;
+    if !fixed {
+        let wal = wal.clone();
+        drop(seedsim::task::spawn(async move {
+            loop {
+                time::sleep(Duration::from_millis(200)).await;
+                let _ = wal.sync_data().await; // BUG: the only sync, after the acknowledgements
+            }
+        }));
+    }
+    let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
+    let mut buf = [0u8; 64];
+    loop {
+        let (len, from) = socket.recv_from(&mut buf).await?;
+        match wire::decode(&buf[..len]) {
+            Some((PUT, id, key, value)) => {
+                let ok = async {
+                    wal.write_at(&record(records, key, value), records * RECORD as u64).await?;
+                    if fixed {
+                        wal.sync_data().await?;
+                        // Twice, so one corrupted copy leaves the other.
+                        let entry = count_entry(records + 1);
+                        let twice = [entry, entry].concat();
+                        meta.write_at(&twice, meta_end).await?;
+                        meta_end += twice.len() as u64;
+                        meta.sync_data().await?;
+                    }
+                    io::Result::Ok(())
+                }
+                .await;
+                let reply = match ok {
+                    Ok(()) => {
+                        records += 1;
+                        map.insert(key, value);
+                        PUT_OK
+                    }
+                    Err(_) => PUT_FAILED, // the client tries again
+                };
+                socket.send_to(&wire::encode(reply, id, 0, 0), from).await?;
+            }
+            Some((GET, id, key, _)) => {
+                let (value, flag) = match map.get(&key) {
+                    _ if degraded => (0, DEGRADED),
+                    Some(value) => (*value, FOUND),
+                    None => (0, ABSENT),
+                };
+                socket.send_to(&wire::encode(VALUE, id, value, flag), from).await?;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Puts values (each retried until acknowledged), then, once the faults are over, reads every
+/// key back: each must hold its last acknowledged value, unless the store reports corruption.
+async fn client() -> Result<(), String> {
+    let socket = UdpSocket::bind("0.0.0.0:0").await.map_err(|e| e.to_string())?;
+    let db = wire::addr("db", PORT);
+    let mut rng = seedsim::rand::rng();
+    let mut acknowledged: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut buf = [0u8; 64];
+    let mut request = 0;
+    let mut ask = |tag: u8, a: u64, b: u64| {
+        request += 1;
+        (request, wire::encode(tag, request, a, b))
+    };
+    for value in 1..=PUTS {
+        let key = rng.random_range(0..KEYS);
+        'retry: loop {
+            let (id, message) = ask(PUT, key, value);
+            socket.send_to(&message, db).await.map_err(|e| e.to_string())?;
+            let deadline = Instant::now() + Duration::from_millis(100);
+            while let Ok(received) = time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+                let (len, _) = received.map_err(|e| e.to_string())?;
+                match wire::decode(&buf[..len]) {
+                    Some((PUT_OK, reply, _, _)) if reply == id => break 'retry,
+                    Some((PUT_FAILED, reply, _, _)) if reply == id => continue 'retry,
+                    _ => {}
+                }
+            }
+        }
+        acknowledged.insert(key, value);
+        time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
+    }
+    // Past the nemesis' recover (10 s into the run), whatever this node's clock says.
+    time::sleep(Duration::from_secs(12)).await;
+    for key in 0..KEYS {
+        let (value, flag) = 'answered: loop {
+            let (id, message) = ask(GET, key, 0);
+            socket.send_to(&message, db).await.map_err(|e| e.to_string())?;
+            let deadline = Instant::now() + Duration::from_millis(100);
+            while let Ok(received) = time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+                let (len, _) = received.map_err(|e| e.to_string())?;
+                if let Some((VALUE, reply, value, flag)) = wire::decode(&buf[..len]) {
+                    if reply == id {
+                        break 'answered (value, flag);
+                    }
+                }
+            }
+        };
+        if flag == DEGRADED {
+            return Ok(()); // the store detected the loss: that is the promise of checksums
+        }
+        let expected = acknowledged.get(&key).copied();
+        let got = (flag == FOUND).then_some(value);
+        if got != expected {
+            return Err(format!("key {key}: read {got:?}, but {expected:?} was acknowledged last"));
+        }
+    }
+    Ok(())
+}
