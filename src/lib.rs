@@ -47,6 +47,8 @@
 pub mod check;
 mod context;
 mod error;
+#[cfg(feature = "explore")]
+pub mod explore;
 pub mod fault;
 pub mod fs;
 mod log;

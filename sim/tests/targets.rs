@@ -1,67 +1,189 @@
-//! The simulation targets run as binaries: exit codes and their output.
+//! The simulation targets run as binaries: exit codes, failures found and replayed to the
+//! same trace hash, JSON results, shards that split the seeds, the determinism check, and the
+//! messages for bad input.
 
-use std::process::Command;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
-fn kv() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kv"))
-}
-
-#[test]
-fn the_kv_target_passes_its_seeds_and_exits_zero() {
-    let output = kv().env("SEEDSIM_SEEDS", "50").env_remove("SEEDSIM_SEED").output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("kv: 50 seed(s) passed"), "{stdout}");
-}
-
-#[test]
-fn a_bad_seed_exits_two_naming_the_variable() {
-    let output = kv().env("SEEDSIM_SEED", "0xnope").output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr.contains("invalid SEEDSIM_SEED=\"0xnope\""), "{stderr}");
-}
-
-#[test]
-fn one_seed_replays_with_its_trace_hash() {
-    let run = || kv().env("SEEDSIM_SEED", "0x2a").output().unwrap();
-    let (first, second) = (run(), run());
-    assert_eq!(first.status.code(), Some(0));
-    let line = |out: &std::process::Output| {
-        String::from_utf8_lossy(&out.stderr).lines().find(|l| l.contains("trace hash")).map(str::to_owned)
+fn target(name: &str) -> Command {
+    let path = match name {
+        "kv" => env!("CARGO_BIN_EXE_kv"),
+        "bugs" => env!("CARGO_BIN_EXE_bugs"),
+        _ => env!("CARGO_BIN_EXE_selftest"),
     };
-    let hash = line(&first).expect("a replayed seed prints its trace hash");
-    assert!(hash.contains("seed 0x000000000000002a passed"), "{hash}");
-    assert_eq!(Some(hash), line(&second));
+    let mut command = Command::new(path);
+    command.env_remove("SEEDSIM_SEED").env_remove("SEEDSIM_LOG");
+    command
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    target(name).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("seedsim-targets-{}-{name}", std::process::id()))
+}
+
+fn json_lines(path: &PathBuf) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
 #[test]
-fn seedsim_log_stamps_every_line_with_simulated_time_and_node() {
-    let output = kv().env("SEEDSIM_SEED", "7").env("SEEDSIM_LOG", "seedsim=debug").output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("DEBUG seedsim:")).collect();
-    assert!(lines.len() > 100, "expected a log of every event, got {} lines", lines.len());
-    let starts = lines.iter().filter(|l| l.ends_with("start replica1")).count();
-    assert_eq!(starts, 1, "the seed is logged once, not again by the determinism check");
-    for line in &lines {
-        let mut fields = line.split_whitespace();
-        let time = fields.next().unwrap();
-        let node = fields.next().unwrap();
-        let seconds = time.strip_suffix('s').expect("a time stamp in seconds");
-        let (whole, fraction) = seconds.split_once('.').expect("seconds.nanoseconds");
-        assert!(whole.parse::<u64>().is_ok() && fraction.len() == 9, "{line}");
-        assert!(
-            node == "-" || node.starts_with("replica") || node.starts_with("client") || node == "nemesis",
-            "{line}"
-        );
+fn the_fixed_kv_passes_its_seeds_and_exits_zero() {
+    let output = run("kv", &["explore", "--seeds", "40", "--jobs", "2", "--quiet"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("kv: 40 seeds of kv (swarm faults)") && stdout.contains("0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_failure_is_found_grouped_written_as_json_and_replays_to_the_same_trace_hash() {
+    let json = temp("kv-buggy.jsonl");
+    let output = run(
+        "kv",
+        &[
+            "explore",
+            "--scenario",
+            "kv-buggy",
+            "--seeds",
+            "300",
+            "--jobs",
+            "2",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "a failure exits 1: {stdout}");
+    assert!(stdout.contains("run(s) failed with: client error: not linearizable"), "{stdout}");
+    let lines = json_lines(&json);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["seeds"], 300);
+    let failures: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "failure").collect();
+    assert_eq!(summary["failed"], failures.len());
+    assert!(summary["distinct"].as_u64().unwrap() <= failures.len() as u64);
+    let first = failures[0];
+    for field in ["seed", "scenario", "cause", "signature", "faults", "trace_hash", "replay", "build"] {
+        assert!(!first[field].is_null(), "the failure line has {field}: {first}");
     }
-    assert!(
-        lines.iter().any(|l| l.contains(" replica1 ") && l.contains("send datagram")),
-        "sends are stamped with their node"
-    );
-    assert!(
-        lines.iter().any(|l| l.contains("crash ") || l.contains("partition ") || l.contains("isolate ")),
-        "faults are logged"
-    );
+    assert!(first["replay"].as_str().unwrap().contains("replay --scenario kv-buggy --faults swarm"), "{first}");
+
+    let seed = first["seed"].as_str().unwrap();
+    let trace = temp("trace.txt");
+    let replayed = run("kv", &["replay", "--scenario", "kv-buggy", "--seed", seed, "--trace", trace.to_str().unwrap()]);
+    let report = text(&replayed.stdout);
+    assert_eq!(replayed.status.code(), Some(1), "{report}");
+    let hash = first["trace_hash"].as_str().unwrap();
+    assert!(report.contains(&format!("trace hash: {hash}")), "the replay gives the same trace hash {hash}:\n{report}");
+    let events = std::fs::read_to_string(&trace).unwrap();
+    assert!(events.lines().count() > 100 && events.contains("send datagram"), "the trace file has every event");
+    let _ = (std::fs::remove_file(json), std::fs::remove_file(trace));
+}
+
+fn failing_seeds(shard: Option<&str>) -> BTreeSet<String> {
+    let json = temp(&format!("shard-{}.jsonl", shard.unwrap_or("all").replace('/', "-")));
+    let mut args = vec![
+        "explore",
+        "--scenario",
+        "always-fails",
+        "--seeds",
+        "30",
+        "--jobs",
+        "2",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    if let Some(shard) = shard {
+        args.extend(["--shard", shard]);
+    }
+    assert_eq!(run("selftest", &args).status.code(), Some(1));
+    let seeds = json_lines(&json)
+        .iter()
+        .filter(|l| l["type"] == "failure")
+        .map(|l| l["seed"].as_str().unwrap().to_owned())
+        .collect();
+    let _ = std::fs::remove_file(json);
+    seeds
+}
+
+#[test]
+fn shards_run_disjoint_seeds_that_cover_the_range() {
+    let all = failing_seeds(None);
+    assert_eq!(all.len(), 30);
+    let shards: Vec<BTreeSet<String>> = (0..3).map(|k| failing_seeds(Some(&format!("{k}/3")))).collect();
+    for (i, a) in shards.iter().enumerate() {
+        assert_eq!(a.len(), 10);
+        for b in &shards[i + 1..] {
+            assert!(a.is_disjoint(b), "shards overlap");
+        }
+    }
+    let union: BTreeSet<String> = shards.into_iter().flatten().collect();
+    assert_eq!(union, all, "the shards together are the unsharded run");
+}
+
+#[test]
+fn check_determinism_names_the_first_differing_event() {
+    let output = run("selftest", &["check-determinism", "--scenario", "nondeterministic", "--seeds", "5"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("is not deterministic") && stdout.contains("first difference at event"), "{stdout}");
+    assert!(stdout.contains("run 1:") && stdout.contains("run 2:"), "{stdout}");
+    let output = run("kv", &["check-determinism", "--seeds", "5"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
+#[test]
+fn one_seed_runs_the_same_twice_and_can_be_logged() {
+    let once = || text(&run("kv", &["run", "--seed", "0x2a"]).stdout);
+    let first = once();
+    assert!(first.contains("kv: seed 0x000000000000002a passed") && first.contains("trace hash 0x"), "{first}");
+    assert_eq!(first, once());
+    let logged = target("kv").args(["run", "--seed", "7"]).env("SEEDSIM_LOG", "seedsim=debug").output().unwrap();
+    let stdout = text(&logged.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("DEBUG seedsim:")).collect();
+    assert!(lines.len() > 100, "a log of every event: {} lines", lines.len());
+    for line in &lines {
+        let time = line.split_whitespace().next().unwrap();
+        let (whole, fraction) = time.strip_suffix('s').and_then(|t| t.split_once('.')).expect("seconds.nanoseconds");
+        assert!(whole.parse::<u64>().is_ok() && fraction.len() == 9, "{line}");
+    }
+    assert!(lines.iter().any(|l| l.contains(" replica1 ") && l.contains("send datagram")), "stamped with the node");
+    assert_eq!(lines.iter().filter(|l| l.ends_with("start replica1")).count(), 1, "logged once");
+}
+
+#[test]
+fn bad_input_exits_two_with_a_message_naming_the_flag() {
+    let cases: [(&str, &[&str], &str); 6] = [
+        ("kv", &["run", "--seed", "0xnope"], "--seed: invalid seed \"0xnope\""),
+        ("kv", &["run"], "a seed is needed"),
+        ("kv", &["explore", "--shard", "3/2"], "--shard \"3/2\": expected K/N"),
+        ("kv", &["explore", "--duration", "soon"], "--duration \"soon\""),
+        ("kv", &["explore", "--scenario", "nope"], "unknown; this target has kv, kv-buggy"),
+        ("kv", &["explore", "--jobs", "0"], "--jobs"),
+    ];
+    for (name, args, expected) in cases {
+        let output = run(name, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let output = run("kv", &["explore", "--json", "/nonexistent-dir/out.jsonl", "--seeds", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--json /nonexistent-dir/out.jsonl"));
+}
+
+#[test]
+fn every_bug_example_is_a_scenario_of_the_bugs_target() {
+    let output = run("bugs", &["explore", "--scenario", "lock-buggy", "--seeds", "50", "--faults", "chaos", "--quiet"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let output = run("bugs", &["explore", "--scenario", "walkv", "--seeds", "50", "--faults", "chaos", "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
 }

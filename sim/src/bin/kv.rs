@@ -1,42 +1,31 @@
-//! Simulation target: the fixed replicated register (examples/kv) must pass every seed.
-//!
-//! Like a cargo-fuzz target, it is a few lines over the library: the scenario comes from the
-//! example, the seeds from the environment (`SEEDSIM_SEEDS`, default 10,000; `SEEDSIM_SEED`
-//! replays one, `SEEDSIM_LOG` logs it). Exits 0 when every seed passed, 1 on a failure (with
-//! its report and replay line), 2 on bad input.
+//! Simulation target for the replicated register (examples/kv): the fixed variant (`kv`,
+//! the default scenario) must pass every seed; `kv-buggy` has the planted bug.
 //!
 //! ```text
-//! cargo run --release -p seedsim-targets --bin kv
-//! SEEDSIM_SEEDS=1000000 cargo run --release -p seedsim-targets --bin kv
+//! cargo run --release -p seedsim-targets --bin kv -- explore --seeds 100000
+//! cargo run --release -p seedsim-targets --bin kv -- explore --scenario kv-buggy --seeds 1000 --json found.jsonl
+//! cargo run --release -p seedsim-targets --bin kv -- replay --scenario kv-buggy --seed 0x… --trace trace.txt
 //! ```
 
 #[path = "../../../examples/kv/system.rs"]
-#[allow(dead_code)] // the buggy variant is the example's, not this target's
 mod system;
 
 use std::process::ExitCode;
 
-use seedsim::Runner;
+use seedsim::explore::{self, Scenario};
+use seedsim::{Error, Sim};
+
+fn fixed(sim: &mut Sim) -> Result<(), Error> {
+    system::scenario(sim, system::Variant::Fixed)
+}
+
+fn buggy(sim: &mut Sim) -> Result<(), Error> {
+    system::scenario(sim, system::Variant::Buggy)
+}
 
 fn main() -> ExitCode {
-    let runner = Runner::new()
-        .seeds(10_000)
-        .builder(system::builder())
-        .replay_command("cargo run --release -p seedsim-targets --bin kv");
-    match runner.try_run(|sim| system::scenario(sim, system::Variant::Fixed)) {
-        Err(err) => {
-            eprintln!("kv: {err}");
-            ExitCode::from(2)
-        }
-        Ok(report) => match report.failure {
-            Some(failure) => {
-                println!("{failure}");
-                ExitCode::from(1)
-            }
-            None => {
-                println!("kv: {} seed(s) passed", report.passed);
-                ExitCode::SUCCESS
-            }
-        },
-    }
+    explore::main(
+        "kv",
+        &[Scenario::new("kv", system::builder, fixed), Scenario::new("kv-buggy", system::builder, buggy)],
+    )
 }

@@ -1,0 +1,51 @@
+//! A target for seedsim's own command-line tests: scenarios that pass, that always fail,
+//! and one that is deliberately not deterministic (it reads state left over from an earlier
+//! run in the same process), so `check-determinism` has something to catch.
+
+use std::io;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use seedsim::explore::{self, Scenario};
+use seedsim::time::sleep;
+use seedsim::{Error, Sim};
+
+fn passes(sim: &mut Sim) -> Result<(), Error> {
+    sim.client("c", async {
+        sleep(Duration::from_millis(5)).await;
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
+fn always_fails(sim: &mut Sim) -> Result<(), Error> {
+    sim.client("c", async {
+        sleep(Duration::from_millis(5)).await;
+        Err::<(), _>("this scenario always fails")
+    })?;
+    Ok(())
+}
+
+static LEFT_OVER: AtomicU64 = AtomicU64::new(0);
+
+fn nondeterministic(sim: &mut Sim) -> Result<(), Error> {
+    let runs = LEFT_OVER.fetch_add(1, Ordering::Relaxed);
+    sim.client("c", async move {
+        sleep(Duration::from_millis(5)).await;
+        sleep(Duration::from_millis(1 + runs % 2)).await;
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    explore::main(
+        "selftest",
+        &[
+            Scenario::new("passes", Sim::builder, passes),
+            Scenario::new("always-fails", Sim::builder, always_fails),
+            Scenario::new("nondeterministic", Sim::builder, nondeterministic),
+        ],
+    )
+}

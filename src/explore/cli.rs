@@ -1,0 +1,334 @@
+//! The command line: raw flags (clap) first, then a validated command, then running it.
+//! Bad seeds, ranges, shards and files get an error that names the flag and the form.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{value_parser, Arg, ArgAction, ArgMatches, Command as Clap};
+
+use super::sweep::{self, Shard};
+use super::{build, Faults, Scenario};
+use crate::sim::outcome::Outcome;
+use crate::trace::first_difference;
+use crate::Seed;
+
+pub(crate) enum Command {
+    Run { scenario: Scenario, seed: Seed, faults: Faults, log: Option<String>, trace: Option<PathBuf> },
+    Explore(sweep::Plan),
+    CheckDeterminism { scenario: Scenario, start: Seed, seeds: u64, faults: Faults },
+}
+
+fn scenario_arg() -> Arg {
+    Arg::new("scenario").long("scenario").value_name("NAME").help("which scenario (default: the first)")
+}
+
+fn faults_arg() -> Arg {
+    Arg::new("faults")
+        .long("faults")
+        .value_parser(["calm", "chaos", "swarm"])
+        .default_value("swarm")
+        .help("faults for every run: none, a chaos nemesis, or a swarm profile drawn per seed")
+}
+
+fn seed_arg(required: bool) -> Arg {
+    Arg::new("seed")
+        .long("seed")
+        .value_name("SEED")
+        .required(required)
+        .help("the seed: decimal or 0x and up to 16 hex digits (or SEEDSIM_SEED)")
+}
+
+fn clap(target: &'static str) -> Clap {
+    Clap::new(target)
+        .about("A seedsim simulation target: run, replay and explore seeds of its scenarios")
+        .subcommand_required(true)
+        .subcommand(
+            Clap::new("run")
+                .about("Run one seed and print its report")
+                .arg(seed_arg(false))
+                .arg(scenario_arg())
+                .arg(faults_arg())
+                .arg(
+                    Arg::new("log").long("log").value_name("FILTER").help("a tracing filter, e.g. info,seedsim=debug"),
+                ),
+        )
+        .subcommand(
+            Clap::new("replay")
+                .about("Run one seed again, bit for bit, and optionally write its whole trace")
+                .arg(seed_arg(false))
+                .arg(scenario_arg())
+                .arg(faults_arg())
+                .arg(Arg::new("log").long("log").value_name("FILTER").help("a tracing filter"))
+                .arg(
+                    Arg::new("trace")
+                        .long("trace")
+                        .value_name("FILE")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("write every event, one a line"),
+                ),
+        )
+        .subcommand(
+            Clap::new("explore")
+                .about("Run many seeds on all cores; group failures by cause")
+                .arg(scenario_arg())
+                .arg(faults_arg())
+                .arg(
+                    Arg::new("seeds")
+                        .long("seeds")
+                        .value_name("N")
+                        .value_parser(value_parser!(u64).range(1..))
+                        .help("how many seeds (default 10000 without --duration)"),
+                )
+                .arg(
+                    Arg::new("duration")
+                        .long("duration")
+                        .value_name("DURATION")
+                        .help("stop after this long, e.g. 90s, 30m, 8h"),
+                )
+                .arg(
+                    Arg::new("start")
+                        .long("start")
+                        .value_name("SEED")
+                        .help("the first seed of the range (default seedsim's fixed base), or `random`"),
+                )
+                .arg(
+                    Arg::new("jobs")
+                        .long("jobs")
+                        .value_name("N")
+                        .value_parser(value_parser!(u16).range(1..=1024))
+                        .help("worker threads (default: all cores)"),
+                )
+                .arg(
+                    Arg::new("shard")
+                        .long("shard")
+                        .value_name("K/N")
+                        .help("run only the seeds of shard K of N (0 <= K < N)"),
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .value_name("FILE")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("write one JSON line per failure and a summary line"),
+                )
+                .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar")),
+        )
+        .subcommand(
+            Clap::new("check-determinism")
+                .about("Run each seed twice and compare; name the first event where two runs differ")
+                .arg(scenario_arg())
+                .arg(faults_arg())
+                .arg(
+                    Arg::new("seeds")
+                        .long("seeds")
+                        .value_name("N")
+                        .value_parser(value_parser!(u64).range(1..=1_000_000))
+                        .default_value("100"),
+                )
+                .arg(
+                    Arg::new("start")
+                        .long("start")
+                        .value_name("SEED")
+                        .help("the first seed (default seedsim's fixed base)"),
+                ),
+        )
+}
+
+fn fail(target: &str, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{target}: {message}");
+    ExitCode::from(2)
+}
+
+fn seed_of(target: &str, text: &str, flag: &str) -> Result<Seed, ExitCode> {
+    text.parse::<Seed>().map_err(|err| fail(target, format!("{flag}: {err}")))
+}
+
+fn faults_of(matches: &ArgMatches) -> Faults {
+    match matches.get_one::<String>("faults").map(String::as_str) {
+        Some("calm") => Faults::Calm,
+        Some("chaos") => Faults::Chaos,
+        _ => Faults::Swarm,
+    }
+}
+
+fn scenario_of(target: &str, scenarios: &[Scenario], matches: &ArgMatches) -> Result<Scenario, ExitCode> {
+    let Some(first) = scenarios.first() else { return Err(fail(target, "this target names no scenario")) };
+    match matches.get_one::<String>("scenario") {
+        None => Ok(*first),
+        Some(name) => scenarios.iter().find(|s| s.name == name.as_str()).copied().ok_or_else(|| {
+            let names: Vec<&str> = scenarios.iter().map(|s| s.name).collect();
+            fail(target, format!("--scenario {name:?}: unknown; this target has {}", names.join(", ")))
+        }),
+    }
+}
+
+pub(crate) fn parse<I, T>(target: &'static str, scenarios: &[Scenario], args: I) -> Result<Command, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = clap(target).try_get_matches_from(args).map_err(|err| {
+        let _ = err.print();
+        ExitCode::from(if err.use_stderr() { 2 } else { 0 })
+    })?;
+    let (name, sub) = matches.subcommand().expect("a subcommand is required");
+    let scenario = scenario_of(target, scenarios, sub)?;
+    let faults = faults_of(sub);
+    let start = |default: Seed| match sub.get_one::<String>("start").map(String::as_str) {
+        None => Ok(default),
+        Some("random") => Ok(random_seed()),
+        Some(text) => seed_of(target, text, "--start"),
+    };
+    match name {
+        "run" | "replay" => {
+            let env = std::env::var("SEEDSIM_SEED").ok();
+            let text = sub
+                .get_one::<String>("seed")
+                .cloned()
+                .or(env)
+                .ok_or_else(|| fail(target, "a seed is needed: --seed 0x… (or SEEDSIM_SEED=0x…)"))?;
+            let seed = seed_of(target, &text, "--seed")?;
+            let log = sub.get_one::<String>("log").cloned().or_else(|| std::env::var("SEEDSIM_LOG").ok());
+            let trace = if name == "replay" { sub.get_one::<PathBuf>("trace").cloned() } else { None };
+            Ok(Command::Run { scenario, seed, faults, log, trace })
+        }
+        "explore" => {
+            let duration = match sub.get_one::<String>("duration") {
+                None => None,
+                Some(text) => Some(crate::fault::parse_duration(text).filter(|d| !d.is_zero()).ok_or_else(|| {
+                    fail(target, format!("--duration {text:?}: expected a duration such as 90s, 30m or 8h"))
+                })?),
+            };
+            let seeds = sub.get_one::<u64>("seeds").copied().or(if duration.is_some() { None } else { Some(10_000) });
+            let shard = match sub.get_one::<String>("shard") {
+                None => Shard { index: 0, count: 1 },
+                Some(text) => parse_shard(text).ok_or_else(|| {
+                    fail(target, format!("--shard {text:?}: expected K/N with 0 <= K < N, e.g. 3/16"))
+                })?,
+            };
+            let jobs = sub
+                .get_one::<u16>("jobs")
+                .map(|&jobs| usize::from(jobs))
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            Ok(Command::Explore(sweep::Plan {
+                target,
+                scenario,
+                faults,
+                start: start(crate::DEFAULT_BASE_SEED)?,
+                seeds,
+                duration,
+                jobs,
+                shard,
+                json: sub.get_one::<PathBuf>("json").cloned(),
+                progress: !sub.get_flag("quiet"),
+            }))
+        }
+        "check-determinism" => Ok(Command::CheckDeterminism {
+            scenario,
+            start: start(crate::DEFAULT_BASE_SEED)?,
+            seeds: *sub.get_one::<u64>("seeds").expect("has a default"),
+            faults,
+        }),
+        _ => unreachable!("clap knows the subcommands"),
+    }
+}
+
+fn parse_shard(text: &str) -> Option<Shard> {
+    let (index, count) = text.split_once('/')?;
+    let (index, count) = (index.trim().parse::<u64>().ok()?, count.trim().parse::<u64>().ok()?);
+    (count >= 1 && index < count).then_some(Shard { index, count })
+}
+
+/// A seed from the host, for `--start random`: exploration outside any run may read the
+/// host clock (a run itself never does).
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+fn random_seed() -> Seed {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    Seed(crate::seed::splitmix64(nanos ^ u64::from(std::process::id())))
+}
+
+/// The command line that replays a seed of this target.
+pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> String {
+    format!(
+        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {} --faults {}",
+        scenario.name,
+        faults.name()
+    )
+}
+
+pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
+    match command {
+        Command::Run { scenario, seed, faults, log, trace } => {
+            let replay = replay_line(target, &scenario, faults);
+            let mut sim = match build(&scenario, seed, faults, &replay, trace.is_some(), log.as_deref()) {
+                Ok(sim) => sim,
+                Err(err) => return fail(target, err),
+            };
+            let outcome = sim.run();
+            if let Some(path) = trace {
+                let names = sim.node_names();
+                let events = sim.take_trace().unwrap_or_default();
+                let written = std::fs::File::create(&path).and_then(|file| {
+                    let mut out = std::io::BufWriter::new(file);
+                    for event in &events {
+                        writeln!(out, "{}", event.describe(&names))?;
+                    }
+                    out.flush()
+                });
+                if let Err(err) = written {
+                    return fail(target, format!("--trace {}: {err}", path.display()));
+                }
+            }
+            match outcome {
+                Outcome::Passed(summary) => {
+                    println!(
+                        "{target}: seed {seed} passed ({}) at {} after {} steps, trace hash 0x{:016x}",
+                        scenario.name, summary.time, summary.steps, summary.trace_hash
+                    );
+                    ExitCode::SUCCESS
+                }
+                Outcome::Failed(failure) => {
+                    println!("{failure}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Explore(plan) => sweep::explore(plan),
+        Command::CheckDeterminism { scenario, start, seeds, faults } => {
+            let replay = replay_line(target, &scenario, faults);
+            for index in 0..seeds {
+                let seed = start.nth(index);
+                let mut runs = Vec::new();
+                for _ in 0..2 {
+                    let mut sim = match build(&scenario, seed, faults, &replay, true, None) {
+                        Ok(sim) => sim,
+                        Err(err) => return fail(target, err),
+                    };
+                    let outcome = sim.run();
+                    runs.push((outcome.trace_hash(), sim.take_trace().unwrap_or_default(), sim.node_names()));
+                }
+                if runs[0].0 != runs[1].0 {
+                    println!(
+                        "{target}: seed {seed} is not deterministic: trace hashes 0x{:016x} and 0x{:016x}",
+                        runs[0].0, runs[1].0
+                    );
+                    if let Some(at) = first_difference(&runs[0].1, &runs[1].1) {
+                        println!("first difference at event {at}:");
+                        for (label, (_, events, names)) in [("run 1", &runs[0]), ("run 2", &runs[1])] {
+                            println!("  {label}:");
+                            for (i, event) in events.iter().enumerate().skip(at.saturating_sub(3)).take(4) {
+                                let marker = if i == at { ">" } else { " " };
+                                println!("  {marker} {i:>8} {}", event.describe(names));
+                            }
+                        }
+                    }
+                    return ExitCode::from(1);
+                }
+            }
+            println!("{target}: {seeds} seed(s) ran twice with the same trace hash ({})", scenario.name);
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The exploration runner behind `sim/` targets: a command line that runs one seed, replays
+//! it with its trace, sweeps many seeds on all cores (sharded over machines, swarm faults on
+//! by default), groups failures by cause, and checks determinism.
+//!
+//! With the `explore` feature. A target is a few lines:
+//!
+//! ```no_run
+//! use seedsim::explore::{self, Scenario};
+//! use seedsim::{Error, Sim};
+//!
+//! fn my_system(sim: &mut Sim) -> Result<(), Error> {
+//!     // add nodes and clients
+//! #   let _ = sim;
+//!     Ok(())
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     explore::main("my-target", &[Scenario::new("my-system", Sim::builder, my_system)])
+//! }
+//! ```
+//!
+//! ```text
+//! my-target run --seed 0x2a                     # one seed, full report (SEEDSIM_LOG for a log)
+//! my-target replay --seed 0x2a --trace out.txt  # the same, writing every event of the trace
+//! my-target explore --seeds 1000000 --jobs 8    # a sweep; --duration 8h, --shard 3/16, --json out.jsonl
+//! my-target check-determinism --seeds 100       # each seed twice; names the first difference
+//! ```
+//!
+//! Exit codes: 0 when every seed passed, 1 when a run failed, 2 for bad input or I/O errors.
+//! This module is the one place in seedsim allowed threads and the host clock: they schedule
+//! and time whole runs, and never enter one.
+
+mod cli;
+mod sweep;
+
+use std::process::ExitCode;
+
+use crate::error::Error;
+use crate::fault::Profile;
+use crate::sim::{Builder, Sim};
+use crate::Seed;
+
+/// One scenario a target can run: how to build the world, and how to set it up.
+#[derive(Clone, Copy)]
+pub struct Scenario {
+    name: &'static str,
+    builder: fn() -> Builder,
+    setup: fn(&mut Sim) -> Result<(), Error>,
+}
+
+impl Scenario {
+    /// A scenario named `name`: `builder` gives its settings (the seed is set per run), and
+    /// `setup` adds its nodes and clients.
+    pub fn new(name: &'static str, builder: fn() -> Builder, setup: fn(&mut Sim) -> Result<(), Error>) -> Scenario {
+        Scenario { name, builder, setup }
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// Which faults every run of a command gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Faults {
+    Calm,
+    Chaos,
+    Swarm,
+}
+
+impl Faults {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Faults::Calm => "calm",
+            Faults::Chaos => "chaos",
+            Faults::Swarm => "swarm",
+        }
+    }
+}
+
+/// Build and set up one run of `scenario` under `seed` with `faults`.
+pub(crate) fn build(
+    scenario: &Scenario,
+    seed: Seed,
+    faults: Faults,
+    replay: &str,
+    record_trace: bool,
+    log: Option<&str>,
+) -> Result<Sim, Error> {
+    let mut builder = (scenario.builder)().seed(seed).replay_command(replay).record_trace(record_trace);
+    if let Some(filter) = log {
+        builder = builder.log(filter);
+    }
+    let mut sim = builder.build()?;
+    (scenario.setup)(&mut sim)?;
+    match faults {
+        Faults::Calm => {}
+        Faults::Chaos => drop(sim.nemesis(Profile::chaos())?),
+        Faults::Swarm => drop(sim.nemesis(Profile::swarm(Profile::chaos(), seed))?),
+    }
+    Ok(sim)
+}
+
+/// Parse the command line and run it; see the module docs for the commands.
+pub fn main(target: &'static str, scenarios: &[Scenario]) -> ExitCode {
+    main_from(target, scenarios, std::env::args_os())
+}
+
+/// Like [`main`], with the arguments given (the first is the program name).
+pub fn main_from<I, T>(target: &'static str, scenarios: &[Scenario], args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match cli::parse(target, scenarios, args) {
+        Err(code) => code,
+        Ok(command) => cli::execute(target, command),
+    }
+}

@@ -1,0 +1,238 @@
+//! `explore`: many seeds on worker threads, sharded, within a budget of seeds or wall time;
+//! failures grouped by cause signature, each group with a count and its smallest example.
+//!
+//! Each seed runs in a fresh world on one worker thread. Seeds are numbered `0, 1, 2, ...`
+//! from the start seed (`Seed::nth`); shard `K/N` runs the numbers `K, K+N, K+2N, ...`, so N
+//! machines with the same start and budget run disjoint seeds that together cover the range.
+
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // threads and the host clock schedule and time whole runs
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::cli::replay_line;
+use super::{build, Faults, Scenario};
+use crate::sim::outcome::{Cause, Failure, Outcome};
+use crate::Seed;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shard {
+    pub(crate) index: u64,
+    pub(crate) count: u64,
+}
+
+pub(crate) struct Plan {
+    pub(crate) target: &'static str,
+    pub(crate) scenario: Scenario,
+    pub(crate) faults: Faults,
+    pub(crate) start: Seed,
+    /// Seed numbers `0..seeds` (this shard's share of them), if bounded.
+    pub(crate) seeds: Option<u64>,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) jobs: usize,
+    pub(crate) shard: Shard,
+    pub(crate) json: Option<PathBuf>,
+    pub(crate) progress: bool,
+}
+
+enum Report {
+    Passed,
+    Failed(Box<Failure>),
+    Error(String),
+}
+
+/// What groups failures: the panic's location, the assertion's or property's name, or the
+/// message with its numbers blanked (so one bug is one group whatever the values).
+pub(crate) fn signature(cause: &Cause) -> String {
+    fn general(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                if !out.ends_with('#') {
+                    out.push('#');
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out.chars().take(160).collect()
+    }
+    match cause {
+        Cause::Panic { location: Some(location), .. } => format!("panic at {location}"),
+        Cause::Panic { message, location: None } => format!("panic: {}", general(message)),
+        Cause::ClientError { message } => format!("client error: {}", general(message)),
+        Cause::NodeError { message } => format!("node error: {}", general(message)),
+        Cause::Assertion { name, location } => format!("assert_always!({name:?}) at {location}"),
+        Cause::Invariant { name, .. } => format!("invariant {name:?}"),
+        Cause::Liveness { name, .. } => format!("liveness {name:?}"),
+        Cause::Deadlock { .. } => "deadlock".to_owned(),
+        Cause::TimeLimit { .. } => "time limit".to_owned(),
+        Cause::StepLimit { .. } => "step limit".to_owned(),
+        Cause::ScheduledLimit { .. } => "scheduled events limit".to_owned(),
+        Cause::Nondeterminism { .. } => "nondeterminism".to_owned(),
+    }
+}
+
+struct Group {
+    count: u64,
+    smallest: Box<Failure>,
+}
+
+pub(crate) fn explore(plan: Plan) -> ExitCode {
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let replay = replay_line(plan.target, &plan.scenario, plan.faults);
+    let mut json = match &plan.json {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Some(std::io::BufWriter::new(file)),
+            Err(err) => {
+                eprintln!("{}: --json {}: {err}", plan.target, path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let shard_seeds = plan.seeds.map(|n| n.saturating_sub(plan.shard.index).div_ceil(plan.shard.count));
+    let bar = if plan.progress {
+        match shard_seeds {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
+        }
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} {wide_bar} {pos} seeds ({per_sec}) {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let mut error = None;
+    let (sender, receiver) = mpsc::channel::<(Seed, Report)>();
+    std::thread::scope(|scope| {
+        for _ in 0..plan.jobs {
+            let sender = sender.clone();
+            let (next, stop, replay, plan) = (&next, &stop, &replay, &plan);
+            scope.spawn(move || loop {
+                if stop.load(Ordering::Relaxed) || plan.duration.is_some_and(|d| started.elapsed() >= d) {
+                    break;
+                }
+                let number = next.fetch_add(1, Ordering::Relaxed);
+                if shard_seeds.is_some_and(|n| number >= n) {
+                    break;
+                }
+                let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
+                let report = match build(&plan.scenario, seed, plan.faults, replay, false, None) {
+                    Err(err) => Report::Error(err.to_string()),
+                    Ok(mut sim) => match sim.run() {
+                        Outcome::Passed(_) => Report::Passed,
+                        Outcome::Failed(failure) => Report::Failed(failure),
+                    },
+                };
+                if sender.send((seed, report)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        for (seed, report) in receiver {
+            bar.inc(1);
+            match report {
+                Report::Passed => passed += 1,
+                Report::Error(message) => {
+                    error.get_or_insert(format!("seed {seed}: {message}"));
+                    stop.store(true, Ordering::Relaxed);
+                }
+                Report::Failed(failure) => {
+                    failed += 1;
+                    let signature = signature(&failure.cause);
+                    if let Some(out) = &mut json {
+                        let _ = writeln!(out, "{}", failure_json(&plan, &signature, &failure));
+                    }
+                    match groups.get_mut(&signature) {
+                        Some(group) => {
+                            group.count += 1;
+                            if (failure.step, failure.seed) < (group.smallest.step, group.smallest.seed) {
+                                group.smallest = failure;
+                            }
+                        }
+                        None => drop(groups.insert(signature, Group { count: 1, smallest: failure })),
+                    }
+                    bar.set_message(format!("{failed} failures, {} distinct", groups.len()));
+                }
+            }
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(message) = error {
+        eprintln!("{}: {message}", plan.target);
+        return ExitCode::from(2);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let total = passed + failed;
+    println!(
+        "{}: {total} seeds of {} ({} faults) in {seconds:.1} s ({:.0} seeds/s): {failed} failed, {} distinct failure(s)",
+        plan.target,
+        plan.scenario.name(),
+        plan.faults.name(),
+        total as f64 / seconds.max(1e-9),
+        groups.len()
+    );
+    for (signature, group) in &groups {
+        println!("\n{} run(s) failed with: {signature}\nthe smallest (fewest steps):\n{}", group.count, group.smallest);
+    }
+    if let Some(out) = &mut json {
+        let summary = serde_json::json!({
+            "type": "summary",
+            "target": plan.target,
+            "scenario": plan.scenario.name(),
+            "faults": plan.faults.name(),
+            "start": plan.start.to_string(),
+            "shard": format!("{}/{}", plan.shard.index, plan.shard.count),
+            "seeds": total,
+            "passed": passed,
+            "failed": failed,
+            "distinct": groups.len(),
+            "seconds": seconds,
+            "build": build_identity(),
+        });
+        if writeln!(out, "{summary}").and_then(|()| out.flush()).is_err() {
+            eprintln!("{}: could not write the JSON results", plan.target);
+            return ExitCode::from(2);
+        }
+    }
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn build_identity() -> String {
+    let exe = std::env::current_exe().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    format!("seedsim {} {}", env!("CARGO_PKG_VERSION"), exe.unwrap_or_default())
+}
+
+fn failure_json(plan: &Plan, signature: &str, failure: &Failure) -> serde_json::Value {
+    serde_json::json!({
+        "type": "failure",
+        "target": plan.target,
+        "scenario": plan.scenario.name(),
+        "seed": failure.seed.to_string(),
+        "signature": signature,
+        "cause": failure.cause.to_string(),
+        "time": failure.time.to_string(),
+        "step": failure.step,
+        "node": failure.node,
+        "faults": failure.faults.to_string(),
+        "trace_hash": format!("0x{:016x}", failure.trace_hash),
+        "replay": failure.replay,
+        "build": build_identity(),
+    })
+}
