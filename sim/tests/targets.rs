@@ -187,3 +187,86 @@ fn every_bug_example_is_a_scenario_of_the_bugs_target() {
     let output = run("bugs", &["explore", "--scenario", "walkv", "--seeds", "50", "--faults", "chaos", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
 }
+
+#[test]
+fn shrinking_keeps_the_failure_with_fewer_faults_and_the_plan_replays() {
+    let json = temp("lock.jsonl");
+    let output = run(
+        "bugs",
+        &[
+            "explore",
+            "--scenario",
+            "lock-buggy",
+            "--faults",
+            "chaos",
+            "--seeds",
+            "40",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let lines = json_lines(&json);
+    let found = lines.iter().find(|l| l["type"] == "failure").expect("lock-buggy fails within 40 seeds");
+    let seed = found["seed"].as_str().unwrap();
+    let before = found["faults"].as_str().unwrap().lines().count();
+    let plan = temp("shrunk-plan.txt");
+    let output = run(
+        "bugs",
+        &["shrink", "--scenario", "lock-buggy", "--faults", "chaos", "--seed", seed, "--out", plan.to_str().unwrap()],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("shrank from {before} to")), "{stdout}");
+    let after = std::fs::read_to_string(&plan).unwrap().lines().count();
+    assert!(after < before, "{after} faults left of {before}");
+    assert!(stdout.contains(found["signature"].as_str().unwrap()), "the same cause: {stdout}");
+    let replayed =
+        run("bugs", &["replay", "--scenario", "lock-buggy", "--seed", seed, "--plan", plan.to_str().unwrap()]);
+    let report = text(&replayed.stdout);
+    assert_eq!(replayed.status.code(), Some(1), "the shrunk plan still fails: {report}");
+    assert!(report.contains("the store accepts writes in lock order"), "{report}");
+    let _ = (std::fs::remove_file(json), std::fs::remove_file(plan));
+}
+
+#[test]
+fn merge_adds_up_shards_and_rejects_a_corrupt_results_file() {
+    let shards: Vec<PathBuf> = (0..2).map(|k| temp(&format!("merge-{k}.jsonl"))).collect();
+    for (k, path) in shards.iter().enumerate() {
+        let shard = format!("{k}/2");
+        let args = [
+            "explore",
+            "--scenario",
+            "always-fails",
+            "--seeds",
+            "20",
+            "--shard",
+            &shard,
+            "--quiet",
+            "--json",
+            path.to_str().unwrap(),
+        ];
+        assert_eq!(run("selftest", &args).status.code(), Some(1));
+    }
+    let output = run("selftest", &["merge", shards[0].to_str().unwrap(), shards[1].to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("2 file(s), 20 seeds: 0 passed, 20 failed, 1 distinct failure(s)"), "{stdout}");
+    assert!(stdout.contains("20 run(s) failed with: client error: this scenario always fails"), "{stdout}");
+    let corrupt = temp("corrupt.jsonl");
+    std::fs::write(&corrupt, "{\"type\":\"summary\",\"seeds\":1,\"passed\":1,\"failed\":0}\nnot json\n").unwrap();
+    let output = run("selftest", &["merge", corrupt.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("corrupt.jsonl line 2") && stderr.contains("expected a JSON line written by `explore --json`"),
+        "{stderr}"
+    );
+    let cut = temp("cut.jsonl");
+    std::fs::write(&cut, "").unwrap();
+    assert!(text(&run("selftest", &["merge", cut.to_str().unwrap()]).stderr).contains("0 summary lines"));
+    for path in shards.into_iter().chain([corrupt, cut]) {
+        let _ = std::fs::remove_file(path);
+    }
+}

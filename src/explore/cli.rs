@@ -10,14 +10,37 @@ use clap::{value_parser, Arg, ArgAction, ArgMatches, Command as Clap};
 
 use super::sweep::{self, Shard};
 use super::{build, Faults, Scenario};
+use crate::fault::FaultPlan;
 use crate::sim::outcome::Outcome;
 use crate::trace::first_difference;
 use crate::Seed;
 
 pub(crate) enum Command {
-    Run { scenario: Scenario, seed: Seed, faults: Faults, log: Option<String>, trace: Option<PathBuf> },
+    Run {
+        scenario: Scenario,
+        seed: Seed,
+        faults: Faults,
+        plan: Option<(PathBuf, FaultPlan)>,
+        log: Option<String>,
+        trace: Option<PathBuf>,
+    },
+    Shrink {
+        scenario: Scenario,
+        seed: Seed,
+        faults: Faults,
+        plan: Option<(PathBuf, FaultPlan)>,
+        out: Option<PathBuf>,
+    },
+    Merge {
+        files: Vec<PathBuf>,
+    },
     Explore(sweep::Plan),
-    CheckDeterminism { scenario: Scenario, start: Seed, seeds: u64, faults: Faults },
+    CheckDeterminism {
+        scenario: Scenario,
+        start: Seed,
+        seeds: u64,
+        faults: Faults,
+    },
 }
 
 fn scenario_arg() -> Arg {
@@ -30,6 +53,14 @@ fn faults_arg() -> Arg {
         .value_parser(["calm", "chaos", "swarm"])
         .default_value("swarm")
         .help("faults for every run: none, a chaos nemesis, or a swarm profile drawn per seed")
+}
+
+fn plan_arg() -> Arg {
+    Arg::new("plan")
+        .long("plan")
+        .value_name("FILE")
+        .value_parser(value_parser!(PathBuf))
+        .help("a fault plan file (text form) to run instead of the nemesis")
 }
 
 fn seed_arg(required: bool) -> Arg {
@@ -50,6 +81,7 @@ fn clap(target: &'static str) -> Clap {
                 .arg(seed_arg(false))
                 .arg(scenario_arg())
                 .arg(faults_arg())
+                .arg(plan_arg())
                 .arg(
                     Arg::new("log").long("log").value_name("FILTER").help("a tracing filter, e.g. info,seedsim=debug"),
                 ),
@@ -60,6 +92,7 @@ fn clap(target: &'static str) -> Clap {
                 .arg(seed_arg(false))
                 .arg(scenario_arg())
                 .arg(faults_arg())
+                .arg(plan_arg())
                 .arg(Arg::new("log").long("log").value_name("FILTER").help("a tracing filter"))
                 .arg(
                     Arg::new("trace")
@@ -115,6 +148,24 @@ fn clap(target: &'static str) -> Clap {
                 )
                 .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar")),
         )
+        .subcommand(
+            Clap::new("shrink")
+                .about("Cut a failing seed's fault plan to the fewest faults that still fail the same way")
+                .arg(seed_arg(false))
+                .arg(scenario_arg())
+                .arg(faults_arg())
+                .arg(plan_arg())
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_name("FILE")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("write the shrunk plan here"),
+                ),
+        )
+        .subcommand(Clap::new("merge").about("One report from the JSON results of many shards").arg(
+            Arg::new("files").value_name("FILE").required(true).num_args(1..).value_parser(value_parser!(PathBuf)),
+        ))
         .subcommand(
             Clap::new("check-determinism")
                 .about("Run each seed twice and compare; name the first event where two runs differ")
@@ -174,7 +225,20 @@ where
         ExitCode::from(if err.use_stderr() { 2 } else { 0 })
     })?;
     let (name, sub) = matches.subcommand().expect("a subcommand is required");
+    if name == "merge" {
+        return Ok(Command::Merge { files: sub.get_many::<PathBuf>("files").expect("required").cloned().collect() });
+    }
     let scenario = scenario_of(target, scenarios, sub)?;
+    let plan = match sub.try_get_one::<PathBuf>("plan").ok().flatten() {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|err| fail(target, format!("--plan {}: {err}", path.display())))?;
+            let plan =
+                text.parse::<FaultPlan>().map_err(|err| fail(target, format!("--plan {}: {err}", path.display())))?;
+            Some((path.clone(), plan))
+        }
+    };
     let faults = faults_of(sub);
     let start = |default: Seed| match sub.get_one::<String>("start").map(String::as_str) {
         None => Ok(default),
@@ -182,7 +246,7 @@ where
         Some(text) => seed_of(target, text, "--start"),
     };
     match name {
-        "run" | "replay" => {
+        "run" | "replay" | "shrink" => {
             let env = std::env::var("SEEDSIM_SEED").ok();
             let text = sub
                 .get_one::<String>("seed")
@@ -190,9 +254,13 @@ where
                 .or(env)
                 .ok_or_else(|| fail(target, "a seed is needed: --seed 0x… (or SEEDSIM_SEED=0x…)"))?;
             let seed = seed_of(target, &text, "--seed")?;
+            if name == "shrink" {
+                let out = sub.get_one::<PathBuf>("out").cloned();
+                return Ok(Command::Shrink { scenario, seed, faults, plan, out });
+            }
             let log = sub.get_one::<String>("log").cloned().or_else(|| std::env::var("SEEDSIM_LOG").ok());
             let trace = if name == "replay" { sub.get_one::<PathBuf>("trace").cloned() } else { None };
-            Ok(Command::Run { scenario, seed, faults, log, trace })
+            Ok(Command::Run { scenario, seed, faults, plan, log, trace })
         }
         "explore" => {
             let duration = match sub.get_one::<String>("duration") {
@@ -250,6 +318,15 @@ fn random_seed() -> Seed {
 }
 
 /// The command line that replays a seed of this target.
+/// The command line that replays a seed of this target with a plan file.
+fn replay_plan_line(target: &str, scenario: &Scenario, plan: &std::path::Path) -> String {
+    format!(
+        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {} --plan {}",
+        scenario.name,
+        plan.display()
+    )
+}
+
 pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> String {
     format!(
         "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {} --faults {}",
@@ -260,9 +337,14 @@ pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> 
 
 pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
     match command {
-        Command::Run { scenario, seed, faults, log, trace } => {
-            let replay = replay_line(target, &scenario, faults);
-            let mut sim = match build(&scenario, seed, faults, &replay, trace.is_some(), log.as_deref()) {
+        Command::Run { scenario, seed, faults, plan, log, trace } => {
+            let replay = match &plan {
+                Some((path, _)) => replay_plan_line(target, &scenario, path),
+                None => replay_line(target, &scenario, faults),
+            };
+            let plan = plan.map(|(_, plan)| plan);
+            let built = build(&scenario, seed, faults, plan.as_ref(), &replay, trace.is_some(), log.as_deref());
+            let mut sim = match built {
                 Ok(sim) => sim,
                 Err(err) => return fail(target, err),
             };
@@ -296,13 +378,15 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
             }
         }
         Command::Explore(plan) => sweep::explore(plan),
+        Command::Shrink { scenario, seed, faults, plan, out } => shrink(target, scenario, seed, faults, plan, out),
+        Command::Merge { files } => merge(target, &files),
         Command::CheckDeterminism { scenario, start, seeds, faults } => {
             let replay = replay_line(target, &scenario, faults);
             for index in 0..seeds {
                 let seed = start.nth(index);
                 let mut runs = Vec::new();
                 for _ in 0..2 {
-                    let mut sim = match build(&scenario, seed, faults, &replay, true, None) {
+                    let mut sim = match build(&scenario, seed, faults, None, &replay, true, None) {
                         Ok(sim) => sim,
                         Err(err) => return fail(target, err),
                     };
@@ -330,5 +414,71 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
             println!("{target}: {seeds} seed(s) ran twice with the same trace hash ({})", scenario.name);
             ExitCode::SUCCESS
         }
+    }
+}
+
+fn shrink(
+    target: &'static str,
+    scenario: Scenario,
+    seed: Seed,
+    faults: Faults,
+    plan: Option<(PathBuf, FaultPlan)>,
+    out: Option<PathBuf>,
+) -> ExitCode {
+    let replay = match &out {
+        Some(path) => replay_plan_line(target, &scenario, path),
+        None => replay_line(target, &scenario, faults),
+    };
+    let shrunk = match super::shrink::shrink(&scenario, seed, faults, plan.map(|(_, plan)| plan), &replay) {
+        Ok(Some(shrunk)) => shrunk,
+        Ok(None) => {
+            println!("{target}: seed {seed} passes with its plan: nothing to shrink");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => return fail(target, err),
+    };
+    if let Some(path) = &out {
+        if let Err(err) = std::fs::write(path, shrunk.after.to_string()) {
+            return fail(target, format!("--out {}: {err}", path.display()));
+        }
+    }
+    println!(
+        "{target}: seed {seed} shrank from {} to {} fault(s) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
+        shrunk.before.len(),
+        shrunk.after.len(),
+        shrunk.runs,
+        super::sweep::signature(&shrunk.failure.cause),
+        shrunk.after,
+        shrunk.failure
+    );
+    ExitCode::from(1)
+}
+
+fn merge(target: &'static str, files: &[PathBuf]) -> ExitCode {
+    let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    let merged = match super::merge::merge(&paths) {
+        Ok(merged) => merged,
+        Err(message) => return fail(target, message),
+    };
+    println!(
+        "{target}: {} file(s), {} seeds: {} passed, {} failed, {} distinct failure(s)",
+        merged.files,
+        merged.seeds,
+        merged.passed,
+        merged.failed,
+        merged.groups.len()
+    );
+    for (signature, (count, smallest)) in &merged.groups {
+        let seed = smallest["seed"].as_str().unwrap_or("?");
+        println!(
+            "\n{count} run(s) failed with: {signature}\nthe smallest: seed {seed} ({} steps)\nreplay: {} --seed {seed}",
+            smallest["step"],
+            smallest["replay"].as_str().unwrap_or("?"),
+        );
+    }
+    if merged.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -24,6 +24,9 @@
 //! my-target replay --seed 0x2a --trace out.txt  # the same, writing every event of the trace
 //! my-target explore --seeds 1000000 --jobs 8    # a sweep; --duration 8h, --shard 3/16, --json out.jsonl
 //! my-target check-determinism --seeds 100       # each seed twice; names the first difference
+//! my-target shrink --seed 0x2a --out plan.txt    # the fewest faults that still fail the same way
+//! my-target replay --seed 0x2a --plan plan.txt   # replay with an edited or shrunk plan
+//! my-target merge shard-*.jsonl                  # one report from many shards' results
 //! ```
 //!
 //! Exit codes: 0 when every seed passed, 1 when a run failed, 2 for bad input or I/O errors.
@@ -31,12 +34,14 @@
 //! and time whole runs, and never enter one.
 
 mod cli;
+mod merge;
+mod shrink;
 mod sweep;
 
 use std::process::ExitCode;
 
 use crate::error::Error;
-use crate::fault::Profile;
+use crate::fault::{FaultPlan, Profile};
 use crate::sim::{Builder, Sim};
 use crate::Seed;
 
@@ -79,11 +84,13 @@ impl Faults {
     }
 }
 
-/// Build and set up one run of `scenario` under `seed` with `faults`.
+/// Build and set up one run of `scenario` under `seed` with `faults`, or with exactly `plan`
+/// when one is given (a shrunk or edited plan).
 pub(crate) fn build(
     scenario: &Scenario,
     seed: Seed,
     faults: Faults,
+    plan: Option<&FaultPlan>,
     replay: &str,
     record_trace: bool,
     log: Option<&str>,
@@ -94,6 +101,10 @@ pub(crate) fn build(
     }
     let mut sim = builder.build()?;
     (scenario.setup)(&mut sim)?;
+    if let Some(plan) = plan {
+        sim.faults(plan.clone())?;
+        return Ok(sim);
+    }
     match faults {
         Faults::Calm => {}
         Faults::Chaos => drop(sim.nemesis(Profile::chaos())?),

@@ -128,7 +128,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     break;
                 }
                 let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
-                let report = match build(&plan.scenario, seed, plan.faults, replay, false, None) {
+                let report = match build(&plan.scenario, seed, plan.faults, None, replay, false, None) {
                     Err(err) => Report::Error(err.to_string()),
                     Ok(mut sim) => match sim.run() {
                         Outcome::Passed(_) => Report::Passed,
