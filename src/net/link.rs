@@ -166,7 +166,7 @@ impl Link {
 /// and stream segments both go through [`Links::route`], so they see the same network.
 pub(crate) struct Links<'a> {
     pub(crate) pairs: &'a mut BTreeMap<(NodeId, NodeId), Pair>,
-    pub(crate) link_default: Link,
+    pub(crate) link_default: &'a Link,
     pub(crate) rng: &'a mut Stream,
     /// At least this loss until this true time (ns).
     pub(crate) burst: (Ratio, u64),
@@ -177,8 +177,8 @@ pub(crate) struct Links<'a> {
 /// The link's verdict on one packet.
 pub(crate) enum Verdict {
     Dropped(DropReason),
-    /// When each copy arrives: the second is a duplicate.
-    Arrives([Option<u64>; 2]),
+    /// When it arrives, and when its duplicate does, if the link made one.
+    Arrives(u64, Option<u64>),
 }
 
 impl Links<'_> {
@@ -188,12 +188,13 @@ impl Links<'_> {
     /// either reordered (held back by one more draw, holding back nothing) or kept behind the
     /// pair's previous arrival. `extra` nanoseconds are added last and hold back no other
     /// packet (a slow stream connection).
+    #[inline(always)]
     pub(crate) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
         let pair = self.pairs.entry((from, to)).or_default();
         if from != to && (pair.blocked || nodes[from.index()].isolated || nodes[to.index()].isolated) {
             return Verdict::Dropped(DropReason::Partition);
         }
-        let mut link = pair.link.unwrap_or(self.link_default);
+        let mut link = pair.link.unwrap_or(*self.link_default);
         if now < self.burst.1 && self.burst.0.exceeds(link.loss) {
             link.loss = self.burst.0;
         }
@@ -201,24 +202,30 @@ impl Links<'_> {
         if self.rng.chance(link.loss) {
             return Verdict::Dropped(DropReason::Loss);
         }
-        let copies = if self.rng.chance(link.duplicate) { 2 } else { 1 };
-        let mut arrivals = [None, None];
-        for arrival in arrivals.iter_mut().take(copies) {
-            let mut at = now.saturating_add(link.latency.sample(self.rng)).saturating_add(extra_latency);
-            at = at.max(pair.clogged_until);
-            if self.rng.chance(link.reorder) {
-                // Held back by another latency draw, and not holding back the packets after it.
-                at = at.saturating_add(link.latency.sample(self.rng).max(1));
-            } else {
-                at = at.max(pair.last_arrival);
-                pair.last_arrival = at;
-            }
-            let at = at.saturating_add(extra);
-            assert!(at >= now, "arrival {at} before send {now}");
-            *arrival = Some(at);
-        }
-        Verdict::Arrives(arrivals)
+        let duplicate = self.rng.chance(link.duplicate);
+        let first = arrival(pair, &link, self.rng, now, extra_latency, extra);
+        let second = if duplicate { Some(arrival(pair, &link, self.rng, now, extra_latency, extra)) } else { None };
+        Verdict::Arrives(first, second)
     }
+}
+
+/// When one copy of a packet sent at `now` arrives: a latency draw (plus a spike's
+/// `extra_latency`), no earlier than the end of a clog, then either reordered or kept behind
+/// the pair's previous arrival, then `extra`.
+#[inline(always)]
+fn arrival(pair: &mut Pair, link: &Link, rng: &mut Stream, now: u64, extra_latency: u64, extra: u64) -> u64 {
+    let mut at = now.saturating_add(link.latency.sample(rng)).saturating_add(extra_latency);
+    at = at.max(pair.clogged_until);
+    if rng.chance(link.reorder) {
+        // Held back by another latency draw, and not holding back the packets after it.
+        at = at.saturating_add(link.latency.sample(rng).max(1));
+    } else {
+        at = at.max(pair.last_arrival);
+        pair.last_arrival = at;
+    }
+    let at = at.saturating_add(extra);
+    assert!(at >= now, "arrival {at} before send {now}");
+    at
 }
 
 /// The state of one directed pair of nodes.

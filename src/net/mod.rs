@@ -377,27 +377,16 @@ impl Net {
         );
         // Split the borrows: the links decide while the rest of the network is used.
         let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, burst, spike, .. } = self;
-        let mut links = Links { pairs, link_default: *link_default, rng, burst: *burst, spike: *spike };
-        let times = match links.route(now, nodes, from, to_node, 0) {
+        let mut links = Links { pairs, link_default, rng, burst: *burst, spike: *spike };
+        let (first, second) = match links.route(now, nodes, from, to_node, 0) {
             Verdict::Dropped(reason) => {
                 stats.dropped += 1;
                 trace.record(now, EventKind::Drop { datagram: id, reason });
                 return [None, None];
             }
-            Verdict::Arrives(times) => times,
+            Verdict::Arrives(first, second) => (first, second),
         };
-        let mut arrivals = [None, None];
-        for (copy, (arrival, at)) in arrivals.iter_mut().zip(times).enumerate() {
-            let Some(at) = at else { continue };
-            let datagram_id = if copy == 0 {
-                id
-            } else {
-                stats.duplicated += 1;
-                let copy_id = *next_datagram;
-                *next_datagram += 1;
-                trace.record(now, EventKind::Duplicate { datagram: id, copy: copy_id });
-                copy_id
-            };
+        let mut place = |datagram_id: u64, at: u64| {
             let mut buffer = spare_payloads.pop().unwrap_or_default();
             buffer.extend_from_slice(payload);
             let slot = in_flight.insert(Datagram {
@@ -409,7 +398,15 @@ impl Net {
                 payload: buffer,
                 dropped: None,
             });
-            *arrival = Some(Arrival { at, slot: slot as u32 });
+            Some(Arrival { at, slot: slot as u32 })
+        };
+        let mut arrivals = [place(id, first), None];
+        if let Some(at) = second {
+            stats.duplicated += 1;
+            let copy_id = *next_datagram;
+            *next_datagram += 1;
+            trace.record(now, EventKind::Duplicate { datagram: id, copy: copy_id });
+            arrivals[1] = place(copy_id, at);
         }
         arrivals
     }

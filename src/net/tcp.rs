@@ -76,6 +76,23 @@ impl TcpListener {
     /// Listen on the calling node. The address's IP must be `0.0.0.0`, `127.0.0.1` or the
     /// node's own; port 0 picks a free ephemeral port. TCP ports are separate from UDP ports.
     ///
+    /// ```
+    /// use seedsim::net::TcpListener;
+    ///
+    /// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+    /// sim.client("c", async {
+    ///     let listener = TcpListener::bind("0.0.0.0:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     assert_eq!(addr.ip().to_string(), "10.0.0.1"); // the node's address
+    ///     assert!(addr.port() >= 32768); // an ephemeral port
+    ///     let taken = TcpListener::bind(addr).await.unwrap_err();
+    ///     assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// sim.run().unwrap();
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `AddrInUse` if the TCP port is taken on this node, `AddrNotAvailable` for another
     /// node's IP, `InvalidInput` for an address that does not parse, `NotFound` for an unknown
@@ -221,6 +238,30 @@ impl TcpStream {
     /// It sends a SYN and resends it (after 1 s, then 2 s, 4 s ...) until the other side
     /// answers or `StreamConfig::connect_timeout` passes.
     ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// use seedsim::net::TcpStream;
+    /// use seedsim::time::Instant;
+    ///
+    /// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+    /// sim.node("idle", || async {})?;
+    /// sim.client("c", async {
+    ///     // Nothing listens: the node's stack answers with a reset.
+    ///     let refused = TcpStream::connect(("idle", 80)).await.unwrap_err();
+    ///     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+    ///     // Behind a partition: no answer until the connect timeout.
+    ///     seedsim::world::partition("c", "idle")?;
+    ///     let start = Instant::now();
+    ///     let silent = TcpStream::connect(("idle", 80)).await.unwrap_err();
+    ///     assert_eq!(silent.kind(), ErrorKind::TimedOut);
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(10));
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// sim.run().unwrap();
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `ConnectionRefused` if nothing listens on that port, if the node is down (crashed
     /// nodes answer with a reset, as a host whose process died does), or a
@@ -352,10 +393,17 @@ impl TcpStream {
         }
     }
 
-    /// Write one byte that carries `value` to the reader: the typed RPC layer's way of
-    /// moving a Rust value through the connection, delayed, stalled and lost with the bytes.
-    pub(crate) fn poll_write_value(&self, cx: &mut Context<'_>, value: &Rc<dyn Any>) -> Poll<io::Result<()>> {
-        self.write_polled(cx, &[0], Some(value)).map_ok(|_| ())
+    /// Write `buf`, whose last byte carries `value` to the reader: the typed RPC layer's way
+    /// of moving a Rust value through the connection, delayed, stalled and lost with the
+    /// bytes. The value goes only with a write that takes all of `buf`; after a short write,
+    /// write the rest with the value again.
+    pub(crate) fn poll_write_value(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        value: &Rc<dyn Any>,
+    ) -> Poll<io::Result<usize>> {
+        self.write_polled(cx, buf, Some(value))
     }
 
     /// The value carried by the last byte read, if it carried one.

@@ -164,6 +164,54 @@ impl Client {
     /// handler registered for `method` with [`Server::handle_with_codec`](super::Server::handle_with_codec),
     /// and decode the response's bytes with `codec`.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::net::TcpListener;
+    /// use seedsim::rpc::{Client, Codec, Request, RpcError, Server};
+    ///
+    /// #[derive(Clone, Debug)]
+    /// struct Shout(String);
+    /// impl Request for Shout {
+    ///     type Response = String;
+    /// }
+    ///
+    /// /// UTF-8, for the request and the response.
+    /// struct Utf8;
+    /// impl Codec<Shout> for Utf8 {
+    ///     fn encode(&self, Shout(text): &Shout, out: &mut Vec<u8>) {
+    ///         out.extend_from_slice(text.as_bytes());
+    ///     }
+    ///     fn decode(&self, bytes: &[u8]) -> Result<Shout, String> {
+    ///         <Utf8 as Codec<String>>::decode(self, bytes).map(Shout)
+    ///     }
+    /// }
+    /// impl Codec<String> for Utf8 {
+    ///     fn encode(&self, text: &String, out: &mut Vec<u8>) {
+    ///         out.extend_from_slice(text.as_bytes());
+    ///     }
+    ///     fn decode(&self, bytes: &[u8]) -> Result<String, String> {
+    ///         String::from_utf8(bytes.to_vec()).map_err(|err| err.to_string())
+    ///     }
+    /// }
+    ///
+    /// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+    /// sim.node("server", || async {
+    ///     let server = Server::new()
+    ///         .handle_with_codec("shout", Utf8, |Shout(text)| async move { Ok::<_, String>(text.to_uppercase()) });
+    ///     server.serve(TcpListener::bind("0.0.0.0:7000").await?).await
+    /// })?;
+    /// sim.client("client", async {
+    ///     let server = Client::new(("server", 7000));
+    ///     let second = Duration::from_secs(1);
+    ///     assert_eq!(server.call_with_codec("shout", &Utf8, Shout("hi".into()), second).await?, "HI");
+    ///     let unknown = server.call_with_codec("whisper", &Utf8, Shout("hi".into()), second).await;
+    ///     assert_eq!(unknown, Err(RpcError::NoHandler("whisper".into())));
+    ///     Ok::<(), RpcError>(())
+    /// })?;
+    /// sim.run().unwrap();
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`call`](Client::call), and [`RpcError::Codec`] if the response (or, on the server,
     /// the request) does not decode.

@@ -7,8 +7,9 @@
 //!
 //! A typed body (flag `VALUE`) is one byte that carries the value through the stream
 //! (`TcpStream::poll_write_value`); a byte body is the codec's bytes, or an error's message.
-//! A frame is written under its connection's write lock, so frames of concurrent calls never
-//! interleave. Nothing here allocates for a typed frame but the header.
+//! A frame is written in one write where it can (so it usually travels as one segment), under
+//! its connection's write lock, so frames of concurrent calls never interleave. Writing a
+//! typed frame without a method name allocates nothing.
 
 use std::any::Any;
 use std::future::poll_fn;
@@ -60,20 +61,45 @@ pub(crate) async fn write_frame(stream: &TcpStream, frame: &Frame) -> io::Result
     let body_len_u32 = u32::try_from(body_len).ok().filter(|_| body_len <= BODY_MAX).ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("rpc body of {body_len} bytes: at most {BODY_MAX}"))
     })?;
-    let mut bytes = Vec::with_capacity(HEADER + frame.method.len() + if flags == VALUE { 0 } else { body_len });
-    bytes.push(frame.kind);
-    bytes.push(flags);
-    bytes.extend_from_slice(&frame.call.to_le_bytes());
-    bytes.extend_from_slice(&method_len.to_le_bytes());
-    bytes.extend_from_slice(&body_len_u32.to_le_bytes());
-    bytes.extend_from_slice(frame.method.as_bytes());
-    if let Body::Bytes(body) = &frame.body {
-        bytes.extend_from_slice(body);
+    let mut header = [0u8; HEADER];
+    header[0] = frame.kind;
+    header[1] = flags;
+    header[2..10].copy_from_slice(&frame.call.to_le_bytes());
+    header[10..12].copy_from_slice(&method_len.to_le_bytes());
+    header[12..16].copy_from_slice(&body_len_u32.to_le_bytes());
+    match &frame.body {
+        // The common typed frame (no method name): one write, its last byte carrying the value.
+        Body::Value(value) if frame.method.is_empty() => {
+            let mut bytes = [0u8; HEADER + 1];
+            bytes[..HEADER].copy_from_slice(&header);
+            write_all_with_value(stream, &bytes, value).await
+        }
+        Body::Value(value) => {
+            let mut bytes = Vec::with_capacity(HEADER + frame.method.len() + 1);
+            bytes.extend_from_slice(&header);
+            bytes.extend_from_slice(frame.method.as_bytes());
+            bytes.push(0);
+            write_all_with_value(stream, &bytes, value).await
+        }
+        Body::Bytes(body) => {
+            let mut bytes = Vec::with_capacity(HEADER + frame.method.len() + body.len());
+            bytes.extend_from_slice(&header);
+            bytes.extend_from_slice(frame.method.as_bytes());
+            bytes.extend_from_slice(body);
+            let mut writer = stream;
+            writer.write_all(&bytes).await
+        }
     }
-    let mut writer = stream;
-    writer.write_all(&bytes).await?;
-    if let Body::Value(value) = &frame.body {
-        poll_fn(|cx| stream.poll_write_value(cx, value)).await?;
+}
+
+/// Write all of `bytes`, the last one carrying `value`.
+async fn write_all_with_value(stream: &TcpStream, mut bytes: &[u8], value: &Rc<dyn Any>) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let written = poll_fn(|cx| stream.poll_write_value(cx, bytes, value)).await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[written..];
     }
     Ok(())
 }

@@ -113,7 +113,8 @@ impl Server {
     /// encoded with it (see [`Client::call_with_codec`](super::Client::call_with_codec)). A
     /// request that does not decode fails the call with
     /// [`RpcError::Codec`](super::RpcError::Codec). A second handler for the same method
-    /// replaces the first.
+    /// replaces the first. For an example, see
+    /// [`Client::call_with_codec`](super::Client::call_with_codec).
     pub fn handle_with_codec<R, C, F, Fut, E>(mut self, method: &str, codec: C, handler: F) -> Server
     where
         R: Request,
@@ -160,7 +161,36 @@ impl Server {
         }
     }
 
-    /// Serve the calls that arrive on one connection, until it ends or breaks.
+    /// Serve the calls that arrive on one connection, until it ends or breaks: for a server
+    /// that accepts connections itself (to count them, or to serve other traffic on the same
+    /// listener).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::net::TcpListener;
+    /// use seedsim::rpc::{Client, Request, RpcError, Server};
+    ///
+    /// #[derive(Clone, Debug)]
+    /// struct Ping;
+    /// impl Request for Ping {
+    ///     type Response = &'static str;
+    /// }
+    ///
+    /// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+    /// sim.node("server", || async {
+    ///     let server = Server::new().handle(|Ping| async { Ok::<_, String>("pong") });
+    ///     let listener = TcpListener::bind("0.0.0.0:7000").await?;
+    ///     let (stream, _) = listener.accept().await?; // one connection only
+    ///     server.serve_stream(stream).await
+    /// })?;
+    /// sim.client("client", async {
+    ///     let server = Client::new(("server", 7000));
+    ///     assert_eq!(server.call(Ping, Duration::from_secs(1)).await?, "pong");
+    ///     Ok::<(), RpcError>(())
+    /// })?;
+    /// sim.run().unwrap();
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
     ///
     /// # Errors
     /// How the connection broke (end of file after a whole frame is a clean end: `Ok`).

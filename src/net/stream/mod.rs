@@ -89,7 +89,7 @@ impl Net {
     /// The stream state and a view of the links, borrowed apart.
     fn split_streams(&mut self) -> (&mut Streams, Links<'_>, &mut NetStats) {
         let Net { streams, pairs, link_default, rng, burst, spike, stats, .. } = self;
-        (streams, Links { pairs, link_default: *link_default, rng, burst: *burst, spike: *spike }, stats)
+        (streams, Links { pairs, link_default, rng, burst: *burst, spike: *spike }, stats)
     }
 }
 
@@ -482,7 +482,8 @@ impl Streams {
     }
 
     /// Write from `buf` into the send buffer, or register `waker` for space. With `value`,
-    /// `buf` is one byte that carries it.
+    /// the last byte of `buf` carries it, if the write takes that byte (a short write does
+    /// not: the caller writes the rest, value and all, again).
     pub(crate) fn write(
         &mut self,
         io: &mut Io<'_>,
@@ -527,9 +528,8 @@ impl Streams {
                 },
             );
         }
-        if let Some(value) = value {
-            debug_assert_eq!(buf.len(), 1, "a value rides on one byte");
-            e.values_out.push_back((e.data_end, value.clone()));
+        if let Some(value) = value.filter(|_| len == buf.len()) {
+            e.values_out.push_back((e.data_end + len as u64 - 1, value.clone()));
         }
         e.send_buf.extend(&buf[..len]);
         e.data_end += len as u64;

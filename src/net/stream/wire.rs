@@ -111,21 +111,22 @@ impl Wire {
                 io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
                 self.recycle(payload);
             }
-            Verdict::Arrives([first, second]) => {
-                if let Some(at) = second {
+            Verdict::Arrives(first, second) => {
+                // The original first, then its copy, as for datagrams.
+                let copy = second.map(|at| {
                     let copy = self.next_segment;
                     self.next_segment += 1;
-                    io.trace.record(io.now, EventKind::SegmentDuplicate { segment: id, copy });
                     let mut duplicate = self.spare.pop().unwrap_or_default();
                     duplicate.extend_from_slice(&payload);
-                    let segment =
-                        Segment { id: copy, header, payload: duplicate, values: values.clone(), dropped: None };
+                    (at, Segment { id: copy, header, payload: duplicate, values: values.clone(), dropped: None })
+                });
+                let slot = self.in_flight.insert(Segment { id, header, payload, values, dropped: None }) as u32;
+                self.outbox.push((first, StreamEvent::Arrive { slot }));
+                if let Some((at, segment)) = copy {
+                    io.trace.record(io.now, EventKind::SegmentDuplicate { segment: id, copy: segment.id });
                     let slot = self.in_flight.insert(segment) as u32;
                     self.outbox.push((at, StreamEvent::Arrive { slot }));
                 }
-                let at = first.expect("a packet that arrives has a first copy");
-                let slot = self.in_flight.insert(Segment { id, header, payload, values, dropped: None }) as u32;
-                self.outbox.push((at, StreamEvent::Arrive { slot }));
             }
         }
     }
