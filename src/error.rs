@@ -67,6 +67,15 @@ pub enum ErrorKind {
     NoSimulation,
     /// A `tracing` filter (`SEEDSIM_LOG` or `Builder::log`) that does not parse.
     InvalidLogFilter,
+    /// A corpus entry file that does not parse (`line` 0 when it is not about one line).
+    InvalidCorpusEntry {
+        /// The line number, from 1 (0 for the file as a whole).
+        line: usize,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A scenario name that the target does not have.
+    UnknownScenario,
     /// A line of a fault plan's text form that does not parse.
     InvalidFaultPlan {
         /// The line number, from 1.
@@ -141,6 +150,13 @@ impl fmt::Display for Error {
                 "{input} was called outside a seedsim simulation: call it from a task of a node or client \
                  while Sim::run or Sim::step is running, or use the method of the same name on Sim"
             ),
+            ErrorKind::InvalidCorpusEntry { line: 0, expected } => {
+                write!(f, "invalid corpus entry {input}: expected {expected}")
+            }
+            ErrorKind::InvalidCorpusEntry { line, expected } => {
+                write!(f, "invalid corpus entry {input}, line {line}: expected {expected}")
+            }
+            ErrorKind::UnknownScenario => write!(f, "unknown scenario {input}: the target has no scenario of that name"),
             ErrorKind::InvalidFaultPlan { line, expected } => {
                 write!(f, "invalid fault plan, line {line} {input:?}: expected {expected}")
             }

@@ -270,3 +270,56 @@ fn merge_adds_up_shards_and_rejects_a_corrupt_results_file() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+#[test]
+fn the_corpus_keeps_new_failures_replays_them_first_and_checks_them_under_cargo_test() {
+    let dir = temp("corpus");
+    let _ = std::fs::remove_dir_all(&dir);
+    let explore = |scenario: &str, seeds: &str| {
+        run(
+            "bugs",
+            &[
+                "explore",
+                "--scenario",
+                scenario,
+                "--faults",
+                "chaos",
+                "--seeds",
+                seeds,
+                "--quiet",
+                "--corpus",
+                dir.to_str().unwrap(),
+            ],
+        )
+    };
+    let first = explore("lock-buggy", "30");
+    assert_eq!(first.status.code(), Some(1));
+    assert!(text(&first.stdout).contains("saved to the corpus"), "{}", text(&first.stdout));
+    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1, "one distinct failure, one entry");
+    let entry = seedsim::explore::Entry::read(&entries[0]).unwrap();
+    assert_eq!(entry.scenario, "lock-buggy");
+    assert!(!entry.plan.is_empty());
+
+    // Replayed first on the next run, which fails on it even with no new seed failing.
+    let again = explore("lock-buggy", "1");
+    let stdout = text(&again.stdout);
+    assert!(stdout.contains("fails again"), "{stdout}");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(!stdout.contains("saved to the corpus"), "a known failure is not saved twice: {stdout}");
+    let replay_line = stdout.lines().find(|l| l.contains("replay:")).unwrap();
+    assert!(replay_line.contains("--plan") && replay_line.contains(entries[0].to_str().unwrap()), "{replay_line}");
+
+    // The entry replays with its plan through --plan.
+    let seed = entry.seed.to_string();
+    let replayed =
+        run("bugs", &["replay", "--scenario", "lock-buggy", "--seed", &seed, "--plan", entries[0].to_str().unwrap()]);
+    assert_eq!(replayed.status.code(), Some(1));
+
+    // A corrupt entry is an error naming the file.
+    std::fs::write(dir.join("bad.txt"), "scenario: lock-buggy\nseed: nope\n").unwrap();
+    let corrupt = explore("lock", "1");
+    assert_eq!(corrupt.status.code(), Some(2));
+    assert!(text(&corrupt.stderr).contains("invalid corpus entry"), "{}", text(&corrupt.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

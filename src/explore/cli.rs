@@ -60,7 +60,7 @@ fn plan_arg() -> Arg {
         .long("plan")
         .value_name("FILE")
         .value_parser(value_parser!(PathBuf))
-        .help("a fault plan file (text form) to run instead of the nemesis")
+        .help("a fault plan file (text form, or a corpus entry) to run instead of the nemesis")
 }
 
 fn seed_arg(required: bool) -> Arg {
@@ -146,7 +146,14 @@ fn clap(target: &'static str) -> Clap {
                         .value_parser(value_parser!(PathBuf))
                         .help("write one JSON line per failure and a summary line"),
                 )
-                .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar")),
+                .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar"))
+                .arg(
+                    Arg::new("corpus")
+                        .long("corpus")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("replay the failures kept here first, and keep the new ones"),
+                ),
         )
         .subcommand(
             Clap::new("shrink")
@@ -234,8 +241,12 @@ where
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|err| fail(target, format!("--plan {}: {err}", path.display())))?;
-            let plan =
-                text.parse::<FaultPlan>().map_err(|err| fail(target, format!("--plan {}: {err}", path.display())))?;
+            let plan = if text.starts_with("# seedsim corpus entry") {
+                super::corpus::Entry::read(path).map(|entry| entry.plan)
+            } else {
+                text.parse::<FaultPlan>()
+            };
+            let plan = plan.map_err(|err| fail(target, format!("--plan {}: {err}", path.display())))?;
             Some((path.clone(), plan))
         }
     };
@@ -290,6 +301,7 @@ where
                 jobs,
                 shard,
                 json: sub.get_one::<PathBuf>("json").cloned(),
+                corpus: sub.get_one::<PathBuf>("corpus").cloned(),
                 progress: !sub.get_flag("quiet"),
             }))
         }

@@ -34,11 +34,14 @@
 //! and time whole runs, and never enter one.
 
 mod cli;
+mod corpus;
 mod merge;
 mod shrink;
 mod sweep;
 
 use std::process::ExitCode;
+
+pub use corpus::{check_corpus, read_corpus, Entry};
 
 use crate::error::Error;
 use crate::fault::{FaultPlan, Profile};

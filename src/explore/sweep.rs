@@ -16,7 +16,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::cli::replay_line;
+use super::corpus::{read_corpus, replay as replay_entry, Entry};
 use super::{build, Faults, Scenario};
+use crate::check::Coverage;
 use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::Seed;
 
@@ -38,10 +40,12 @@ pub(crate) struct Plan {
     pub(crate) shard: Shard,
     pub(crate) json: Option<PathBuf>,
     pub(crate) progress: bool,
+    /// Where failures are kept: replayed before the sweep, the new ones saved after it.
+    pub(crate) corpus: Option<PathBuf>,
 }
 
 enum Report {
-    Passed,
+    Passed(Box<Coverage>),
     Failed(Box<Failure>),
     Error(String),
 }
@@ -113,6 +117,14 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
     );
     let (mut passed, mut failed) = (0u64, 0u64);
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let mut coverage = Coverage::default();
+    let (known, regressions) = match corpus_first(&plan) {
+        Ok(replayed) => replayed,
+        Err(message) => {
+            eprintln!("{}: {message}", plan.target);
+            return ExitCode::from(2);
+        }
+    };
     let mut error = None;
     let (sender, receiver) = mpsc::channel::<(Seed, Report)>();
     std::thread::scope(|scope| {
@@ -131,7 +143,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                 let report = match build(&plan.scenario, seed, plan.faults, None, replay, false, None) {
                     Err(err) => Report::Error(err.to_string()),
                     Ok(mut sim) => match sim.run() {
-                        Outcome::Passed(_) => Report::Passed,
+                        Outcome::Passed(summary) => Report::Passed(Box::new(summary.coverage)),
                         Outcome::Failed(failure) => Report::Failed(failure),
                     },
                 };
@@ -144,13 +156,23 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
         for (seed, report) in receiver {
             bar.inc(1);
             match report {
-                Report::Passed => passed += 1,
+                Report::Passed(seen) => {
+                    passed += 1;
+                    if !seen.assertions.is_empty() || !seen.buggify.is_empty() {
+                        let before = coverage.never_held().len();
+                        coverage.absorb(&seen);
+                        if coverage.never_held().len() != before {
+                            bar.set_message(status(failed, groups.len(), &coverage));
+                        }
+                    }
+                }
                 Report::Error(message) => {
                     error.get_or_insert(format!("seed {seed}: {message}"));
                     stop.store(true, Ordering::Relaxed);
                 }
                 Report::Failed(failure) => {
                     failed += 1;
+                    coverage.absorb(&failure.coverage);
                     let signature = signature(&failure.cause);
                     if let Some(out) = &mut json {
                         let _ = writeln!(out, "{}", failure_json(&plan, &signature, &failure));
@@ -164,7 +186,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                         }
                         None => drop(groups.insert(signature, Group { count: 1, smallest: failure })),
                     }
-                    bar.set_message(format!("{failed} failures, {} distinct", groups.len()));
+                    bar.set_message(status(failed, groups.len(), &coverage));
                 }
             }
         }
@@ -187,6 +209,20 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
     for (signature, group) in &groups {
         println!("\n{} run(s) failed with: {signature}\nthe smallest (fewest steps):\n{}", group.count, group.smallest);
     }
+    for assertion in coverage.never_held() {
+        println!("\nassert_sometimes!({:?}) at {} never held in {total} seeds", assertion.name, assertion.location);
+    }
+    if let Some(dir) = &plan.corpus {
+        for (signature, group) in groups.iter().filter(|(signature, _)| !known.contains(*signature)) {
+            match Entry::write(dir, plan.scenario.name(), signature, &group.smallest) {
+                Ok(path) => println!("saved to the corpus: {}", path.display()),
+                Err(err) => {
+                    eprintln!("{}: --corpus {}: {err}", plan.target, dir.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
     if let Some(out) = &mut json {
         let summary = serde_json::json!({
             "type": "summary",
@@ -199,6 +235,8 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
             "passed": passed,
             "failed": failed,
             "distinct": groups.len(),
+            "never_held": coverage.never_held().iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
+            "corpus_regressions": regressions,
             "seconds": seconds,
             "build": build_identity(),
         });
@@ -207,11 +245,42 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if failed > 0 {
+    if failed > 0 || regressions > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn status(failed: u64, distinct: usize, coverage: &Coverage) -> String {
+    format!("{failed} failures, {distinct} distinct, {} sometimes never held", coverage.never_held().len())
+}
+
+/// Replay the corpus entries of this scenario before the sweep. Returns the signatures the
+/// corpus already holds and how many entries fail again.
+fn corpus_first(plan: &Plan) -> Result<(Vec<String>, u64), String> {
+    let Some(dir) = &plan.corpus else { return Ok((Vec::new(), 0)) };
+    let entries = read_corpus(dir).map_err(|err| format!("--corpus {}: {err}", dir.display()))?;
+    let scenarios = [plan.scenario];
+    let mut failing = 0;
+    let mut known = Vec::new();
+    for entry in entries.iter().filter(|e| e.scenario == plan.scenario.name()) {
+        known.push(entry.cause.clone());
+        let line = format!(
+            "cargo run --release -p seedsim-targets --bin {} -- replay --scenario {} --plan {}",
+            plan.target,
+            entry.scenario,
+            entry.path.display()
+        );
+        match replay_entry(entry, &scenarios, &line).map_err(|err| err.to_string())? {
+            Outcome::Passed(_) => println!("corpus: {} passes now", entry.path.display()),
+            Outcome::Failed(failure) => {
+                failing += 1;
+                println!("corpus: {} fails again:\n{failure}", entry.path.display());
+            }
+        }
+    }
+    Ok((known, failing))
 }
 
 fn build_identity() -> String {
