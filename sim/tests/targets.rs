@@ -323,3 +323,39 @@ fn the_corpus_keeps_new_failures_replays_them_first_and_checks_them_under_cargo_
     assert!(text(&corrupt.stderr).contains("invalid corpus entry"), "{}", text(&corrupt.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn isolate_runs_every_seed_in_its_own_process() {
+    let shared = run("selftest", &["explore", "--scenario", "leaky", "--seeds", "8", "--jobs", "1", "--quiet"]);
+    let stdout = text(&shared.stdout);
+    assert_eq!(shared.status.code(), Some(1), "in one process, leftover state fakes failures: {stdout}");
+    assert!(stdout.contains("7 failed"), "{stdout}");
+    let isolated =
+        run("selftest", &["explore", "--scenario", "leaky", "--seeds", "8", "--jobs", "2", "--isolate", "--quiet"]);
+    let stdout = text(&isolated.stdout);
+    assert_eq!(isolated.status.code(), Some(0), "isolated, no seed sees another's state: {stdout}");
+    let json = temp("isolated.jsonl");
+    let failing = run(
+        "selftest",
+        &[
+            "explore",
+            "--scenario",
+            "always-fails",
+            "--seeds",
+            "4",
+            "--isolate",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(failing.status.code(), Some(1));
+    let lines = json_lines(&json);
+    assert_eq!(
+        lines.iter().filter(|l| l["type"] == "failure").count(),
+        4,
+        "children's failures are reported as in-process ones"
+    );
+    assert!(text(&failing.stdout).contains("client returned an error: this scenario always fails"));
+    let _ = std::fs::remove_file(json);
+}

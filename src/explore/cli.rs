@@ -23,6 +23,8 @@ pub(crate) enum Command {
         plan: Option<(PathBuf, FaultPlan)>,
         log: Option<String>,
         trace: Option<PathBuf>,
+        /// Print one JSON line (for `explore --isolate`'s children) instead of a report.
+        emit_json: bool,
     },
     Shrink {
         scenario: Scenario,
@@ -82,6 +84,7 @@ fn clap(target: &'static str) -> Clap {
                 .arg(scenario_arg())
                 .arg(faults_arg())
                 .arg(plan_arg())
+                .arg(Arg::new("emit-json").long("emit-json").action(ArgAction::SetTrue).hide(true))
                 .arg(
                     Arg::new("log").long("log").value_name("FILTER").help("a tracing filter, e.g. info,seedsim=debug"),
                 ),
@@ -147,6 +150,9 @@ fn clap(target: &'static str) -> Clap {
                         .help("write one JSON line per failure and a summary line"),
                 )
                 .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar"))
+                .arg(Arg::new("isolate").long("isolate").action(ArgAction::SetTrue).help(
+                    "run every seed in a process of its own, so state left over in one run cannot touch the next",
+                ))
                 .arg(
                     Arg::new("corpus")
                         .long("corpus")
@@ -271,7 +277,8 @@ where
             }
             let log = sub.get_one::<String>("log").cloned().or_else(|| std::env::var("SEEDSIM_LOG").ok());
             let trace = if name == "replay" { sub.get_one::<PathBuf>("trace").cloned() } else { None };
-            Ok(Command::Run { scenario, seed, faults, plan, log, trace })
+            let emit_json = sub.try_get_one::<bool>("emit-json").ok().flatten().copied().unwrap_or(false);
+            Ok(Command::Run { scenario, seed, faults, plan, log, trace, emit_json })
         }
         "explore" => {
             let duration = match sub.get_one::<String>("duration") {
@@ -303,6 +310,7 @@ where
                 json: sub.get_one::<PathBuf>("json").cloned(),
                 corpus: sub.get_one::<PathBuf>("corpus").cloned(),
                 progress: !sub.get_flag("quiet"),
+                isolate: sub.get_flag("isolate"),
             }))
         }
         "check-determinism" => Ok(Command::CheckDeterminism {
@@ -349,7 +357,7 @@ pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> 
 
 pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
     match command {
-        Command::Run { scenario, seed, faults, plan, log, trace } => {
+        Command::Run { scenario, seed, faults, plan, log, trace, emit_json } => {
             let replay = match &plan {
                 Some((path, _)) => replay_plan_line(target, &scenario, path),
                 None => replay_line(target, &scenario, faults),
@@ -374,6 +382,19 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
                 if let Err(err) = written {
                     return fail(target, format!("--trace {}: {err}", path.display()));
                 }
+            }
+            if emit_json {
+                let line = match &outcome {
+                    Outcome::Passed(_) => serde_json::json!({ "type": "pass" }),
+                    Outcome::Failed(failure) => {
+                        let signature = super::sweep::signature(&failure.cause);
+                        let mut line = super::sweep::failure_json(target, scenario.name(), &signature, failure);
+                        line["report"] = serde_json::Value::String(failure.to_string());
+                        line
+                    }
+                };
+                println!("{line}");
+                return ExitCode::from(if outcome.is_passed() { 0 } else { 1 });
             }
             match outcome {
                 Outcome::Passed(summary) => {

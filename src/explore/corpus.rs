@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use super::{build, Faults, Scenario};
 use crate::error::{Error, ErrorKind};
 use crate::fault::FaultPlan;
-use crate::sim::outcome::{Failure, Outcome};
+use crate::sim::outcome::Outcome;
 use crate::Seed;
 
 /// One entry of a corpus.
@@ -71,14 +71,18 @@ impl Entry {
     }
 
     /// Write `failure` of `scenario` as an entry in `dir`; returns its path.
-    pub(crate) fn write(dir: &Path, scenario: &str, signature: &str, failure: &Failure) -> std::io::Result<PathBuf> {
+    pub(crate) fn write(
+        dir: &Path,
+        scenario: &str,
+        signature: &str,
+        seed: Seed,
+        faults: &str,
+    ) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!("{scenario}-{}.txt", failure.seed));
+        let path = dir.join(format!("{scenario}-{seed}.txt"));
         let text = format!(
-            "# seedsim corpus entry\nscenario: {scenario}\nseed: {}\ncause: {}\nplan:\n{}",
-            failure.seed,
-            signature.replace('\n', " "),
-            failure.faults
+            "# seedsim corpus entry\nscenario: {scenario}\nseed: {seed}\ncause: {}\nplan:\n{faults}",
+            signature.replace('\n', " ")
         );
         std::fs::write(&path, text)?;
         Ok(path)

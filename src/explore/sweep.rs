@@ -42,12 +42,107 @@ pub(crate) struct Plan {
     pub(crate) progress: bool,
     /// Where failures are kept: replayed before the sweep, the new ones saved after it.
     pub(crate) corpus: Option<PathBuf>,
+    /// Run every seed in a process of its own.
+    pub(crate) isolate: bool,
 }
 
 enum Report {
     Passed(Box<Coverage>),
-    Failed(Box<Failure>),
+    Failed(Box<Found>, Box<Coverage>),
     Error(String),
+}
+
+/// A failure as the sweep keeps it, the same whether the run was in this process or its own.
+pub(crate) struct Found {
+    seed: Seed,
+    step: u64,
+    signature: String,
+    /// The failure report, as `Display` writes it.
+    report: String,
+    /// The fault plan, as text.
+    faults: String,
+    /// The JSON line.
+    json: serde_json::Value,
+}
+
+impl Found {
+    fn new(plan: &Plan, failure: &Failure) -> Found {
+        let signature = signature(&failure.cause);
+        let json = failure_json(plan.target, plan.scenario.name(), &signature, failure);
+        Found {
+            seed: failure.seed,
+            step: failure.step,
+            signature,
+            report: failure.to_string(),
+            faults: failure.faults.to_string(),
+            json,
+        }
+    }
+
+    /// Read what an isolated child printed: `{"type":"pass"}`, or a failure line with its
+    /// report.
+    fn from_child(seed: Seed, stdout: &str) -> Result<Option<Found>, String> {
+        let line = stdout.lines().last().ok_or("the child printed nothing")?;
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|err| format!("the child's result: {err}"))?;
+        if value["type"] == "pass" {
+            return Ok(None);
+        }
+        let text =
+            |field: &str| value[field].as_str().map(str::to_owned).ok_or(format!("the child's result has no {field}"));
+        Ok(Some(Found {
+            seed,
+            step: value["step"].as_u64().ok_or("the child's result has no step")?,
+            signature: text("signature")?,
+            report: text("report")?,
+            faults: text("faults")?,
+            json: value,
+        }))
+    }
+}
+
+/// Run one seed, in this process or (with `--isolate`) in a child process of this target.
+fn run_seed(plan: &Plan, seed: Seed, replay: &str) -> Report {
+    if plan.isolate {
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(err) => return Report::Error(format!("--isolate: cannot find this executable: {err}")),
+        };
+        let output = std::process::Command::new(exe)
+            .args([
+                "run",
+                "--emit-json",
+                "--seed",
+                &seed.to_string(),
+                "--scenario",
+                plan.scenario.name(),
+                "--faults",
+                plan.faults.name(),
+            ])
+            .env_remove("SEEDSIM_SEED")
+            .env_remove("SEEDSIM_LOG")
+            .output();
+        return match output {
+            Err(err) => Report::Error(format!("--isolate: cannot run a child process: {err}")),
+            Ok(output) if output.status.code() == Some(2) => {
+                Report::Error(format!("--isolate: {}", String::from_utf8_lossy(&output.stderr).trim()))
+            }
+            Ok(output) => match Found::from_child(seed, &String::from_utf8_lossy(&output.stdout)) {
+                Err(message) => Report::Error(format!("--isolate: {message}")),
+                Ok(None) => Report::Passed(Box::default()),
+                Ok(Some(found)) => Report::Failed(Box::new(found), Box::default()),
+            },
+        };
+    }
+    match build(&plan.scenario, seed, plan.faults, None, replay, false, None) {
+        Err(err) => Report::Error(err.to_string()),
+        Ok(mut sim) => match sim.run() {
+            Outcome::Passed(summary) => Report::Passed(Box::new(summary.coverage)),
+            Outcome::Failed(failure) => {
+                Report::Failed(Box::new(Found::new(plan, &failure)), Box::new(failure.coverage))
+            }
+        },
+    }
 }
 
 /// What groups failures: the panic's location, the assertion's or property's name, or the
@@ -84,7 +179,7 @@ pub(crate) fn signature(cause: &Cause) -> String {
 
 struct Group {
     count: u64,
-    smallest: Box<Failure>,
+    smallest: Box<Found>,
 }
 
 pub(crate) fn explore(plan: Plan) -> ExitCode {
@@ -140,13 +235,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     break;
                 }
                 let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
-                let report = match build(&plan.scenario, seed, plan.faults, None, replay, false, None) {
-                    Err(err) => Report::Error(err.to_string()),
-                    Ok(mut sim) => match sim.run() {
-                        Outcome::Passed(summary) => Report::Passed(Box::new(summary.coverage)),
-                        Outcome::Failed(failure) => Report::Failed(failure),
-                    },
-                };
+                let report = run_seed(plan, seed, replay);
                 if sender.send((seed, report)).is_err() {
                     break;
                 }
@@ -170,21 +259,24 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     error.get_or_insert(format!("seed {seed}: {message}"));
                     stop.store(true, Ordering::Relaxed);
                 }
-                Report::Failed(failure) => {
+                Report::Failed(found, seen) => {
                     failed += 1;
-                    coverage.absorb(&failure.coverage);
-                    let signature = signature(&failure.cause);
+                    coverage.absorb(&seen);
                     if let Some(out) = &mut json {
-                        let _ = writeln!(out, "{}", failure_json(&plan, &signature, &failure));
+                        let mut line = found.json.clone();
+                        if let Some(fields) = line.as_object_mut() {
+                            fields.remove("report");
+                        }
+                        let _ = writeln!(out, "{line}");
                     }
-                    match groups.get_mut(&signature) {
+                    match groups.get_mut(&found.signature) {
                         Some(group) => {
                             group.count += 1;
-                            if (failure.step, failure.seed) < (group.smallest.step, group.smallest.seed) {
-                                group.smallest = failure;
+                            if (found.step, found.seed) < (group.smallest.step, group.smallest.seed) {
+                                group.smallest = found;
                             }
                         }
-                        None => drop(groups.insert(signature, Group { count: 1, smallest: failure })),
+                        None => drop(groups.insert(found.signature.clone(), Group { count: 1, smallest: found })),
                     }
                     bar.set_message(status(failed, groups.len(), &coverage));
                 }
@@ -207,14 +299,17 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
         groups.len()
     );
     for (signature, group) in &groups {
-        println!("\n{} run(s) failed with: {signature}\nthe smallest (fewest steps):\n{}", group.count, group.smallest);
+        println!(
+            "\n{} run(s) failed with: {signature}\nthe smallest (fewest steps):\n{}",
+            group.count, group.smallest.report
+        );
     }
     for assertion in coverage.never_held() {
         println!("\nassert_sometimes!({:?}) at {} never held in {total} seeds", assertion.name, assertion.location);
     }
     if let Some(dir) = &plan.corpus {
         for (signature, group) in groups.iter().filter(|(signature, _)| !known.contains(*signature)) {
-            match Entry::write(dir, plan.scenario.name(), signature, &group.smallest) {
+            match Entry::write(dir, plan.scenario.name(), signature, group.smallest.seed, &group.smallest.faults) {
                 Ok(path) => println!("saved to the corpus: {}", path.display()),
                 Err(err) => {
                     eprintln!("{}: --corpus {}: {err}", plan.target, dir.display());
@@ -288,11 +383,11 @@ fn build_identity() -> String {
     format!("seedsim {} {}", env!("CARGO_PKG_VERSION"), exe.unwrap_or_default())
 }
 
-fn failure_json(plan: &Plan, signature: &str, failure: &Failure) -> serde_json::Value {
+pub(crate) fn failure_json(target: &str, scenario: &str, signature: &str, failure: &Failure) -> serde_json::Value {
     serde_json::json!({
         "type": "failure",
-        "target": plan.target,
-        "scenario": plan.scenario.name(),
+        "target": target,
+        "scenario": scenario,
         "seed": failure.seed.to_string(),
         "signature": signature,
         "cause": failure.cause.to_string(),
