@@ -1,7 +1,8 @@
-//! The core benchmark: events per second of the simulator on five workloads (datagram
-//! ping-pong, datagram fan-out, timers, task spawning, whole tiny simulations), each built
-//! with the public seedsim API only, timed best of three, and compared with the faster of the
-//! two peers (turmoil 0.7.2, madsim 0.2.34) measured on the same workloads.
+//! The core benchmark: events per second of the simulator on seven workloads (datagram
+//! ping-pong, datagram fan-out, timers, task spawning, whole tiny simulations, stream round
+//! trips, RPC calls), each built with the public seedsim API only, timed best of three, and
+//! compared with the faster of the two peers (turmoil 0.7.2, madsim 0.2.34) measured on the
+//! same workloads, where a peer figure exists (`-` where none was measured yet).
 //!
 //! Every simulation a workload runs must pass (`Outcome::unwrap`) and must have done the work
 //! it was asked to do (datagrams delivered, tasks spawned), so a broken simulator cannot post a
@@ -17,8 +18,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use seedsim::net::{lookup, Link, UdpSocket};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use seedsim::net::{lookup, Link, TcpListener, TcpStream, UdpSocket};
 use seedsim::rand::RngExt;
+use seedsim::rpc::{Client, Request, Server};
 use seedsim::{task, time, Seed, Sim, Summary};
 
 /// Bytes in every datagram the network workloads send.
@@ -34,7 +37,8 @@ const QUICK_DIVISOR: u64 = 20;
 struct Workload {
     name: &'static str,
     unit: &'static str,
-    /// The faster of turmoil 0.7.2 and madsim 0.2.34 on this workload (units per second).
+    /// The faster of turmoil 0.7.2 and madsim 0.2.34 on this workload (units per second), or
+    /// 0.0 where no peer figure was measured.
     peer_rate: f64,
     peer_name: &'static str,
     /// The workload's size at full scale, in `unit`s.
@@ -98,6 +102,15 @@ fn main() {
             count: 100_000,
             run: tiny_sims,
         },
+        Workload {
+            name: "stream",
+            unit: "trips",
+            peer_rate: 0.0,
+            peer_name: "-",
+            count: 200_000,
+            run: stream_round_trips,
+        },
+        Workload { name: "rpc", unit: "calls", peer_rate: 0.0, peer_name: "-", count: 200_000, run: rpc_calls },
     ];
 
     println!("seedsim core benchmark ({} mode, best of {REPETITIONS})", if quick { "quick" } else { "full" });
@@ -121,8 +134,13 @@ fn main() {
         }
         assert_eq!(done, count, "{}: did {done} {} of {count}", workload.name, workload.unit);
         let rate = done as f64 / best.as_secs_f64();
+        let (peer, ratio) = if workload.peer_rate > 0.0 {
+            (human(workload.peer_rate), format!("{:.2}", rate / workload.peer_rate))
+        } else {
+            ("-".to_owned(), "-".to_owned())
+        };
         println!(
-            "{:<10} {:>10} {:<8} {:>9.3} {:>6.0}% {:>11} {:>11} {:<8} {:>6.2}",
+            "{:<10} {:>10} {:<8} {:>9.3} {:>6.0}% {:>11} {:>11} {:<8} {:>6}",
             workload.name,
             done,
             workload.unit,
@@ -130,9 +148,9 @@ fn main() {
             // How much slower the worst repetition was: a noisy machine shows here.
             (worst.as_secs_f64() / best.as_secs_f64() - 1.0) * 100.0,
             human(rate),
-            human(workload.peer_rate),
+            peer,
             workload.peer_name,
-            rate / workload.peer_rate,
+            ratio,
         );
     }
 }
@@ -318,4 +336,85 @@ fn tiny_sims(sims: u64) -> u64 {
         passed += 1;
     }
     passed
+}
+
+/// Workload 6: `trips` round trips of 64 bytes over one `TcpStream` between a client and an
+/// echo server, over a 1 ms fixed link: the client writes a message and reads the echo, then
+/// the next. Counts round trips.
+fn stream_round_trips(trips: u64) -> u64 {
+    let mut sim = Sim::builder()
+        .seed(Seed(6))
+        .link(Link::fixed(Duration::from_millis(1)))
+        .time_limit(Duration::from_secs(1 << 20))
+        .build()
+        .expect("a valid config");
+    sim.node("server", || async {
+        let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+        let (mut stream, _) = listener.accept().await?;
+        let mut buf = [0u8; MESSAGE_LEN];
+        loop {
+            if let Err(err) = stream.read_exact(&mut buf).await {
+                // The client closed after its last round trip.
+                return if err.kind() == io::ErrorKind::UnexpectedEof { Ok(()) } else { Err(err) };
+            }
+            stream.write_all(&buf).await?;
+        }
+    })
+    .expect("a new node");
+    sim.client("client", async move {
+        let mut stream = TcpStream::connect(("server", PORT)).await?;
+        let mut buf = [0u8; MESSAGE_LEN];
+        for trip in 0..trips {
+            stream.write_all(&[trip as u8; MESSAGE_LEN]).await?;
+            stream.read_exact(&mut buf).await?;
+            assert_eq!(buf[0], trip as u8);
+        }
+        Ok::<(), io::Error>(())
+    })
+    .expect("a new client");
+    let summary = run_passing(sim);
+    assert_eq!(summary.net.connections, 1);
+    assert_eq!(summary.net.retransmits, 0);
+    // Every trip crosses the link twice, and each carries a data segment each way.
+    assert!(summary.time.as_nanos() >= trips * 2_000_000);
+    assert!(summary.net.segments_delivered >= 2 * trips);
+    trips
+}
+
+/// The RPC workload's request: a sum.
+#[derive(Clone, Debug)]
+struct Add(u64, u64);
+
+impl Request for Add {
+    type Response = u64;
+}
+
+/// Workload 7: `calls` typed RPC calls, one after another, from one client to a server over a
+/// 1 ms fixed link (one connection; each call a request frame, a handler task, a reply frame).
+/// Counts calls.
+fn rpc_calls(calls: u64) -> u64 {
+    let mut sim = Sim::builder()
+        .seed(Seed(7))
+        .link(Link::fixed(Duration::from_millis(1)))
+        .time_limit(Duration::from_secs(1 << 20))
+        .build()
+        .expect("a valid config");
+    sim.node("server", || async {
+        let server = Server::new().handle(|Add(a, b)| async move { Ok::<_, String>(a + b) });
+        server.serve(TcpListener::bind(("0.0.0.0", PORT)).await?).await
+    })
+    .expect("a new node");
+    sim.client("client", async move {
+        let server = Client::new(("server", PORT));
+        for call in 0..calls {
+            let sum = server.call(Add(call, 1), Duration::from_secs(1)).await.map_err(io::Error::from)?;
+            assert_eq!(sum, call + 1);
+        }
+        Ok::<(), io::Error>(())
+    })
+    .expect("a new client");
+    let summary = run_passing(sim);
+    assert_eq!(summary.net.connections, 1);
+    assert!(summary.time.as_nanos() >= calls * 2_000_000);
+    calls
 }
