@@ -476,9 +476,11 @@ fn shrink(
         }
     }
     println!(
-        "{target}: seed {seed} shrank from {} to {} fault(s) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
+        "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
         shrunk.before.len(),
         shrunk.after.len(),
+        super::shrink::fault_time(&shrunk.before),
+        super::shrink::fault_time(&shrunk.after),
         shrunk.runs,
         super::sweep::signature(&shrunk.failure.cause),
         shrunk.after,

@@ -1,12 +1,16 @@
 //! `shrink`: the fewest faults that still fail a seed the same way.
 //!
 //! The seed's fault plan (from its nemesis, or a `--plan` file) is cut down one fault at a
-//! time, greedily, repeating until no single fault can go: each candidate runs the same seed
-//! with the smaller plan, and is kept only if it fails with the same cause signature. The
-//! scenario's own choices stay the seed's; only the injected faults shrink.
+//! time, greedily, repeating until no single fault can go; then each remaining fault's
+//! duration (a bounce's downtime, a clog's, a burst's, a disk fault's) is halved while it
+//! still can be. Each candidate runs the same seed with the smaller plan, and is kept only if
+//! it fails with the same cause signature. The scenario's own choices stay the seed's; only
+//! the injected faults shrink.
 
 use crate::error::Error;
-use crate::fault::FaultPlan;
+use std::time::Duration;
+
+use crate::fault::{Fault, FaultPlan};
 use crate::sim::outcome::Failure;
 use crate::Seed;
 
@@ -63,5 +67,60 @@ pub(crate) fn shrink(
             index = index.min(current.len());
         }
     }
+    // Then shorter: halve each fault's duration while the failure stays.
+    for index in 0..current.len() {
+        while runs < RUNS_MAX {
+            let Some(halved) = halve(&current.faults()[index].fault) else { break };
+            let mut candidate = FaultPlan::new();
+            for (i, timed) in current.faults().iter().enumerate() {
+                candidate.push(timed.at, if i == index { halved.clone() } else { timed.fault.clone() });
+            }
+            runs += 1;
+            match attempt(scenario, seed, &candidate, replay)? {
+                Some(found) if signature(&found.cause) == wanted => {
+                    current = candidate;
+                    failure = found;
+                }
+                _ => break,
+            }
+        }
+    }
     Ok(Some(Shrunk { before, after: current, failure, runs }))
+}
+
+/// The same fault lasting half as long, down to a millisecond; `None` for faults without a
+/// duration, or already that short.
+fn halve(fault: &Fault) -> Option<Fault> {
+    let half = |d: Duration| (d >= Duration::from_millis(2)).then(|| d / 2);
+    Some(match fault.clone() {
+        Fault::Bounce { node, down } => Fault::Bounce { node, down: half(down)? },
+        Fault::Clog { a, b, duration } => Fault::Clog { a, b, duration: half(duration)? },
+        Fault::LossBurst { loss, duration } => Fault::LossBurst { loss, duration: half(duration)? },
+        Fault::LatencySpike { extra, duration } => Fault::LatencySpike { extra, duration: half(duration)? },
+        Fault::DiskErrors { node, ratio, duration } => Fault::DiskErrors { node, ratio, duration: half(duration)? },
+        Fault::DiskMisdirect { node, ratio, duration } => {
+            Fault::DiskMisdirect { node, ratio, duration: half(duration)? }
+        }
+        Fault::DiskFull { node, duration } => Fault::DiskFull { node, duration: half(duration)? },
+        Fault::DiskSlow { node, extra, duration } => Fault::DiskSlow { node, extra, duration: half(duration)? },
+        _ => return None,
+    })
+}
+
+/// The total time a plan's faults last (the sum of their durations), for reports.
+pub(crate) fn fault_time(plan: &FaultPlan) -> Duration {
+    plan.faults()
+        .iter()
+        .map(|timed| match &timed.fault {
+            Fault::Bounce { down: d, .. }
+            | Fault::Clog { duration: d, .. }
+            | Fault::LossBurst { duration: d, .. }
+            | Fault::LatencySpike { duration: d, .. }
+            | Fault::DiskErrors { duration: d, .. }
+            | Fault::DiskMisdirect { duration: d, .. }
+            | Fault::DiskFull { duration: d, .. }
+            | Fault::DiskSlow { duration: d, .. } => *d,
+            _ => Duration::ZERO,
+        })
+        .sum()
 }
