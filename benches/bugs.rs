@@ -11,6 +11,7 @@
 //! over trials, and `>N` when fewer than half the trials found the bug within N seeds.
 
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // the benchmark times itself
+#![allow(clippy::duplicate_mod)] // each example includes the shared wire format as its own module
 
 #[path = "../examples/support/driver.rs"]
 #[allow(dead_code)]

@@ -176,11 +176,12 @@ async fn participant(disk: Rc<RefCell<Participant>>, fixed: bool) -> io::Result<
                 let Some((tag, txn, _, _)) = wire::decode(&buf[..len]) else { continue };
                 match tag {
                     PREPARE => {
-                        let mut d = disk.borrow_mut();
-                        if !d.decided.contains_key(&txn) {
-                            d.prepared.insert(txn);
+                        {
+                            let mut d = disk.borrow_mut();
+                            if !d.decided.contains_key(&txn) {
+                                d.prepared.insert(txn);
+                            }
                         }
-                        drop(d);
                         socket.send_to(&wire::encode(VOTE_YES, txn, 0, 0), from).await?;
                     }
                     COMMIT | ABORT => {

@@ -18,6 +18,7 @@ pub(crate) use buggify::buggify_enabled;
 pub use buggify::{buggify_with, BuggifySite};
 pub use nemesis::{Nemesis, Profile, Weights};
 pub use plan::{FaultPlan, TimedFault};
+#[cfg(feature = "explore")]
 pub(crate) use text::parse_duration;
 
 use std::fmt;

@@ -99,6 +99,8 @@ pub(crate) struct World {
     pub(crate) clients: usize,
     pub(crate) clients_unfinished: usize,
     scheduled_max: usize,
+    /// Events in the queue for timers cancelled since (skipped when they come up).
+    timers_cancelled: usize,
     /// Faults of installed plans, by index (each scheduled as a `Pending::Fault`).
     pub(crate) faults: Vec<Fault>,
     /// Bumped by every recover; liveness deadlines carry the epoch they belong to.
@@ -134,6 +136,7 @@ impl World {
             clients: 0,
             clients_unfinished: 0,
             scheduled_max,
+            timers_cancelled: 0,
             faults: Vec::new(),
             recover_epoch: 0,
             recovered_at: None,
@@ -333,7 +336,7 @@ impl World {
 
     fn schedule(&mut self, at: u64, what: Pending) -> u64 {
         assert!(at >= self.now, "scheduling in the past: at {at} < now {}", self.now);
-        if self.queue.len() >= self.scheduled_max {
+        if self.queue.len() - self.timers_cancelled >= self.scheduled_max {
             // Still scheduled, so the world stays consistent; the run ends at the next step.
             self.fail(Cause::ScheduledLimit { limit: self.scheduled_max });
         }
@@ -368,6 +371,9 @@ impl World {
     pub(crate) fn cancel_timer(&mut self, key: TimerKey) {
         if self.timers.get(key.slot as usize).is_some_and(|entry| entry.seq == key.seq) {
             self.timers.remove(key.slot as usize);
+            // Its event stays queued until its time (removing it from the middle of the queue
+            // would cost more than skipping it then); it is not counted as scheduled.
+            self.timers_cancelled += 1;
         }
     }
 
@@ -384,7 +390,11 @@ impl World {
         Some(match what {
             Pending::Timer { slot } => match self.timers.get(slot as usize) {
                 Some(entry) if entry.seq == seq => Fired::Wake(self.timers.remove(slot as usize).waker),
-                _ => Fired::Nothing, // cancelled
+                _ => {
+                    debug_assert!(self.timers_cancelled > 0);
+                    self.timers_cancelled -= 1;
+                    Fired::Nothing // cancelled
+                }
             },
             Pending::Deliver { slot } => match self.net.deliver(at, slot, &mut self.trace) {
                 Some(waker) => Fired::Wake(waker),
@@ -479,7 +489,7 @@ impl World {
     }
 
     pub(crate) fn pending_events(&self) -> usize {
-        self.queue.len()
+        self.queue.len() - self.timers_cancelled
     }
 
     // --- network ----------------------------------------------------------------------------

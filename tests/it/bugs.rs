@@ -1,6 +1,8 @@
 //! The bug-finding examples: each planted bug is found under faults and not without them,
 //! and each fixed variant passes. (CI runs 10,000 seeds of each fixed variant in release.)
 
+#![allow(clippy::duplicate_mod)] // each example includes the shared wire format as its own module
+
 #[path = "../../examples/election/system.rs"]
 mod election;
 #[path = "../../examples/lock/system.rs"]

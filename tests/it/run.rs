@@ -292,3 +292,21 @@ fn a_hand_built_sim_says_how_to_replay_it() {
         "build the Sim with Seed(0x0000000000000abc) again (seedsim::Runner gives a SEEDSIM_SEED=… replay line)"
     );
 }
+
+#[test]
+fn cancelled_timers_do_not_count_as_scheduled_events() {
+    // Ten thousand timeouts that finish long before their deadline: each leaves its timer's
+    // event queued until then, but only live events count against the bound.
+    let mut sim = Sim::builder().scheduled_max(100).build().unwrap();
+    sim.client("c", async {
+        for _ in 0..10_000 {
+            let _ = seedsim::time::timeout(Duration::from_secs(3600), async {}).await;
+            seedsim::time::timeout(Duration::from_secs(3600), sleep(ms(1))).await.unwrap();
+        }
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    let summary = sim.run().unwrap();
+    assert_eq!(summary.time, Instant::ZERO + ms(10_000));
+    assert_eq!(sim.counts().events_scheduled, 0, "cancelled timers are not counted");
+}

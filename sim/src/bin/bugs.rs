@@ -7,6 +7,8 @@
 //! cargo run --release -p seedsim-targets --bin bugs -- explore --scenario lock-buggy --seeds 1000
 //! ```
 
+#![allow(clippy::duplicate_mod)] // each example includes the shared wire format as its own module
+
 #[path = "../../../examples/election/system.rs"]
 mod election;
 #[path = "../../../examples/lock/system.rs"]
