@@ -1,6 +1,7 @@
 //! Integration tests of seedsim's promises, through the public API only: one test binary
 //! with a module per area, so linking stays fast.
 
+mod check_support;
 mod support;
 
 mod bugs;
@@ -9,7 +10,9 @@ mod determinism;
 mod errors;
 mod faults;
 mod fs;
+mod history;
 mod kv;
+mod linearizability;
 mod net;
 mod nodes;
 mod rpc;
