@@ -1,6 +1,8 @@
 //! Every fixed bug stays fixed: the corpus kept in `sim/corpus/` replays under `cargo test`,
 //! and each entry must pass against the fixed variants.
 
+#![allow(clippy::duplicate_mod)] // each example includes the shared wire format as its own module
+
 #[path = "../../examples/lock/system.rs"]
 mod lock;
 #[path = "../../examples/walkv/system.rs"]
