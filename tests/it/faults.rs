@@ -29,7 +29,7 @@ fn a_plan_applies_each_fault_at_its_time_and_recover_ends_them_all() {
         sleeper()
     })
     .unwrap();
-    sim.node("cache", || sleeper()).unwrap();
+    sim.node("cache", sleeper).unwrap();
     sim.client("c", async {
         sleep(Duration::from_secs(5)).await;
         Ok::<(), io::Error>(())
@@ -65,7 +65,7 @@ fn a_plan_applies_each_fault_at_its_time_and_recover_ends_them_all() {
 #[test]
 fn installing_a_bad_plan_is_an_error_before_the_run() {
     let mut sim = Sim::new(Seed(1));
-    sim.node("db", || sleeper()).unwrap();
+    sim.node("db", sleeper).unwrap();
     sim.client("c", async { Ok::<(), io::Error>(()) }).unwrap();
     let err = sim.faults("1s crash ghost".parse().unwrap()).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::UnknownNode);
@@ -152,7 +152,7 @@ fn a_clock_jump_moves_a_nodes_clock() {
 fn the_nemesis_plan_is_in_the_report_and_replays() {
     let scenario = |sim: &mut Sim| {
         for name in ["a", "b", "c"] {
-            sim.node(name, || sleeper())?;
+            sim.node(name, sleeper)?;
         }
         sim.client("c1", async {
             sleep(Duration::from_secs(8)).await;
@@ -179,7 +179,7 @@ fn swarm_mode_varies_the_faults_by_seed_and_repeats_them_by_seed() {
     let plan_of = |seed: u64| {
         let mut sim = Sim::new(Seed(seed));
         for name in ["a", "b", "c"] {
-            sim.node(name, || sleeper()).unwrap();
+            sim.node(name, sleeper).unwrap();
         }
         sim.nemesis(Profile::swarm(Profile::chaos(), Seed(seed))).unwrap()
     };
@@ -200,7 +200,7 @@ fn fragile(plan: &FaultPlan) -> bool {
     let broken = Rc::new(Cell::new(false));
     let flag = broken.clone();
     for name in ["a", "b", "c"] {
-        sim.node(name, || sleeper()).unwrap();
+        sim.node(name, sleeper).unwrap();
     }
     sim.client("watch", async move {
         for _ in 0..200 {

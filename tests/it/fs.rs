@@ -71,8 +71,8 @@ fn unsynced_writes_tear_at_block_boundaries_and_the_seed_decides() {
         assert_eq!(after, crash_and_restart(seed, config, b"aaaaaaaaaaaa", b"bbbbbbbbbbbb"), "the seed decides");
         outcomes.insert(after);
     }
-    assert!(outcomes.contains(&b"aaaaaaaaaaaa".to_vec()), "sometimes every unsynced block is lost");
-    assert!(outcomes.contains(&b"bbbbbbbbbbbb".to_vec()), "sometimes every one is kept");
+    assert!(outcomes.contains(b"aaaaaaaaaaaa".as_slice()), "sometimes every unsynced block is lost");
+    assert!(outcomes.contains(b"bbbbbbbbbbbb".as_slice()), "sometimes every one is kept");
     assert!(outcomes.len() >= 6, "and often a torn mix: {outcomes:?}");
 }
 
@@ -132,7 +132,8 @@ fn strict_mode_makes_creates_and_renames_durable_only_after_sync_dir() {
         sim.node("db", move || {
             let log = log.clone();
             async move {
-                log.borrow_mut().push(fs::read_dir("wal").await?);
+                let names = fs::read_dir("wal").await?;
+                log.borrow_mut().push(names);
                 if log.borrow().len() == 1 {
                     File::create("wal/a").await?.sync_all().await?;
                     File::create("wal/b").await?.sync_all().await?;
@@ -169,7 +170,8 @@ fn file_system_errors_have_real_kinds_and_handles_die_with_their_node() {
     sim.node("db", move || {
         let stash = stash.clone();
         async move {
-            if let Some(old) = stash.borrow_mut().take() {
+            let old = stash.borrow_mut().take();
+            if let Some(old) = old {
                 // The second incarnation: the first one's handle died with it.
                 let err = old.read_at(&mut [0; 4], 0).await.unwrap_err();
                 assert!(err.to_string().contains("from before a crash"), "{err}");
@@ -214,13 +216,14 @@ fn disk_faults_fail_operations_while_they_last_and_are_traced() {
             let file = File::create("f").await?;
             for round in 0..400u64 {
                 let result = file.write_at(&[1], round).await;
-                let mut counts = count.borrow_mut();
-                if Instant::now() < Instant::ZERO + ms(200) {
-                    counts.0 += u32::from(result.is_err());
-                } else {
-                    counts.1 += u32::from(result.is_err());
+                {
+                    let mut counts = count.borrow_mut();
+                    if Instant::now() < Instant::ZERO + ms(200) {
+                        counts.0 += u32::from(result.is_err());
+                    } else {
+                        counts.1 += u32::from(result.is_err());
+                    }
                 }
-                drop(counts);
                 sleep(ms(1)).await;
             }
             Ok::<(), io::Error>(())
