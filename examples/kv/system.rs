@@ -20,14 +20,21 @@
 //! completed (a real-time order check, which for stamped registers is what linearizability
 //! asks): a read may not return a value older than one already written or read before it
 //! began. A violation fails the run with the offending operations in the message.
+//!
+//! The clients also record every operation in a history (`seedsim::check::Recorder`), and the
+//! last client to finish checks the whole history with seedsim's linearizability checker
+//! against a register model. That check knows nothing of stamps or replicas: it judges only
+//! what the clients saw. With the online check off (`Checks { online: false, .. }`) it alone
+//! catches the planted bug, and explains it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
+use seedsim::check::{self, Recorder, Register, RegisterInput, RegisterOutput, Verdict};
 use seedsim::net::{Latency, Link, UdpSocket};
 use seedsim::rand::RngExt;
 use seedsim::time::{self, Instant};
@@ -67,18 +74,67 @@ pub fn builder() -> Builder {
     })
 }
 
-/// Add the replicas, the clients and the nemesis to `sim`.
+/// Which checks the clients run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    /// Check each result the moment it completes against what completed before it began.
+    pub online: bool,
+    /// When the last client finishes, check the whole recorded history with
+    /// `seedsim::check` against a register model.
+    pub history: bool,
+}
+
+impl Checks {
+    /// Both checks: the online check fails a run at the first stale result, the history
+    /// check judges what is left.
+    pub const BOTH: Checks = Checks { online: true, history: true };
+}
+
+/// The register operations the clients record.
+pub type Ops = Recorder<RegisterInput<u64>, RegisterOutput<u64>>;
+
+/// Add the replicas, the clients and the nemesis to `sim`, with both checks.
 pub fn scenario(sim: &mut Sim, variant: Variant) -> Result<(), seedsim::Error> {
+    scenario_with(sim, variant, Checks::BOTH).map(drop)
+}
+
+/// Add the replicas, the clients and the nemesis to `sim`; returns the recorder the clients
+/// record their operations in.
+pub fn scenario_with(sim: &mut Sim, variant: Variant, checks: Checks) -> Result<Ops, seedsim::Error> {
     for name in REPLICAS {
         let stored = Rc::new(RefCell::new(Stored::default()));
         sim.node(name, move || replica(stored.clone()))?;
     }
     let history = Rc::new(RefCell::new(History::default()));
+    let ops = Ops::new();
+    let running = Rc::new(Cell::new(CLIENTS));
     for id in 1..=CLIENTS {
-        sim.client(&format!("client{id}"), client(id, variant, history.clone()))?;
+        let done = Done { running: running.clone(), ops: ops.clone(), checks };
+        sim.client(&format!("client{id}"), client(id, variant, history.clone(), ops.clone(), done))?;
     }
     sim.client("nemesis", nemesis(NEMESIS_TIME))?;
-    Ok(())
+    Ok(ops)
+}
+
+/// What a client does when it has run all its operations: the last one checks the history.
+struct Done {
+    running: Rc<Cell<u32>>,
+    ops: Ops,
+    checks: Checks,
+}
+
+impl Done {
+    fn finish(self) -> Result<(), String> {
+        self.running.set(self.running.get() - 1);
+        if self.running.get() > 0 || !self.checks.history {
+            return Ok(());
+        }
+        // Replicas start with the value 0, so the register model starts there too.
+        match check::check(&Register::starting_at(0), &self.ops.history()) {
+            Verdict::Linearizable => Ok(()),
+            verdict => Err(verdict.to_string()),
+        }
+    }
 }
 
 // --- the protocol --------------------------------------------------------------------------
@@ -252,8 +308,8 @@ impl Client {
     }
 }
 
-/// A client: a few random reads and writes, each checked as soon as it completes.
-async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>) -> Result<(), String> {
+/// A client: a few random reads and writes, each recorded, and checked as soon as it completes.
+async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>, ops: Ops, done: Done) -> Result<(), String> {
     let socket = UdpSocket::bind("0.0.0.0:0").await.map_err(|e| e.to_string())?;
     let replicas = REPLICAS
         .iter()
@@ -267,15 +323,21 @@ async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>) -> Res
         let invoked = Instant::now();
         let operation = if rng.random_bool(0.5) {
             let value = u64::from(id) * 1_000 + u64::from(op) + 1;
+            let recorded = ops.invoke(u64::from(id), RegisterInput::Write(value));
             let stamp = client.write(value, variant, &history).await.map_err(|e| e.to_string())?;
+            ops.ok(recorded, RegisterOutput::Write).map_err(|e| e.to_string())?;
             Operation { client: id, kind: Kind::Write, invoked, completed: Instant::now(), stamp, value }
         } else {
+            let recorded = ops.invoke(u64::from(id), RegisterInput::Read);
             let (stamp, value) = client.read().await.map_err(|e| e.to_string())?;
+            ops.ok(recorded, RegisterOutput::Read(Some(value))).map_err(|e| e.to_string())?;
             Operation { client: id, kind: Kind::Read, invoked, completed: Instant::now(), stamp, value }
         };
-        history.borrow_mut().complete(operation).map_err(|violation| violation.to_string())?;
+        if done.checks.online {
+            history.borrow_mut().complete(operation).map_err(|violation| violation.to_string())?;
+        }
     }
-    Ok(())
+    done.finish()
 }
 
 /// Injects faults for `duration`, then heals everything.

@@ -53,7 +53,7 @@ fn operations_left_running_at_the_end_are_pending() {
     let recorder = Recorder::<KvInput<u8, u8>, KvOutput<u8>>::new();
     let mut sim = Sim::new(Seed(2));
     let history = recorder.clone();
-    sim.node("server", || std::future::pending::<std::io::Result<()>>()).unwrap();
+    sim.node("server", std::future::pending::<std::io::Result<()>>).unwrap();
     sim.client("c", async move {
         let done = history.invoke(1, KvInput::Put(1, 1));
         history.ok(done, KvOutput::Put)?;

@@ -55,3 +55,56 @@ fn the_fixed_variant_passes() {
     }
     assert_eq!(report.passed, 300);
 }
+
+#[test]
+fn the_linearizability_checker_alone_finds_the_bug_and_explains_it() {
+    // The online check off: only the recorded history, judged by seedsim::check when the last
+    // client finishes, stands between the bug and a passing run.
+    let history_only = system::Checks { online: false, history: true };
+    let report = Runner::new()
+        .seeds(500)
+        .builder(system::builder())
+        .try_run(|sim| system::scenario_with(sim, Variant::Buggy, history_only).map(drop))
+        .unwrap();
+    let failure = report.failure.expect("the linearizability checker finds the planted bug within 500 seeds");
+    let Cause::ClientError { message } = &failure.cause else { panic!("{failure}") };
+    assert!(message.starts_with("not linearizable: no order of the operations explains op "), "{message}");
+    assert!(message.contains("Read -> ok Read(Some("), "{message}");
+    assert!(message.contains("the states such orders reach:"), "{message}");
+
+    // The fixed variant's histories are linearizable.
+    let report = Runner::new()
+        .seeds(100)
+        .builder(system::builder())
+        .try_run(|sim| system::scenario_with(sim, Variant::Fixed, history_only).map(drop))
+        .unwrap();
+    if let Some(failure) = report.failure {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn the_online_check_and_the_history_checker_agree_on_what_clients_saw() {
+    // The online check sees stamps, so it can fail a run as soon as a write is ordered wrongly,
+    // before any read has returned a stale value; the history checker sees only what clients
+    // saw. So: a history the history checker rejects must have failed the online check, and
+    // the history checker must reject the history of some failing runs.
+    let online_only = system::Checks { online: true, history: false };
+    let (mut both, mut online_first) = (0, 0);
+    for index in 0..300u64 {
+        let mut sim = system::builder().seed(Seed(9).nth(index)).build().unwrap();
+        let ops = system::scenario_with(&mut sim, Variant::Buggy, online_only).unwrap();
+        let outcome = sim.run();
+        // Operations still running when the run stopped count as unknown.
+        let verdict = seedsim::check::check(&seedsim::check::Register::starting_at(0), &ops.history());
+        match (outcome.failure(), verdict.violation()) {
+            (None, Some(violation)) => {
+                panic!("the online check passed a history that is not linearizable: {violation}")
+            }
+            (Some(_), Some(_)) => both += 1,
+            (Some(_), None) => online_first += 1,
+            (None, None) => {}
+        }
+    }
+    assert!(both > 0, "the history checker rejected no failing run's history ({online_first} online-only failures)");
+}

@@ -13,6 +13,7 @@ use seedsim::check::{
 use crate::check_support::{self as support, generate, Shape};
 
 type RegisterHistory = History<In<u8>, Out<u8>>;
+type RegisterOp = seedsim::check::Op<In<u8>, Out<u8>>;
 
 /// Build a history from a script: each line is `invoke <name> <client> <input>` or
 /// `ok <name> <output>` / `fail <name>` / `unknown <name>`, with inputs `r`, `w<v>`,
@@ -356,7 +357,7 @@ fn brute_force(history: &RegisterHistory) -> bool {
         position.insert((id, invoke), seq);
         seq += 1;
     }
-    let known = |op: &&seedsim::check::Op<In<u8>, Out<u8>>| op.output().is_some();
+    let known = |op: &&RegisterOp| op.output().is_some();
     let before = |a: OpId, b: OpId| match position.get(&(a, false)) {
         Some(&end) if history.op(a).unwrap().output().is_some() => end < position[&(b, true)],
         _ => false,
@@ -364,11 +365,11 @@ fn brute_force(history: &RegisterHistory) -> bool {
     let n = ops.len();
     let mut used = vec![false; n];
     fn go(
-        ops: &[&seedsim::check::Op<In<u8>, Out<u8>>],
+        ops: &[&RegisterOp],
         used: &mut Vec<bool>,
         state: Option<u8>,
         before: &dyn Fn(OpId, OpId) -> bool,
-        known: &dyn Fn(&&seedsim::check::Op<In<u8>, Out<u8>>) -> bool,
+        known: &dyn Fn(&&RegisterOp) -> bool,
     ) -> bool {
         if ops.iter().zip(used.iter()).all(|(op, &u)| u || !known(op)) {
             return true;
