@@ -62,6 +62,7 @@ mod seed;
 mod sim;
 pub mod task;
 pub mod time;
+pub mod timeline;
 pub mod trace;
 pub mod world;
 

@@ -21,3 +21,4 @@ mod runner;
 mod stream_faults;
 mod tcp;
 mod time;
+mod timeline;
