@@ -104,3 +104,13 @@ pub struct StorageDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/streams.md")]
 pub struct StreamsDoctests;
+
+/// See [`GettingStartedDoctests`].
+#[cfg(doctest)]
+#[doc = include_str!("../docs/history.md")]
+pub struct HistoryDoctests;
+
+/// See [`GettingStartedDoctests`].
+#[cfg(doctest)]
+#[doc = include_str!("../docs/timeline.md")]
+pub struct TimelineDoctests;
