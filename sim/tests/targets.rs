@@ -359,3 +359,32 @@ fn isolate_runs_every_seed_in_its_own_process() {
     assert!(text(&failing.stdout).contains("client returned an error: this scenario always fails"));
     let _ = std::fs::remove_file(json);
 }
+
+#[test]
+fn replay_writes_the_runs_timeline() {
+    let page = temp("timeline.html");
+    let output = run(
+        "kv",
+        &[
+            "replay",
+            "--scenario",
+            "kv-buggy",
+            "--seed",
+            "0x9ed45c31c5332d07",
+            "--faults",
+            "calm",
+            "--html",
+            page.to_str().unwrap(),
+        ],
+    );
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", text(&output.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"), "a page");
+    assert!(html.contains("replica1") && html.contains("kv kv-buggy, seed 0x9ed45c31c5332d07"), "lanes and title");
+    for external in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!html.contains(external), "needs no network: {external}");
+    }
+    let bad = run("kv", &["replay", "--seed", "1", "--html", "/nonexistent-dir/t.html"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_file(page);
+}

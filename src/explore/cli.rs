@@ -23,6 +23,7 @@ pub(crate) enum Command {
         plan: Option<(PathBuf, FaultPlan)>,
         log: Option<String>,
         trace: Option<PathBuf>,
+        html: Option<PathBuf>,
         /// Print one JSON line (for `explore --isolate`'s children) instead of a report.
         emit_json: bool,
     },
@@ -103,6 +104,13 @@ fn clap(target: &'static str) -> Clap {
                         .value_name("FILE")
                         .value_parser(value_parser!(PathBuf))
                         .help("write every event, one a line"),
+                )
+                .arg(
+                    Arg::new("html")
+                        .long("html")
+                        .value_name("FILE")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("write the run's timeline: one self-contained HTML page"),
                 ),
         )
         .subcommand(
@@ -278,7 +286,8 @@ where
             let log = sub.get_one::<String>("log").cloned().or_else(|| std::env::var("SEEDSIM_LOG").ok());
             let trace = if name == "replay" { sub.get_one::<PathBuf>("trace").cloned() } else { None };
             let emit_json = sub.try_get_one::<bool>("emit-json").ok().flatten().copied().unwrap_or(false);
-            Ok(Command::Run { scenario, seed, faults, plan, log, trace, emit_json })
+            let html = if name == "replay" { sub.get_one::<PathBuf>("html").cloned() } else { None };
+            Ok(Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json })
         }
         "explore" => {
             let duration = match sub.get_one::<String>("duration") {
@@ -357,21 +366,30 @@ pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> 
 
 pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
     match command {
-        Command::Run { scenario, seed, faults, plan, log, trace, emit_json } => {
+        Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json } => {
             let replay = match &plan {
                 Some((path, _)) => replay_plan_line(target, &scenario, path),
                 None => replay_line(target, &scenario, faults),
             };
             let plan = plan.map(|(_, plan)| plan);
-            let built = build(&scenario, seed, faults, plan.as_ref(), &replay, trace.is_some(), log.as_deref());
+            let record = trace.is_some() || html.is_some();
+            let built = build(&scenario, seed, faults, plan.as_ref(), &replay, record, log.as_deref());
             let mut sim = match built {
                 Ok(sim) => sim,
                 Err(err) => return fail(target, err),
             };
             let outcome = sim.run();
+            let names = sim.node_names();
+            let events = sim.take_trace().unwrap_or_default();
+            if let Some(path) = html {
+                let timeline = crate::timeline::Timeline::new(names.clone(), events.clone())
+                    .title(format!("{target} {}, seed {seed}", scenario.name))
+                    .outcome(&outcome);
+                if let Err(err) = timeline.write(&path) {
+                    return fail(target, format!("--html {}: {err}", path.display()));
+                }
+            }
             if let Some(path) = trace {
-                let names = sim.node_names();
-                let events = sim.take_trace().unwrap_or_default();
                 let written = std::fs::File::create(&path).and_then(|file| {
                     let mut out = std::io::BufWriter::new(file);
                     for event in &events {
