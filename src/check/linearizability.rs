@@ -22,6 +22,12 @@ use super::search::{self, Call, Found, Search};
 
 /// Model steps [`check`] spends before it answers [`Verdict::Unknown`]: about a few seconds
 /// of search.
+///
+/// ```
+/// use seedsim::check::{linearizability::STEPS_MAX_DEFAULT, Checker};
+/// let twice_as_patient = Checker::new().steps_max(2 * STEPS_MAX_DEFAULT);
+/// # let _ = twice_as_patient;
+/// ```
 pub const STEPS_MAX_DEFAULT: u64 = 100_000_000;
 
 /// The first slice of steps each part of a history gets, and the largest (slices double).

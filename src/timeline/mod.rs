@@ -23,6 +23,12 @@ use crate::sim::Sim;
 use crate::trace::{Event, EventKind};
 
 /// Items a timeline keeps by default (see [`Timeline::events_max`]).
+///
+/// ```
+/// use seedsim::timeline::{Timeline, EVENTS_MAX_DEFAULT};
+/// let bigger = Timeline::new(vec![], vec![]).events_max(4 * EVENTS_MAX_DEFAULT);
+/// # let _ = bigger;
+/// ```
 pub const EVENTS_MAX_DEFAULT: usize = 100_000;
 
 const PAGE: &str = include_str!("page.html");
@@ -259,7 +265,7 @@ impl Timeline {
     /// ```
     /// let html = seedsim::timeline::Timeline::new(vec!["n1".into()], vec![]).to_html();
     /// assert!(html.contains("<svg"));
-    /// assert!(!html.contains(" src=") && !html.contains("<link")); // nothing to fetch
+    /// assert!(!html.contains(" src=") && !html.contains("<link") && !html.contains("http")); // nothing to fetch
     /// ```
     pub fn to_html(&self) -> String {
         // Split the page at its two placeholders once, so nothing in the title or the data is

@@ -95,6 +95,7 @@ fn the_page_carries_lanes_messages_faults_operations_and_the_failure() {
         assert!(html.contains(needle), "the page has no {needle}");
     }
     assert!(!html.contains(" src=") && !html.contains("<link"), "the page must not fetch anything");
+    assert!(!html.contains("http"), "no address of any kind in the page");
     // The same run gives the same page.
     assert_eq!(run(), html);
 }
