@@ -388,3 +388,16 @@ fn replay_writes_the_runs_timeline() {
     assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_file(page);
 }
+
+#[test]
+fn the_tiny_scenario_the_speed_figure_uses_passes_under_faults_and_is_deterministic() {
+    for faults in ["swarm", "chaos"] {
+        let output =
+            run("selftest", &["explore", "--scenario", "tiny", "--faults", faults, "--seeds", "2000", "--quiet"]);
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{faults}: {stdout}{}", text(&output.stderr));
+        assert!(stdout.contains("2000 seeds of tiny") && stdout.contains("0 failed"), "{stdout}");
+    }
+    let output = run("selftest", &["check-determinism", "--scenario", "tiny", "--seeds", "200"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", text(&output.stdout), text(&output.stderr));
+}

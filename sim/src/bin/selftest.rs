@@ -1,7 +1,8 @@
 //! A target for seedsim's own command-line tests: scenarios that pass, that always fail,
 //! one that is deliberately not deterministic (it reads state left over from an earlier run
 //! in the same process), so `check-determinism` has something to catch, and one that fails
-//! only on such leftovers, so `explore --isolate` has something to rule out.
+//! only on such leftovers, so `explore --isolate` has something to rule out. `tiny` is the
+//! 3-node echo scenario `docs/performance.md` measures `explore`'s seeds per second on.
 
 use std::io;
 use std::process::ExitCode;
@@ -9,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use seedsim::explore::{self, Scenario};
-use seedsim::time::sleep;
+use seedsim::net::UdpSocket;
+use seedsim::time::{sleep, timeout};
 use seedsim::{Error, Sim};
 
 fn passes(sim: &mut Sim) -> Result<(), Error> {
@@ -25,6 +27,42 @@ fn always_fails(sim: &mut Sim) -> Result<(), Error> {
         sleep(Duration::from_millis(5)).await;
         Err::<(), _>("this scenario always fails")
     })?;
+    Ok(())
+}
+
+const ECHO_PORT: u16 = 9000;
+
+/// Three nodes: an echo server and two clients that each get three pings answered, retrying
+/// through whatever faults the run injects (and giving up quietly after a while: this
+/// scenario measures the runner, not a protocol).
+fn tiny(sim: &mut Sim) -> Result<(), Error> {
+    sim.node("server", || async {
+        let socket = UdpSocket::bind(("0.0.0.0", ECHO_PORT)).await?;
+        let mut buf = [0u8; 16];
+        loop {
+            let (len, from) = socket.recv_from(&mut buf).await?;
+            socket.send_to(&buf[..len], from).await?;
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), io::Error>(())
+    })?;
+    for client in ["a", "b"] {
+        sim.client(client, async {
+            let socket = UdpSocket::bind("0.0.0.0:0").await?;
+            let mut buf = [0u8; 16];
+            for ping in 0..3u8 {
+                for _attempt in 0..20 {
+                    socket.send_to(&[ping; 16], ("server", ECHO_PORT)).await?;
+                    if let Ok(Ok((_, _))) = timeout(Duration::from_millis(50), socket.recv_from(&mut buf)).await {
+                        if buf[0] == ping {
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok::<(), io::Error>(())
+        })?;
+    }
     Ok(())
 }
 
@@ -63,6 +101,7 @@ fn main() -> ExitCode {
             Scenario::new("always-fails", Sim::builder, always_fails),
             Scenario::new("nondeterministic", Sim::builder, nondeterministic),
             Scenario::new("leaky", Sim::builder, leaky),
+            Scenario::new("tiny", Sim::builder, tiny),
         ],
     )
 }
