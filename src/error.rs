@@ -76,6 +76,11 @@ pub enum ErrorKind {
     },
     /// A scenario name that the target does not have.
     UnknownScenario,
+    /// A size a scenario does not declare, or a value below the size's minimum.
+    InvalidSize {
+        /// What the scenario declares: each size's name and its smallest value.
+        declared: String,
+    },
     /// A line of a fault plan's text form that does not parse.
     InvalidFaultPlan {
         /// The line number, from 1.
@@ -157,6 +162,9 @@ impl fmt::Display for Error {
                 write!(f, "invalid corpus entry {input}, line {line}: expected {expected}")
             }
             ErrorKind::UnknownScenario => write!(f, "unknown scenario {input}: the target has no scenario of that name"),
+            ErrorKind::InvalidSize { declared } => {
+                write!(f, "invalid size {input}: expected NAME=VALUE[,NAME=VALUE…] with the scenario's sizes: {declared}")
+            }
             ErrorKind::InvalidFaultPlan { line, expected } => {
                 write!(f, "invalid fault plan, line {line} {input:?}: expected {expected}")
             }

@@ -98,21 +98,41 @@ pub fn scenario(sim: &mut Sim, variant: Variant) -> Result<(), seedsim::Error> {
     scenario_with(sim, variant, Checks::BOTH).map(drop)
 }
 
+/// How much work the clients do; the simulation target's `shrink` cuts it down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    /// How many clients run operations.
+    pub clients: u32,
+    /// Operations each client runs.
+    pub ops_per_client: u32,
+}
+
+impl Load {
+    /// [`CLIENTS`] clients of [`OPS_PER_CLIENT`] operations each.
+    pub const DEFAULT: Load = Load { clients: CLIENTS, ops_per_client: OPS_PER_CLIENT };
+}
+
 /// Add the replicas, the clients and the nemesis to `sim`; returns the recorder the clients
 /// record their operations in.
 pub fn scenario_with(sim: &mut Sim, variant: Variant, checks: Checks) -> Result<Ops, seedsim::Error> {
+    scenario_loaded(sim, variant, checks, Load::DEFAULT)
+}
+
+/// [`scenario_with`], with `load.clients` clients of `load.ops_per_client` operations each.
+pub fn scenario_loaded(sim: &mut Sim, variant: Variant, checks: Checks, load: Load) -> Result<Ops, seedsim::Error> {
     for name in REPLICAS {
         let stored = Rc::new(RefCell::new(Stored::default()));
         sim.node(name, move || replica(stored.clone()))?;
     }
     let history = Rc::new(RefCell::new(History::default()));
     let ops = Ops::new();
-    let running = Rc::new(Cell::new(CLIENTS));
-    for id in 1..=CLIENTS {
+    let running = Rc::new(Cell::new(load.clients));
+    for id in 1..=load.clients {
         let done = Done { running: running.clone(), ops: ops.clone(), checks };
-        sim.client(&format!("client{id}"), client(id, variant, history.clone(), ops.clone(), done))?;
+        let ops_count = load.ops_per_client;
+        sim.client(&format!("client{id}"), client(id, ops_count, variant, history.clone(), ops.clone(), done))?;
     }
-    sim.client("nemesis", nemesis(NEMESIS_TIME))?;
+    sim.client("nemesis", nemesis(NEMESIS_TIME, load.clients))?;
     Ok(ops)
 }
 
@@ -309,7 +329,14 @@ impl Client {
 }
 
 /// A client: a few random reads and writes, each recorded, and checked as soon as it completes.
-async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>, ops: Ops, done: Done) -> Result<(), String> {
+async fn client(
+    id: u32,
+    ops_count: u32,
+    variant: Variant,
+    history: Rc<RefCell<History>>,
+    ops: Ops,
+    done: Done,
+) -> Result<(), String> {
     let socket = UdpSocket::bind("0.0.0.0:0").await.map_err(|e| e.to_string())?;
     let replicas = REPLICAS
         .iter()
@@ -318,7 +345,7 @@ async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>, ops: O
         .map_err(|e| e.to_string())?;
     let mut client = Client { id, socket, replicas, next_request: 0 };
     let mut rng = seedsim::rand::rng();
-    for op in 0..OPS_PER_CLIENT {
+    for op in 0..ops_count {
         time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
         let invoked = Instant::now();
         let operation = if rng.random_bool(0.5) {
@@ -341,10 +368,10 @@ async fn client(id: u32, variant: Variant, history: Rc<RefCell<History>>, ops: O
 }
 
 /// Injects faults for `duration`, then heals everything.
-async fn nemesis(duration: Duration) -> Result<(), seedsim::Error> {
+async fn nemesis(duration: Duration, clients: u32) -> Result<(), seedsim::Error> {
     let mut rng = seedsim::rand::rng();
     let nodes: Vec<String> =
-        REPLICAS.iter().map(|r| r.to_string()).chain((1..=CLIENTS).map(|i| format!("client{i}"))).collect();
+        REPLICAS.iter().map(|r| r.to_string()).chain((1..=clients).map(|i| format!("client{i}"))).collect();
     let end = Instant::now() + duration;
     while Instant::now() < end {
         time::sleep(Duration::from_millis(rng.random_range(50..400))).await;

@@ -401,3 +401,60 @@ fn the_tiny_scenario_the_speed_figure_uses_passes_under_faults_and_is_determinis
     let output = run("selftest", &["check-determinism", "--scenario", "tiny", "--seeds", "200"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", text(&output.stdout), text(&output.stderr));
 }
+
+/// The text between `after` and the next occurrence of `until` in `text`.
+fn between<'a>(text: &'a str, after: &str, until: &str) -> &'a str {
+    let start = text.find(after).unwrap_or_else(|| panic!("no {after:?} in {text}")) + after.len();
+    let rest = &text[start..];
+    &rest[..rest.find(until).unwrap_or(rest.len())]
+}
+
+#[test]
+fn shrinking_cuts_a_sized_scenario_to_fewer_operations_and_the_smaller_run_replays() {
+    let json = temp("kv-sizes.jsonl");
+    let args = ["explore", "--scenario", "kv-buggy", "--seeds", "200", "--quiet", "--json", json.to_str().unwrap()];
+    assert_eq!(run("kv", &args).status.code(), Some(1));
+    let lines = json_lines(&json);
+    let plan = temp("kv-sizes-plan.txt");
+    // Not every failure can lose operations (when the stale read is a client's last one, or
+    // the plan names every client); among the first failures some can.
+    let mut shrank = 0;
+    for found in lines.iter().filter(|l| l["type"] == "failure").take(6) {
+        let seed = found["seed"].as_str().unwrap();
+        let output = run("kv", &["shrink", "--scenario", "kv-buggy", "--seed", seed, "--out", plan.to_str().unwrap()]);
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains(found["signature"].as_str().unwrap()), "the same cause: {stdout}");
+        assert!(stdout.contains("sizes clients=3,ops=8 (total 11) to "), "{stdout}");
+        let total = between(&stdout, "ops=8 (total 11) to ", ")").rsplit("total ").next().unwrap();
+        if total.parse::<u64>().unwrap() == 11 {
+            assert!(!stdout.contains("--size "), "default sizes need no --size: {stdout}");
+            continue;
+        }
+        shrank += 1;
+        let sizes = between(&stdout, "--size ", " ");
+        assert!(sizes.starts_with("clients="), "the replay line names the smaller sizes: {stdout}");
+        let shrunk_hash = between(&stdout, "trace hash: ", "\n");
+        let args =
+            ["replay", "--scenario", "kv-buggy", "--size", sizes, "--plan", plan.to_str().unwrap(), "--seed", seed];
+        let replayed = run("kv", &args);
+        let report = text(&replayed.stdout);
+        assert_eq!(replayed.status.code(), Some(1), "the smaller run still fails: {report}");
+        assert_eq!(between(&report, "trace hash: ", "\n"), shrunk_hash, "{report}");
+    }
+    assert!(shrank > 0, "no failure among the first six lost a client or an operation");
+    let _ = (std::fs::remove_file(json), std::fs::remove_file(plan));
+}
+
+#[test]
+fn a_bad_size_names_the_scenario_sizes_and_exits_two() {
+    for size in ["ops=0", "replicas=2", "ops", "ops=many"] {
+        let output = run("kv", &["run", "--seed", "1", "--size", size]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{size}: {stderr}");
+        assert!(stderr.contains("clients (at least 1), ops (at least 1)"), "{size}: {stderr}");
+    }
+    let output = run("selftest", &["run", "--seed", "1", "--scenario", "passes", "--size", "ops=3"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("Scenario::sized"), "{}", text(&output.stderr));
+}

@@ -58,6 +58,13 @@ fn faults_arg() -> Arg {
         .help("faults for every run: none, a chaos nemesis, or a swarm profile drawn per seed")
 }
 
+fn size_arg() -> Arg {
+    Arg::new("size")
+        .long("size")
+        .value_name("NAME=VALUE,…")
+        .help("run the scenario at these sizes (from its Scenario::sized declaration)")
+}
+
 fn plan_arg() -> Arg {
     Arg::new("plan")
         .long("plan")
@@ -85,6 +92,7 @@ fn clap(target: &'static str) -> Clap {
                 .arg(scenario_arg())
                 .arg(faults_arg())
                 .arg(plan_arg())
+                .arg(size_arg())
                 .arg(Arg::new("emit-json").long("emit-json").action(ArgAction::SetTrue).hide(true))
                 .arg(
                     Arg::new("log").long("log").value_name("FILTER").help("a tracing filter, e.g. info,seedsim=debug"),
@@ -97,6 +105,7 @@ fn clap(target: &'static str) -> Clap {
                 .arg(scenario_arg())
                 .arg(faults_arg())
                 .arg(plan_arg())
+                .arg(size_arg())
                 .arg(Arg::new("log").long("log").value_name("FILTER").help("a tracing filter"))
                 .arg(
                     Arg::new("trace")
@@ -171,11 +180,12 @@ fn clap(target: &'static str) -> Clap {
         )
         .subcommand(
             Clap::new("shrink")
-                .about("Cut a failing seed's fault plan to the fewest faults that still fail the same way")
+                .about("Cut a failing seed's fault plan and sizes to the fewest that still fail the same way")
                 .arg(seed_arg(false))
                 .arg(scenario_arg())
                 .arg(faults_arg())
                 .arg(plan_arg())
+                .arg(size_arg())
                 .arg(
                     Arg::new("out")
                         .long("out")
@@ -249,7 +259,11 @@ where
     if name == "merge" {
         return Ok(Command::Merge { files: sub.get_many::<PathBuf>("files").expect("required").cloned().collect() });
     }
-    let scenario = scenario_of(target, scenarios, sub)?;
+    let mut scenario = scenario_of(target, scenarios, sub)?;
+    if let Some(text) = sub.try_get_one::<String>("size").ok().flatten() {
+        let sizes = scenario.sizes().parse_into(text).map_err(|err| fail(target, format!("--size: {err}")))?;
+        scenario = scenario.at(sizes);
+    }
     let plan = match sub.try_get_one::<PathBuf>("plan").ok().flatten() {
         None => None,
         Some(path) => {
@@ -346,22 +360,34 @@ fn random_seed() -> Seed {
     Seed(crate::seed::splitmix64(nanos ^ u64::from(std::process::id())))
 }
 
-/// The command line that replays a seed of this target.
 /// The command line that replays a seed of this target with a plan file.
 fn replay_plan_line(target: &str, scenario: &Scenario, plan: &std::path::Path) -> String {
     format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {} --plan {}",
+        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --plan {}",
         scenario.name,
+        size_flag(scenario),
         plan.display()
     )
 }
 
+/// The command line that replays a seed of this target.
 pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> String {
     format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {} --faults {}",
+        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --faults {}",
         scenario.name,
+        size_flag(scenario),
         faults.name()
     )
+}
+
+/// ` --size …` when the scenario runs at other than its default sizes.
+pub(crate) fn size_flag(scenario: &Scenario) -> String {
+    let sizes = scenario.sizes();
+    if sizes.are_defaults() {
+        String::new()
+    } else {
+        format!(" --size {sizes}")
+    }
 }
 
 pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
@@ -476,9 +502,9 @@ fn shrink(
     plan: Option<(PathBuf, FaultPlan)>,
     out: Option<PathBuf>,
 ) -> ExitCode {
-    let replay = match &out {
-        Some(path) => replay_plan_line(target, &scenario, path),
-        None => replay_line(target, &scenario, faults),
+    let replay = |scenario: &Scenario| match &out {
+        Some(path) => replay_plan_line(target, scenario, path),
+        None => replay_line(target, scenario, faults),
     };
     let shrunk = match super::shrink::shrink(&scenario, seed, faults, plan.map(|(_, plan)| plan), &replay) {
         Ok(Some(shrunk)) => shrunk,
@@ -493,8 +519,19 @@ fn shrink(
             return fail(target, format!("--out {}: {err}", path.display()));
         }
     }
+    let sizes = if scenario.sizes().declared().is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", sizes {} (total {}) to {} (total {})",
+            scenario.sizes(),
+            scenario.sizes().total(),
+            shrunk.scenario.sizes(),
+            shrunk.scenario.sizes().total()
+        )
+    };
     println!(
-        "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
+        "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults{sizes}) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
         shrunk.before.len(),
         shrunk.after.len(),
         super::shrink::fault_time(&shrunk.before),

@@ -37,11 +37,13 @@ mod cli;
 mod corpus;
 mod merge;
 mod shrink;
+mod size;
 mod sweep;
 
 use std::process::ExitCode;
 
 pub use corpus::{check_corpus, read_corpus, Entry};
+pub use size::{Size, Sizes, SIZES_MAX};
 
 use crate::error::Error;
 use crate::fault::{FaultPlan, Profile};
@@ -53,19 +55,71 @@ use crate::Seed;
 pub struct Scenario {
     name: &'static str,
     builder: fn() -> Builder,
-    setup: fn(&mut Sim) -> Result<(), Error>,
+    setup: Setup,
+    sizes: Sizes,
+}
+
+#[derive(Clone, Copy)]
+enum Setup {
+    Plain(fn(&mut Sim) -> Result<(), Error>),
+    Sized(fn(&mut Sim, &Sizes) -> Result<(), Error>),
 }
 
 impl Scenario {
     /// A scenario named `name`: `builder` gives its settings (the seed is set per run), and
     /// `setup` adds its nodes and clients.
     pub fn new(name: &'static str, builder: fn() -> Builder, setup: fn(&mut Sim) -> Result<(), Error>) -> Scenario {
-        Scenario { name, builder, setup }
+        Scenario { name, builder, setup: Setup::Plain(setup), sizes: Sizes::defaults(&[]) }
+    }
+
+    /// A scenario whose setup takes [`Sizes`]: how many nodes, clients or operations it
+    /// creates. `shrink` then also looks for smaller sizes that fail the same way, and
+    /// `run`, `replay` and `shrink` take `--size NAME=VALUE`.
+    ///
+    /// ```
+    /// use seedsim::explore::{Scenario, Size, Sizes};
+    /// use seedsim::{Error, Sim};
+    ///
+    /// const SIZES: &[Size] = &[Size::new("clients", 3, 1)];
+    ///
+    /// fn counters(sim: &mut Sim, sizes: &Sizes) -> Result<(), Error> {
+    ///     for client in 0..sizes.get("clients")? {
+    ///         sim.client(&format!("client-{client}"), async { Ok::<(), std::io::Error>(()) })?;
+    ///     }
+    ///     Ok(())
+    /// }
+    ///
+    /// let scenario = Scenario::sized("counters", Sim::builder, SIZES, counters);
+    /// assert_eq!(scenario.sizes().to_string(), "clients=3");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `sizes` declares more than [`SIZES_MAX`] sizes.
+    pub fn sized(
+        name: &'static str,
+        builder: fn() -> Builder,
+        sizes: &'static [Size],
+        setup: fn(&mut Sim, &Sizes) -> Result<(), Error>,
+    ) -> Scenario {
+        Scenario { name, builder, setup: Setup::Sized(setup), sizes: Sizes::defaults(sizes) }
     }
 
     /// The scenario's name.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The sizes its runs use: the declared defaults unless `--size` changed them.
+    pub fn sizes(&self) -> Sizes {
+        self.sizes
+    }
+
+    /// The same scenario run at other sizes.
+    pub(crate) fn at(mut self, sizes: Sizes) -> Scenario {
+        debug_assert_eq!(sizes.declared(), self.sizes.declared());
+        self.sizes = sizes;
+        self
     }
 }
 
@@ -103,7 +157,10 @@ pub(crate) fn build(
         builder = builder.log(filter);
     }
     let mut sim = builder.build()?;
-    (scenario.setup)(&mut sim)?;
+    match scenario.setup {
+        Setup::Plain(setup) => setup(&mut sim)?,
+        Setup::Sized(setup) => setup(&mut sim, &scenario.sizes)?,
+    }
     if let Some(plan) = plan {
         sim.faults(plan.clone())?;
         return Ok(sim);

@@ -3,9 +3,11 @@
 //! The seed's fault plan (from its nemesis, or a `--plan` file) is cut down one fault at a
 //! time, greedily, repeating until no single fault can go; then each remaining fault's
 //! duration (a bounce's downtime, a clog's, a burst's, a disk fault's) is halved while it
-//! still can be. Each candidate runs the same seed with the smaller plan, and is kept only if
-//! it fails with the same cause signature. The scenario's own choices stay the seed's; only
-//! the injected faults shrink.
+//! still can be. Last, for a scenario declared with sizes (`Scenario::sized`), each size is
+//! cut toward its minimum (first straight to it, then by halving the step) while the failure
+//! stays. Each candidate runs the same seed with the smaller plan or sizes, and is kept only
+//! if it fails with the same cause signature; a candidate whose plan names a node the smaller
+//! scenario no longer has simply does not count.
 
 use crate::error::Error;
 use std::time::Duration;
@@ -23,27 +25,35 @@ pub(crate) const RUNS_MAX: usize = 2_000;
 pub(crate) struct Shrunk {
     pub(crate) before: FaultPlan,
     pub(crate) after: FaultPlan,
+    /// The scenario at the sizes it shrank to.
+    pub(crate) scenario: Scenario,
     pub(crate) failure: Box<Failure>,
     pub(crate) runs: usize,
 }
 
 /// Run `seed` with `plan`; the failure, if it failed.
-fn attempt(scenario: &Scenario, seed: Seed, plan: &FaultPlan, replay: &str) -> Result<Option<Box<Failure>>, Error> {
-    let mut sim = build(scenario, seed, Faults::Calm, Some(plan), replay, false, None)?;
+fn attempt(
+    scenario: &Scenario,
+    seed: Seed,
+    plan: &FaultPlan,
+    replay: &dyn Fn(&Scenario) -> String,
+) -> Result<Option<Box<Failure>>, Error> {
+    let mut sim = build(scenario, seed, Faults::Calm, Some(plan), &replay(scenario), false, None)?;
     Ok(sim.run().into_failure().map(Box::new))
 }
 
-/// Shrink the plan of a failing seed. `Ok(None)` if the seed does not fail with its plan.
+/// Shrink the plan and sizes of a failing seed. `Ok(None)` if the seed does not fail with its
+/// plan. `replay` gives the replay line for the scenario at a candidate's sizes.
 pub(crate) fn shrink(
     scenario: &Scenario,
     seed: Seed,
     faults: Faults,
     plan: Option<FaultPlan>,
-    replay: &str,
+    replay: &dyn Fn(&Scenario) -> String,
 ) -> Result<Option<Shrunk>, Error> {
     let before = match plan {
         Some(plan) => plan,
-        None => build(scenario, seed, faults, None, replay, false, None)?.fault_plan().clone(),
+        None => build(scenario, seed, faults, None, &replay(scenario), false, None)?.fault_plan().clone(),
     };
     let Some(mut failure) = attempt(scenario, seed, &before, replay)? else { return Ok(None) };
     let wanted = signature(&failure.cause);
@@ -85,7 +95,30 @@ pub(crate) fn shrink(
             }
         }
     }
-    Ok(Some(Shrunk { before, after: current, failure, runs }))
+    // Then smaller: each size toward its minimum.
+    let mut scenario = *scenario;
+    for index in 0..scenario.sizes().declared().len() {
+        let min = scenario.sizes().declared()[index].min();
+        let mut step = scenario.sizes().value_at(index) - min;
+        while step > 0 && runs < RUNS_MAX {
+            let value = scenario.sizes().value_at(index);
+            step = step.min(value - min);
+            if step == 0 {
+                break;
+            }
+            let candidate = scenario.at(scenario.sizes().set_at(index, value - step));
+            runs += 1;
+            // An error here is a plan naming a node the smaller scenario lacks: no candidate.
+            match attempt(&candidate, seed, &current, replay) {
+                Ok(Some(found)) if signature(&found.cause) == wanted => {
+                    scenario = candidate;
+                    failure = found;
+                }
+                _ => step /= 2,
+            }
+        }
+    }
+    Ok(Some(Shrunk { before, after: current, scenario, failure, runs }))
 }
 
 /// The same fault lasting half as long, down to a millisecond; `None` for faults without a
