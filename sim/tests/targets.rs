@@ -458,3 +458,20 @@ fn a_bad_size_names_the_scenario_sizes_and_exits_two() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("Scenario::sized"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_target_quietly_instead_of_a_panic() {
+    // `explore … | head`: the report is written only at the end of the sweep, long after the
+    // reader below has closed its end of the pipe.
+    let mut child = target("kv")
+        .args(["explore", "--scenario", "kv-buggy", "--seeds", "3000", "--jobs", "1", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+}

@@ -437,19 +437,22 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
                         line
                     }
                 };
-                println!("{line}");
+                say!("{line}");
                 return ExitCode::from(if outcome.is_passed() { 0 } else { 1 });
             }
             match outcome {
                 Outcome::Passed(summary) => {
-                    println!(
+                    say!(
                         "{target}: seed {seed} passed ({}) at {} after {} steps, trace hash 0x{:016x}",
-                        scenario.name, summary.time, summary.steps, summary.trace_hash
+                        scenario.name,
+                        summary.time,
+                        summary.steps,
+                        summary.trace_hash
                     );
                     ExitCode::SUCCESS
                 }
                 Outcome::Failed(failure) => {
-                    println!("{failure}");
+                    say!("{failure}");
                     ExitCode::from(1)
                 }
             }
@@ -471,24 +474,25 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
                     runs.push((outcome.trace_hash(), sim.take_trace().unwrap_or_default(), sim.node_names()));
                 }
                 if runs[0].0 != runs[1].0 {
-                    println!(
+                    say!(
                         "{target}: seed {seed} is not deterministic: trace hashes 0x{:016x} and 0x{:016x}",
-                        runs[0].0, runs[1].0
+                        runs[0].0,
+                        runs[1].0
                     );
                     if let Some(at) = first_difference(&runs[0].1, &runs[1].1) {
-                        println!("first difference at event {at}:");
+                        say!("first difference at event {at}:");
                         for (label, (_, events, names)) in [("run 1", &runs[0]), ("run 2", &runs[1])] {
-                            println!("  {label}:");
+                            say!("  {label}:");
                             for (i, event) in events.iter().enumerate().skip(at.saturating_sub(3)).take(4) {
                                 let marker = if i == at { ">" } else { " " };
-                                println!("  {marker} {i:>8} {}", event.describe(names));
+                                say!("  {marker} {i:>8} {}", event.describe(names));
                             }
                         }
                     }
                     return ExitCode::from(1);
                 }
             }
-            println!("{target}: {seeds} seed(s) ran twice with the same trace hash ({})", scenario.name);
+            say!("{target}: {seeds} seed(s) ran twice with the same trace hash ({})", scenario.name);
             ExitCode::SUCCESS
         }
     }
@@ -509,7 +513,7 @@ fn shrink(
     let shrunk = match super::shrink::shrink(&scenario, seed, faults, plan.map(|(_, plan)| plan), &replay) {
         Ok(Some(shrunk)) => shrunk,
         Ok(None) => {
-            println!("{target}: seed {seed} passes with its plan: nothing to shrink");
+            say!("{target}: seed {seed} passes with its plan: nothing to shrink");
             return ExitCode::SUCCESS;
         }
         Err(err) => return fail(target, err),
@@ -530,7 +534,7 @@ fn shrink(
             shrunk.scenario.sizes().total()
         )
     };
-    println!(
+    say!(
         "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults{sizes}) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
         shrunk.before.len(),
         shrunk.after.len(),
@@ -550,7 +554,7 @@ fn merge(target: &'static str, files: &[PathBuf]) -> ExitCode {
         Ok(merged) => merged,
         Err(message) => return fail(target, message),
     };
-    println!(
+    say!(
         "{target}: {} file(s), {} seeds: {} passed, {} failed, {} distinct failure(s)",
         merged.files,
         merged.seeds,
@@ -560,7 +564,7 @@ fn merge(target: &'static str, files: &[PathBuf]) -> ExitCode {
     );
     for (signature, (count, smallest)) in &merged.groups {
         let seed = smallest["seed"].as_str().unwrap_or("?");
-        println!(
+        say!(
             "\n{count} run(s) failed with: {signature}\nthe smallest: seed {seed} ({} steps)\nreplay: {} --seed {seed}",
             smallest["step"],
             smallest["replay"].as_str().unwrap_or("?"),

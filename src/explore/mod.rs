@@ -33,6 +33,20 @@
 //! This module is the one place in seedsim allowed threads and the host clock: they schedule
 //! and time whole runs, and never enter one.
 
+/// `println!` for the command line's reports, minus its panic when stdout is a closed pipe
+/// (`explore … | head`): the reader has gone, so the target leaves quietly with exit code 2
+/// (an I/O error), as a Unix tool killed by `SIGPIPE` would.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stdout(), $($arg)*) {
+            if err.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(2);
+            }
+        }
+    }};
+}
+
 mod cli;
 mod corpus;
 mod merge;

@@ -5,9 +5,10 @@
 //! duration (a bounce's downtime, a clog's, a burst's, a disk fault's) is halved while it
 //! still can be. Last, for a scenario declared with sizes (`Scenario::sized`), each size is
 //! cut toward its minimum (first straight to it, then by halving the step) while the failure
-//! stays. Each candidate runs the same seed with the smaller plan or sizes, and is kept only
-//! if it fails with the same cause signature; a candidate whose plan names a node the smaller
-//! scenario no longer has simply does not count.
+//! stays; at a smaller size the plan drops what it says about nodes the scenario no longer
+//! has (a partition loses those names from its sides, a crash of such a node goes). Each
+//! candidate runs the same seed with the smaller plan or sizes, and is kept only if it fails
+//! with the same cause signature.
 
 use crate::error::Error;
 use std::time::Duration;
@@ -40,6 +41,47 @@ fn attempt(
 ) -> Result<Option<Box<Failure>>, Error> {
     let mut sim = build(scenario, seed, Faults::Calm, Some(plan), &replay(scenario), false, None)?;
     Ok(sim.run().into_failure().map(Box::new))
+}
+
+/// Run `seed` of `scenario` (at other sizes) with `plan` cut down to the nodes it has; the
+/// failure and the plan it ran, if it failed.
+fn attempt_sized(
+    scenario: &Scenario,
+    seed: Seed,
+    plan: &FaultPlan,
+    replay: &dyn Fn(&Scenario) -> String,
+) -> Result<Option<(Box<Failure>, FaultPlan)>, Error> {
+    let mut sim = build(scenario, seed, Faults::Calm, None, &replay(scenario), false, None)?;
+    let plan = restricted(plan, &sim.node_names());
+    sim.faults(plan.clone())?;
+    Ok(sim.run().into_failure().map(|failure| (Box::new(failure), plan)))
+}
+
+/// `plan` without what it says about nodes not in `names`: partition sides lose those
+/// names (the partition goes when a side is left empty), and any other fault naming such a
+/// node goes.
+fn restricted(plan: &FaultPlan, names: &[String]) -> FaultPlan {
+    let known = |name: &str| names.iter().any(|n| n == name);
+    let keep = |side: &[String]| side.iter().filter(|n| known(n)).cloned().collect::<Vec<String>>();
+    let mut out = FaultPlan::new();
+    for timed in plan.faults() {
+        let fault = match &timed.fault {
+            Fault::Partition { a, b } => Fault::Partition { a: keep(a), b: keep(b) },
+            Fault::Repair { a, b } => Fault::Repair { a: keep(a), b: keep(b) },
+            Fault::PartitionOneWay { from, to } => Fault::PartitionOneWay { from: keep(from), to: keep(to) },
+            other if other.nodes().into_iter().all(known) => other.clone(),
+            _ => continue,
+        };
+        let empty_side = match &fault {
+            Fault::Partition { a, b } | Fault::Repair { a, b } => a.is_empty() || b.is_empty(),
+            Fault::PartitionOneWay { from, to } => from.is_empty() || to.is_empty(),
+            _ => false,
+        };
+        if !empty_side {
+            out.push(timed.at, fault);
+        }
+    }
+    out
 }
 
 /// Shrink the plan and sizes of a failing seed. `Ok(None)` if the seed does not fail with its
@@ -108,10 +150,10 @@ pub(crate) fn shrink(
             }
             let candidate = scenario.at(scenario.sizes().set_at(index, value - step));
             runs += 1;
-            // An error here is a plan naming a node the smaller scenario lacks: no candidate.
-            match attempt(&candidate, seed, &current, replay) {
-                Ok(Some(found)) if signature(&found.cause) == wanted => {
+            match attempt_sized(&candidate, seed, &current, replay)? {
+                Some((found, plan)) if signature(&found.cause) == wanted => {
                     scenario = candidate;
+                    current = plan;
                     failure = found;
                 }
                 _ => step /= 2,
@@ -156,4 +198,24 @@ pub(crate) fn fault_time(plan: &FaultPlan) -> Duration {
             _ => Duration::ZERO,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_restricted_to_fewer_nodes_keeps_what_still_makes_sense() {
+        let plan: FaultPlan = "1s partition a,b | c,d\n\
+                               2s crash d\n\
+                               3s partition-oneway d -> a\n\
+                               4s clog a b 1s\n\
+                               5s heal-all\n"
+            .parse()
+            .unwrap();
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|n| n.to_string()).collect();
+        let kept = restricted(&plan, &names);
+        let expected: FaultPlan = "1s partition a,b | c\n4s clog a b 1s\n5s heal-all\n".parse().unwrap();
+        assert_eq!(kept, expected);
+    }
 }

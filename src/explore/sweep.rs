@@ -290,7 +290,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
     }
     let seconds = started.elapsed().as_secs_f64();
     let total = passed + failed;
-    println!(
+    say!(
         "{}: {total} seeds of {} ({} faults) in {seconds:.1} s ({:.0} seeds/s): {failed} failed, {} distinct failure(s)",
         plan.target,
         plan.scenario.name(),
@@ -299,18 +299,19 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
         groups.len()
     );
     for (signature, group) in &groups {
-        println!(
+        say!(
             "\n{} run(s) failed with: {signature}\nthe smallest (fewest steps):\n{}",
-            group.count, group.smallest.report
+            group.count,
+            group.smallest.report
         );
     }
     for assertion in coverage.never_held() {
-        println!("\nassert_sometimes!({:?}) at {} never held in {total} seeds", assertion.name, assertion.location);
+        say!("\nassert_sometimes!({:?}) at {} never held in {total} seeds", assertion.name, assertion.location);
     }
     if let Some(dir) = &plan.corpus {
         for (signature, group) in groups.iter().filter(|(signature, _)| !known.contains(*signature)) {
             match Entry::write(dir, plan.scenario.name(), signature, group.smallest.seed, &group.smallest.faults) {
-                Ok(path) => println!("saved to the corpus: {}", path.display()),
+                Ok(path) => say!("saved to the corpus: {}", path.display()),
                 Err(err) => {
                     eprintln!("{}: --corpus {}: {err}", plan.target, dir.display());
                     return ExitCode::from(2);
@@ -368,10 +369,10 @@ fn corpus_first(plan: &Plan) -> Result<(Vec<String>, u64), String> {
             entry.path.display()
         );
         match replay_entry(entry, &scenarios, &line).map_err(|err| err.to_string())? {
-            Outcome::Passed(_) => println!("corpus: {} passes now", entry.path.display()),
+            Outcome::Passed(_) => say!("corpus: {} passes now", entry.path.display()),
             Outcome::Failed(failure) => {
                 failing += 1;
-                println!("corpus: {} fails again:\n{failure}", entry.path.display());
+                say!("corpus: {} fails again:\n{failure}", entry.path.display());
             }
         }
     }
