@@ -34,7 +34,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use seedsim::check::{self, Recorder, Register, RegisterInput, RegisterOutput, Verdict};
+use seedsim::check::{self, OpId, Recorder, Register, RegisterInput, RegisterOutput, Verdict};
 use seedsim::net::{Latency, Link, UdpSocket};
 use seedsim::rand::RngExt;
 use seedsim::time::{self, Instant};
@@ -347,24 +347,34 @@ async fn client(
     let mut rng = seedsim::rand::rng();
     for op in 0..ops_count {
         time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
-        let invoked = Instant::now();
         let operation = if rng.random_bool(0.5) {
             let value = u64::from(id) * 1_000 + u64::from(op) + 1;
             let recorded = ops.invoke(u64::from(id), RegisterInput::Write(value));
             let stamp = client.write(value, variant, &history).await.map_err(|e| e.to_string())?;
             ops.ok(recorded, RegisterOutput::Write).map_err(|e| e.to_string())?;
-            Operation { client: id, kind: Kind::Write, invoked, completed: Instant::now(), stamp, value }
+            let (invoked, completed) = true_times(&ops, recorded);
+            Operation { client: id, kind: Kind::Write, invoked, completed, stamp, value }
         } else {
             let recorded = ops.invoke(u64::from(id), RegisterInput::Read);
             let (stamp, value) = client.read().await.map_err(|e| e.to_string())?;
             ops.ok(recorded, RegisterOutput::Read(Some(value))).map_err(|e| e.to_string())?;
-            Operation { client: id, kind: Kind::Read, invoked, completed: Instant::now(), stamp, value }
+            let (invoked, completed) = true_times(&ops, recorded);
+            Operation { client: id, kind: Kind::Read, invoked, completed, stamp, value }
         };
         if done.checks.online {
             history.borrow_mut().complete(operation).map_err(|violation| violation.to_string())?;
         }
     }
     done.finish()
+}
+
+/// When an operation began and ended in true simulated time, as the recorder saw it. Real-time
+/// order is about true time: a client's own clock may be skewed or jumped by the run's faults,
+/// and judging order by it flags correct runs (a write that "completed" before it began).
+fn true_times(ops: &Ops, op: OpId) -> (Instant, Instant) {
+    let history = ops.history();
+    let op = history.op(op).expect("this client recorded the operation");
+    (op.invoked_at(), op.completed_at().expect("the operation completed just now"))
 }
 
 /// Injects faults for `duration`, then heals everything.

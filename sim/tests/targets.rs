@@ -35,10 +35,12 @@ fn json_lines(path: &PathBuf) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_fixed_kv_passes_its_seeds_and_exits_zero() {
-    let output = run("kv", &["explore", "--seeds", "40", "--jobs", "2", "--quiet"]);
+    // Swarm faults jump and skew clocks: 1.7% of these seeds failed while the online check
+    // judged real-time order by the clients' own clocks.
+    let output = run("kv", &["explore", "--seeds", "1000", "--jobs", "2", "--quiet"]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("kv: 40 seeds of kv (swarm faults)") && stdout.contains("0 failed"), "{stdout}");
+    assert!(stdout.contains("kv: 1000 seeds of kv (swarm faults)") && stdout.contains("0 failed"), "{stdout}");
 }
 
 #[test]

@@ -52,6 +52,18 @@ enum Report {
     Error(String),
 }
 
+/// What a worker sends the main thread: passes go in batches, so the main thread (which
+/// shares the cores with the workers) wakes once per batch rather than once per seed.
+enum Batch {
+    /// This many seeds passed, with their coverage added up.
+    Passed(u64, Box<Coverage>),
+    /// One seed failed or could not run.
+    Report(Seed, Report),
+}
+
+/// Passes a worker collects before it reports them.
+const PASSES_PER_BATCH: u64 = 64;
+
 /// A failure as the sweep keeps it, the same whether the run was in this process or its own.
 pub(crate) struct Found {
     seed: Seed,
@@ -221,32 +233,50 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
         }
     };
     let mut error = None;
-    let (sender, receiver) = mpsc::channel::<(Seed, Report)>();
+    let (sender, receiver) = mpsc::channel::<Batch>();
     std::thread::scope(|scope| {
         for _ in 0..plan.jobs {
             let sender = sender.clone();
             let (next, stop, replay, plan) = (&next, &stop, &replay, &plan);
-            scope.spawn(move || loop {
-                if stop.load(Ordering::Relaxed) || plan.duration.is_some_and(|d| started.elapsed() >= d) {
-                    break;
+            scope.spawn(move || {
+                let (mut passes, mut seen) = (0u64, Box::<Coverage>::default());
+                loop {
+                    if stop.load(Ordering::Relaxed) || plan.duration.is_some_and(|d| started.elapsed() >= d) {
+                        break;
+                    }
+                    let number = next.fetch_add(1, Ordering::Relaxed);
+                    if shard_seeds.is_some_and(|n| number >= n) {
+                        break;
+                    }
+                    let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
+                    let sent = match run_seed(plan, seed, replay) {
+                        Report::Passed(coverage) => {
+                            passes += 1;
+                            if !coverage.assertions.is_empty() || !coverage.buggify.is_empty() {
+                                seen.absorb(&coverage);
+                            }
+                            if passes < PASSES_PER_BATCH {
+                                continue;
+                            }
+                            sender.send(Batch::Passed(std::mem::take(&mut passes), std::mem::take(&mut seen)))
+                        }
+                        report => sender.send(Batch::Report(seed, report)),
+                    };
+                    if sent.is_err() {
+                        break;
+                    }
                 }
-                let number = next.fetch_add(1, Ordering::Relaxed);
-                if shard_seeds.is_some_and(|n| number >= n) {
-                    break;
-                }
-                let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
-                let report = run_seed(plan, seed, replay);
-                if sender.send((seed, report)).is_err() {
-                    break;
+                if passes > 0 {
+                    let _ = sender.send(Batch::Passed(passes, seen));
                 }
             });
         }
         drop(sender);
-        for (seed, report) in receiver {
-            bar.inc(1);
-            match report {
-                Report::Passed(seen) => {
-                    passed += 1;
+        for batch in receiver {
+            let (seed, report) = match batch {
+                Batch::Passed(count, seen) => {
+                    bar.inc(count);
+                    passed += count;
                     if !seen.assertions.is_empty() || !seen.buggify.is_empty() {
                         let before = coverage.never_held().len();
                         coverage.absorb(&seen);
@@ -254,7 +284,13 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                             bar.set_message(status(failed, groups.len(), &coverage));
                         }
                     }
+                    continue;
                 }
+                Batch::Report(seed, report) => (seed, report),
+            };
+            bar.inc(1);
+            match report {
+                Report::Passed(_) => unreachable!("passes arrive in batches"),
                 Report::Error(message) => {
                     error.get_or_insert(format!("seed {seed}: {message}"));
                     stop.store(true, Ordering::Relaxed);
