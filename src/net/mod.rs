@@ -244,20 +244,7 @@ impl Net {
     // --- sockets ------------------------------------------------------------------------
 
     pub(crate) fn bind(&mut self, node: &mut Node, requested: SocketAddr) -> io::Result<(SocketKey, SocketAddr)> {
-        let ip = match requested.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() || ip.is_loopback() || ip == node.id.ip() => node.id.ip(),
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrNotAvailable,
-                    format!(
-                        "cannot bind {requested} on node {}: its address is {} (bind 0.0.0.0, that address, or 127.0.0.1){}",
-                        node.name,
-                        node.id.ip(),
-                        if other.is_ipv6() { "; IPv6 is not simulated" } else { "" }
-                    ),
-                ))
-            }
-        };
+        let ip = local_ip(node, requested)?;
         let port = match requested.port() {
             0 => self.ephemeral_port(node)?,
             port if self.bound.contains_key(&(node.id, port)) => {
@@ -548,4 +535,22 @@ pub(crate) fn resolve(world: &crate::sim::state::World, spec: AddrSpec<'_>) -> i
 
 pub(crate) fn unknown_node(name: &str) -> Error {
     Error::new(ErrorKind::UnknownNode, name)
+}
+
+/// The address a socket or listener of `node` gets when it asks for `requested`: the node's
+/// own address for `0.0.0.0`, `127.0.0.1` or that address, an error naming the choices for
+/// any other.
+pub(crate) fn local_ip(node: &Node, requested: SocketAddr) -> io::Result<Ipv4Addr> {
+    match requested.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() || ip.is_loopback() || ip == node.id.ip() => Ok(node.id.ip()),
+        other => Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!(
+                "cannot bind {requested} on node {}: its address is {} (bind 0.0.0.0, that address, or 127.0.0.1){}",
+                node.name,
+                node.id.ip(),
+                if other.is_ipv6() { "; IPv6 is not simulated" } else { "" }
+            ),
+        )),
+    }
 }

@@ -277,20 +277,7 @@ impl Streams {
     // --- listeners ------------------------------------------------------------------------
 
     pub(crate) fn listen(&mut self, node: &mut Node, requested: SocketAddr) -> io::Result<(ListenerKey, SocketAddr)> {
-        let ip = match requested.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() || ip.is_loopback() || ip == node.id.ip() => node.id.ip(),
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrNotAvailable,
-                    format!(
-                        "cannot bind {requested} on node {}: its address is {} (bind 0.0.0.0, that address, or 127.0.0.1){}",
-                        node.name,
-                        node.id.ip(),
-                        if other.is_ipv6() { "; IPv6 is not simulated" } else { "" }
-                    ),
-                ))
-            }
-        };
+        let ip = super::local_ip(node, requested)?;
         let port = match requested.port() {
             0 => self.ephemeral_port(node)?,
             port if self.ports.contains_key(&(node.id, port)) => {
