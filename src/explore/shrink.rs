@@ -63,21 +63,19 @@ fn attempt_sized(
 fn restricted(plan: &FaultPlan, names: &[String]) -> FaultPlan {
     let known = |name: &str| names.iter().any(|n| n == name);
     let keep = |side: &[String]| side.iter().filter(|n| known(n)).cloned().collect::<Vec<String>>();
+    // A partition needs someone on each side; it goes when a side is left empty.
+    let sides = |a: Vec<String>, b: Vec<String>| (!a.is_empty() && !b.is_empty()).then_some((a, b));
     let mut out = FaultPlan::new();
     for timed in plan.faults() {
         let fault = match &timed.fault {
-            Fault::Partition { a, b } => Fault::Partition { a: keep(a), b: keep(b) },
-            Fault::Repair { a, b } => Fault::Repair { a: keep(a), b: keep(b) },
-            Fault::PartitionOneWay { from, to } => Fault::PartitionOneWay { from: keep(from), to: keep(to) },
-            other if other.nodes().into_iter().all(known) => other.clone(),
-            _ => continue,
+            Fault::Partition { a, b } => sides(keep(a), keep(b)).map(|(a, b)| Fault::Partition { a, b }),
+            Fault::Repair { a, b } => sides(keep(a), keep(b)).map(|(a, b)| Fault::Repair { a, b }),
+            Fault::PartitionOneWay { from, to } => {
+                sides(keep(from), keep(to)).map(|(from, to)| Fault::PartitionOneWay { from, to })
+            }
+            other => other.nodes().into_iter().all(known).then(|| other.clone()),
         };
-        let empty_side = match &fault {
-            Fault::Partition { a, b } | Fault::Repair { a, b } => a.is_empty() || b.is_empty(),
-            Fault::PartitionOneWay { from, to } => from.is_empty() || to.is_empty(),
-            _ => false,
-        };
-        if !empty_side {
+        if let Some(fault) = fault {
             out.push(timed.at, fault);
         }
     }
@@ -166,38 +164,18 @@ pub(crate) fn shrink(
 /// The same fault lasting half as long, down to a millisecond; `None` for faults without a
 /// duration, or already that short.
 fn halve(fault: &Fault) -> Option<Fault> {
-    let half = |d: Duration| (d >= Duration::from_millis(2)).then(|| d / 2);
-    Some(match fault.clone() {
-        Fault::Bounce { node, down } => Fault::Bounce { node, down: half(down)? },
-        Fault::Clog { a, b, duration } => Fault::Clog { a, b, duration: half(duration)? },
-        Fault::LossBurst { loss, duration } => Fault::LossBurst { loss, duration: half(duration)? },
-        Fault::LatencySpike { extra, duration } => Fault::LatencySpike { extra, duration: half(duration)? },
-        Fault::DiskErrors { node, ratio, duration } => Fault::DiskErrors { node, ratio, duration: half(duration)? },
-        Fault::DiskMisdirect { node, ratio, duration } => {
-            Fault::DiskMisdirect { node, ratio, duration: half(duration)? }
-        }
-        Fault::DiskFull { node, duration } => Fault::DiskFull { node, duration: half(duration)? },
-        Fault::DiskSlow { node, extra, duration } => Fault::DiskSlow { node, extra, duration: half(duration)? },
-        _ => return None,
-    })
+    let mut halved = fault.clone();
+    let duration = halved.duration_mut()?;
+    if *duration < Duration::from_millis(2) {
+        return None;
+    }
+    *duration /= 2;
+    Some(halved)
 }
 
 /// The total time a plan's faults last (the sum of their durations), for reports.
 pub(crate) fn fault_time(plan: &FaultPlan) -> Duration {
-    plan.faults()
-        .iter()
-        .map(|timed| match &timed.fault {
-            Fault::Bounce { down: d, .. }
-            | Fault::Clog { duration: d, .. }
-            | Fault::LossBurst { duration: d, .. }
-            | Fault::LatencySpike { duration: d, .. }
-            | Fault::DiskErrors { duration: d, .. }
-            | Fault::DiskMisdirect { duration: d, .. }
-            | Fault::DiskFull { duration: d, .. }
-            | Fault::DiskSlow { duration: d, .. } => *d,
-            _ => Duration::ZERO,
-        })
-        .sum()
+    plan.faults().iter().filter_map(|timed| timed.fault.clone().duration_mut().map(|d| *d)).sum()
 }
 
 #[cfg(test)]

@@ -209,6 +209,22 @@ impl Fault {
         }
     }
 
+    /// How long the fault lasts, for the faults that end by themselves (a bounce's downtime,
+    /// a clog, a loss burst, a latency spike, a disk fault); `None` for the rest.
+    pub(crate) fn duration_mut(&mut self) -> Option<&mut Duration> {
+        match self {
+            Fault::Bounce { down: d, .. }
+            | Fault::Clog { duration: d, .. }
+            | Fault::LossBurst { duration: d, .. }
+            | Fault::LatencySpike { duration: d, .. }
+            | Fault::DiskErrors { duration: d, .. }
+            | Fault::DiskMisdirect { duration: d, .. }
+            | Fault::DiskFull { duration: d, .. }
+            | Fault::DiskSlow { duration: d, .. } => Some(d),
+            _ => None,
+        }
+    }
+
     /// True for faults that take a node down or freeze it (servers only: clients run once).
     pub(crate) fn needs_server(&self) -> bool {
         matches!(self, Fault::Crash(_) | Fault::Restart(_) | Fault::Bounce { .. } | Fault::Pause(_) | Fault::Resume(_))
