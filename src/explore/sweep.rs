@@ -47,18 +47,11 @@ pub(crate) struct Plan {
 }
 
 enum Report {
-    Passed(Box<Coverage>),
+    /// This many seeds passed, with their coverage added up: workers send passes in batches,
+    /// so the main thread (which shares the cores with them) wakes once per batch, not per seed.
+    Passed(u64, Box<Coverage>),
     Failed(Box<Found>, Box<Coverage>),
     Error(String),
-}
-
-/// What a worker sends the main thread: passes go in batches, so the main thread (which
-/// shares the cores with the workers) wakes once per batch rather than once per seed.
-enum Batch {
-    /// This many seeds passed, with their coverage added up.
-    Passed(u64, Box<Coverage>),
-    /// One seed failed or could not run.
-    Report(Seed, Report),
 }
 
 /// Passes a worker collects before it reports them.
@@ -141,7 +134,7 @@ fn run_seed(plan: &Plan, seed: Seed, replay: &str) -> Report {
             }
             Ok(output) => match Found::from_child(seed, &String::from_utf8_lossy(&output.stdout)) {
                 Err(message) => Report::Error(format!("--isolate: {message}")),
-                Ok(None) => Report::Passed(Box::default()),
+                Ok(None) => Report::Passed(1, Box::default()),
                 Ok(Some(found)) => Report::Failed(Box::new(found), Box::default()),
             },
         };
@@ -149,7 +142,7 @@ fn run_seed(plan: &Plan, seed: Seed, replay: &str) -> Report {
     match build(&plan.scenario, seed, plan.faults, None, replay, false, None) {
         Err(err) => Report::Error(err.to_string()),
         Ok(mut sim) => match sim.run() {
-            Outcome::Passed(summary) => Report::Passed(Box::new(summary.coverage)),
+            Outcome::Passed(summary) => Report::Passed(1, Box::new(summary.coverage)),
             Outcome::Failed(failure) => {
                 Report::Failed(Box::new(Found::new(plan, &failure)), Box::new(failure.coverage))
             }
@@ -233,13 +226,13 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
         }
     };
     let mut error = None;
-    let (sender, receiver) = mpsc::channel::<Batch>();
+    let (sender, receiver) = mpsc::channel::<(Seed, Report)>();
     std::thread::scope(|scope| {
         for _ in 0..plan.jobs {
             let sender = sender.clone();
             let (next, stop, replay, plan) = (&next, &stop, &replay, &plan);
             scope.spawn(move || {
-                let (mut passes, mut seen) = (0u64, Box::<Coverage>::default());
+                let (mut passes, mut seen, mut last) = (0u64, Box::<Coverage>::default(), plan.start);
                 loop {
                     if stop.load(Ordering::Relaxed) || plan.duration.is_some_and(|d| started.elapsed() >= d) {
                         break;
@@ -250,31 +243,32 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     }
                     let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
                     let sent = match run_seed(plan, seed, replay) {
-                        Report::Passed(coverage) => {
-                            passes += 1;
+                        Report::Passed(count, coverage) => {
+                            (passes, last) = (passes + count, seed);
                             if !coverage.assertions.is_empty() || !coverage.buggify.is_empty() {
                                 seen.absorb(&coverage);
                             }
                             if passes < PASSES_PER_BATCH {
                                 continue;
                             }
-                            sender.send(Batch::Passed(std::mem::take(&mut passes), std::mem::take(&mut seen)))
+                            let batch = Report::Passed(std::mem::take(&mut passes), std::mem::take(&mut seen));
+                            sender.send((seed, batch))
                         }
-                        report => sender.send(Batch::Report(seed, report)),
+                        report => sender.send((seed, report)),
                     };
                     if sent.is_err() {
                         break;
                     }
                 }
                 if passes > 0 {
-                    let _ = sender.send(Batch::Passed(passes, seen));
+                    let _ = sender.send((last, Report::Passed(passes, seen)));
                 }
             });
         }
         drop(sender);
-        for batch in receiver {
-            let (seed, report) = match batch {
-                Batch::Passed(count, seen) => {
+        for (seed, report) in receiver {
+            match report {
+                Report::Passed(count, seen) => {
                     bar.inc(count);
                     passed += count;
                     if !seen.assertions.is_empty() || !seen.buggify.is_empty() {
@@ -284,18 +278,14 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                             bar.set_message(status(failed, groups.len(), &coverage));
                         }
                     }
-                    continue;
                 }
-                Batch::Report(seed, report) => (seed, report),
-            };
-            bar.inc(1);
-            match report {
-                Report::Passed(_) => unreachable!("passes arrive in batches"),
                 Report::Error(message) => {
+                    bar.inc(1);
                     error.get_or_insert(format!("seed {seed}: {message}"));
                     stop.store(true, Ordering::Relaxed);
                 }
                 Report::Failed(found, seen) => {
+                    bar.inc(1);
                     failed += 1;
                     coverage.absorb(&seen);
                     if let Some(out) = &mut json {
