@@ -13,6 +13,9 @@
 // `std::time::Instant` for the simulated path, and nothing timed here runs inside a simulation.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+#[path = "support/quick.rs"]
+mod quick;
+
 use std::hint::black_box;
 use std::io;
 use std::net::SocketAddr;
@@ -50,17 +53,7 @@ struct Workload {
 fn main() {
     // `cargo bench` passes `--bench`; a filter word among the arguments picks workloads.
     let filters: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
-    let quick = match std::env::var("SEEDSIM_BENCH_QUICK") {
-        Ok(value) => match value.as_str() {
-            "" | "0" => false,
-            "1" => true,
-            _ => {
-                eprintln!("invalid SEEDSIM_BENCH_QUICK={value:?}: expected 0 or 1");
-                std::process::exit(2);
-            }
-        },
-        Err(_) => false,
-    };
+    let quick = quick::quick();
     let workloads = [
         Workload {
             name: "ping-pong",

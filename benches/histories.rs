@@ -18,6 +18,9 @@
 #[path = "../tests/it/check_support.rs"]
 mod check_support;
 
+#[path = "support/quick.rs"]
+mod quick;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -25,14 +28,7 @@ use check_support::{generate, Shape};
 use seedsim::check::{Checker, Kv, Verdict};
 
 fn main() -> ExitCode {
-    let quick = match std::env::var("SEEDSIM_BENCH_QUICK").as_deref() {
-        Err(_) | Ok("" | "0") => false,
-        Ok("1") => true,
-        Ok(other) => {
-            eprintln!("invalid SEEDSIM_BENCH_QUICK={other:?}: expected 0 or 1");
-            return ExitCode::from(2);
-        }
-    };
+    let quick = quick::quick();
     let repetitions = if quick { 1 } else { 3 };
     let mut shapes = Vec::new();
     for (ops, keys) in [(1_000, 10), (10_000, 100), (100_000, 1_000)] {

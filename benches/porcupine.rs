@@ -19,6 +19,9 @@
 #[path = "../tests/it/check_support.rs"]
 mod check_support;
 
+#[path = "support/quick.rs"]
+mod quick;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -30,14 +33,7 @@ use seedsim::check::{check, Checker, Verdict};
 const UNSPLIT_STEPS_MAX: u64 = 50_000_000;
 
 fn main() -> ExitCode {
-    let quick = match std::env::var("SEEDSIM_BENCH_QUICK").as_deref() {
-        Err(_) | Ok("" | "0") => false,
-        Ok("1") => true,
-        Ok(other) => {
-            eprintln!("invalid SEEDSIM_BENCH_QUICK={other:?}: expected 0 or 1");
-            return ExitCode::from(2);
-        }
-    };
+    let quick = quick::quick();
     let repetitions = if quick { 1 } else { 5 };
     let dir = porcupine_dir();
     if !dir.join("jepsen/EXPECTED").is_file() || !dir.join("kv/EXPECTED").is_file() {
