@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The peer benchmark: builds the four implementations (seedsim, the bare event loop, turmoil,
+# madsim), runs each workload best of 3, and prints a table of events per second with the
+# ratio seedsim / peer. Arguments are workload filters passed to every binary (for example
+# `peers/run.sh timers spawn`). Needs crates.io for the first build. See docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")"
+export CARGO_TERM_COLOR=never
+
+echo "== building seedsim, floor and turmoil (target/release)" >&2
+cargo build --release --quiet --features turmoil --bins
+# madsim's simulator is compiled only under `--cfg madsim`; everything built with it differs,
+# so it gets a target directory of its own.
+echo "== building madsim (RUSTFLAGS=\"--cfg madsim\", target/madsim)" >&2
+RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/madsim cargo build --release --quiet --features madsim --bin madsim
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for implementation in target/release/seedsim target/release/floor target/release/turmoil \
+    target/madsim/release/madsim; do
+    echo "== running $(basename "$implementation")" >&2
+    "$implementation" "$@" | tee -a "$results" >&2
+done
+
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+version() { awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print }' Cargo.lock; }
+echo "turmoil $(version turmoil), madsim $(version madsim); best of 3 runs each; events per second (M = millions, k = thousands)"
+echo
+# One row per workload: the rate of each implementation (count / best seconds), then
+# seedsim's rate over each peer's (above 1: seedsim is faster), and the floor's rate over
+# seedsim's (how many times the bare event loop's cost seedsim's is).
+awk '
+function human(rate) {
+    if (rate == "") return "-"
+    if (rate >= 1e6) return sprintf("%.2fM", rate / 1e6)
+    if (rate >= 1e3) return sprintf("%.1fk", rate / 1e3)
+    return sprintf("%.0f", rate)
+}
+function ratio(a, b) { return (a == "" || b == "") ? "-" : sprintf("%.1fx", a / b) }
+$1 == "result" {
+    if (!($3 in unit)) order[++n] = $3
+    unit[$3] = $4; count[$3] = $5; rate[$2, $3] = $5 / $6
+}
+END {
+    printf "%-10s %9s %-8s %9s %9s %9s %9s %12s %11s %14s\n", "workload", "count", "unit", "seedsim", "turmoil", "madsim", "floor", "vs turmoil", "vs madsim", "floor/seedsim"
+    for (i = 1; i <= n; i++) {
+        w = order[i]
+        s = rate["seedsim", w]; t = rate["turmoil", w]; m = rate["madsim", w]; f = rate["floor", w]
+        printf "%-10s %9d %-8s %9s %9s %9s %9s %12s %11s %14s\n", w, count[w], unit[w], human(s), human(t), human(m), human(f), ratio(s, t), ratio(s, m), ratio(f, s)
+    }
+}' "$results"

@@ -1,0 +1,228 @@
+//! The peer benchmark's workloads on seedsim, through its public API only, with the default
+//! scheduling policy (`Policy::Random`). Every message received, timer fired, task joined and
+//! simulation passed is counted, and every run must pass (`Outcome::unwrap`).
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use seedsim::net::{lookup, Link, TcpListener, TcpStream, UdpSocket};
+use seedsim::{task, time, Seed, Sim, Summary};
+use seedsim_peers::*;
+
+fn main() {
+    measure(
+        "seedsim",
+        &[
+            workload("ping-pong", ping_pong),
+            workload("stream", stream),
+            workload("fan-out", fan_out),
+            workload("timers", timers),
+            workload("spawn", spawn),
+            workload("tiny-sims", tiny_sims),
+        ],
+    );
+}
+
+/// A world with a fixed 1 ms link and no practical time limit.
+fn world(seed: u64) -> Sim {
+    Sim::builder()
+        .seed(Seed(seed))
+        .link(Link::fixed(LATENCY))
+        .time_limit(Duration::from_secs(1 << 20))
+        .build()
+        .expect("a valid config")
+}
+
+fn run(mut sim: Sim) -> Summary {
+    sim.run().unwrap()
+}
+
+/// A node's main: echo every datagram to its sender, counting each.
+async fn echo(received: Rc<Cell<u64>>) -> io::Result<()> {
+    let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
+    let mut buf = [0u8; MESSAGE_LEN];
+    loop {
+        let (len, from) = socket.recv_from(&mut buf).await?;
+        received.set(received.get() + 1);
+        socket.send_to(&buf[..len], from).await?;
+    }
+}
+
+fn ping_pong() -> u64 {
+    let received = Rc::new(Cell::new(0));
+    let mut sim = world(1);
+    let counter = received.clone();
+    sim.node("server", move || echo(counter.clone())).expect("a new node");
+    let counter = received.clone();
+    sim.client("client", async move {
+        let socket = UdpSocket::bind("0.0.0.0:0").await?;
+        let server = SocketAddr::new(lookup("server").map_err(io::Error::other)?, PORT);
+        let mut buf = [0u8; MESSAGE_LEN];
+        for trip in 0..PING_PONG_TRIPS {
+            socket.send_to(&[trip as u8; MESSAGE_LEN], server).await?;
+            let (len, _) = socket.recv_from(&mut buf).await?;
+            assert_eq!((len, buf[0]), (MESSAGE_LEN, trip as u8));
+            counter.set(counter.get() + 1);
+        }
+        Ok::<(), io::Error>(())
+    })
+    .expect("a new client");
+    let summary = run(sim);
+    assert_eq!(summary.net.delivered, 2 * PING_PONG_TRIPS);
+    received.get()
+}
+
+fn stream() -> u64 {
+    let received = Rc::new(Cell::new(0));
+    let mut sim = world(6);
+    let counter = received.clone();
+    sim.node("server", move || {
+        let counter = counter.clone();
+        async move {
+            let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+            let (mut stream, _) = listener.accept().await?;
+            let mut buf = [0u8; MESSAGE_LEN];
+            loop {
+                if let Err(err) = stream.read_exact(&mut buf).await {
+                    // The client closed after its last round trip.
+                    return if err.kind() == io::ErrorKind::UnexpectedEof { Ok(()) } else { Err(err) };
+                }
+                counter.set(counter.get() + 1);
+                stream.write_all(&buf).await?;
+                stream.flush().await?;
+            }
+        }
+    })
+    .expect("a new node");
+    let counter = received.clone();
+    sim.client("client", async move {
+        let server = SocketAddr::new(lookup("server").map_err(io::Error::other)?, PORT);
+        let mut stream = TcpStream::connect(server).await?;
+        let mut buf = [0u8; MESSAGE_LEN];
+        for trip in 0..PING_PONG_TRIPS {
+            stream.write_all(&[trip as u8; MESSAGE_LEN]).await?;
+            stream.flush().await?;
+            stream.read_exact(&mut buf).await?;
+            assert_eq!(buf[0], trip as u8);
+            counter.set(counter.get() + 1);
+        }
+        Ok::<(), io::Error>(())
+    })
+    .expect("a new client");
+    let summary = run(sim);
+    assert_eq!(summary.net.connections, 1);
+    received.get()
+}
+
+fn fan_out() -> u64 {
+    let received = Rc::new(Cell::new(0));
+    let mut sim = world(2);
+    for me in 0..FAN_OUT_NODES {
+        let counter = received.clone();
+        sim.client(&format!("n{me}"), async move {
+            let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
+            let mut peers = Vec::with_capacity(FAN_OUT_NODES - 1);
+            for other in (0..FAN_OUT_NODES).filter(|&other| other != me) {
+                peers.push(SocketAddr::new(lookup(&format!("n{other}")).map_err(io::Error::other)?, PORT));
+            }
+            let message = [me as u8; MESSAGE_LEN];
+            let mut buf = [0u8; MESSAGE_LEN];
+            for _ in 0..FAN_OUT_ROUNDS {
+                for &peer in &peers {
+                    socket.send_to(&message, peer).await?;
+                }
+                for _ in 0..peers.len() {
+                    let (len, _) = socket.recv_from(&mut buf).await?;
+                    assert_eq!(len, MESSAGE_LEN);
+                    counter.set(counter.get() + 1);
+                }
+            }
+            Ok::<(), io::Error>(())
+        })
+        .expect("a new client");
+    }
+    let summary = run(sim);
+    assert_eq!(summary.net.delivered, received.get());
+    received.get()
+}
+
+fn timers() -> u64 {
+    let fired = Rc::new(Cell::new(0));
+    let mut sim = world(3);
+    let counter = fired.clone();
+    sim.client("sleeper", async move {
+        let handles: Vec<_> = (0..TIMER_TASKS)
+            .map(|me| {
+                let counter = counter.clone();
+                task::spawn(async move {
+                    for i in 0..TIMER_SLEEPS {
+                        time::sleep(Duration::from_millis(sleep_ms(me, i))).await;
+                        counter.set(counter.get() + 1);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.map_err(io::Error::other)?;
+        }
+        Ok::<(), io::Error>(())
+    })
+    .expect("a new client");
+    let summary = run(sim);
+    assert_eq!(summary.tasks_spawned, TIMER_TASKS + 1);
+    fired.get()
+}
+
+fn spawn() -> u64 {
+    let joined = Rc::new(Cell::new(0));
+    let mut sim = world(4);
+    let counter = joined.clone();
+    sim.client("spawner", async move {
+        let mut handles = Vec::with_capacity(SPAWN_BATCH as usize);
+        for _ in 0..SPAWN_TASKS / SPAWN_BATCH {
+            handles.extend((0..SPAWN_BATCH).map(|_| task::spawn(async {})));
+            for handle in handles.drain(..) {
+                handle.await.map_err(io::Error::other)?;
+                counter.set(counter.get() + 1);
+            }
+        }
+        Ok::<(), io::Error>(())
+    })
+    .expect("a new client");
+    let summary = run(sim);
+    assert_eq!(summary.tasks_spawned, SPAWN_TASKS + 1);
+    joined.get()
+}
+
+fn tiny_sims() -> u64 {
+    let mut passed = 0;
+    for seed in 0..TINY_SIMS {
+        let echoed = Rc::new(Cell::new(0));
+        let mut sim = world(0x5eed_0000 + seed);
+        let counter = echoed.clone();
+        sim.node("server", move || echo(counter.clone())).expect("a new node");
+        for client in ["a", "b"] {
+            sim.client(client, async {
+                let socket = UdpSocket::bind("0.0.0.0:0").await?;
+                let server = SocketAddr::new(lookup("server").map_err(io::Error::other)?, PORT);
+                let mut buf = [0u8; MESSAGE_LEN];
+                for ping in 0..TINY_PINGS {
+                    socket.send_to(&[ping; MESSAGE_LEN], server).await?;
+                    let (len, _) = socket.recv_from(&mut buf).await?;
+                    assert_eq!((len, buf[0]), (MESSAGE_LEN, ping));
+                }
+                Ok::<(), io::Error>(())
+            })
+            .expect("a new client");
+        }
+        let summary = run(sim);
+        assert_eq!(summary.net.delivered, 4 * u64::from(TINY_PINGS));
+        assert_eq!(echoed.get(), 2 * u64::from(TINY_PINGS));
+        passed += 1;
+    }
+    passed
+}
