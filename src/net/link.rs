@@ -2,9 +2,12 @@
 //! reordering), and the sparse per-pair state (partitions, clogs, overrides, FIFO order).
 //!
 //! Pairs are stored only when something makes them differ from the default link or they have
-//! carried traffic, so a world of 1,000 nodes does not hold a million link objects.
+//! traffic in flight, so a world of 1,000 nodes does not hold a million link objects: a record
+//! that says nothing any more (no override, partition or clog, and its last arrival past) is
+//! forgotten at the next sweep, which comes when the map has grown fourfold since the last.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
@@ -165,7 +168,7 @@ impl Link {
 /// network's random stream, and the loss burst and latency spike over every link. Datagrams
 /// and stream segments both go through [`Links::route`], so they see the same network.
 pub(crate) struct Links<'a> {
-    pub(crate) pairs: &'a mut BTreeMap<(NodeId, NodeId), Pair>,
+    pub(crate) pairs: &'a mut Pairs,
     pub(crate) link_default: &'a Link,
     pub(crate) rng: &'a mut Stream,
     /// At least this loss until this true time (ns).
@@ -190,11 +193,11 @@ impl Links<'_> {
     /// packet (a slow stream connection).
     #[inline(always)]
     pub(crate) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
-        let pair = self.pairs.entry((from, to)).or_default();
+        let pair = self.pairs.touch(now, from, to);
         if from != to && (pair.blocked || nodes[from.index()].isolated || nodes[to.index()].isolated) {
             return Verdict::Dropped(DropReason::Partition);
         }
-        let mut link = pair.link.unwrap_or(*self.link_default);
+        let mut link = pair.link.as_deref().copied().unwrap_or(*self.link_default);
         if now < self.burst.1 && self.burst.0.exceeds(link.loss) {
             link.loss = self.burst.0;
         }
@@ -231,14 +234,75 @@ fn arrival(pair: &mut Pair, link: &Link, rng: &mut Stream, now: u64, extra_laten
 /// The state of one directed pair of nodes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Pair {
-    /// An override of the default link.
-    pub(crate) link: Option<Link>,
+    /// An override of the default link, boxed: overrides are rare, and a small `Pair` keeps
+    /// the map's nodes small (they are moved on every insert and remove).
+    pub(crate) link: Option<Box<Link>>,
     /// Partitioned: nothing crosses in this direction.
     pub(crate) blocked: bool,
     /// Clogged until this true time (ns): datagrams sent before it arrive after it.
     pub(crate) clogged_until: u64,
     /// When the last in-order datagram arrives, so the next one does not overtake it.
     pub(crate) last_arrival: u64,
+}
+
+impl Pair {
+    /// True if forgetting this record changes nothing a packet sent at `now` or later sees:
+    /// no override, partition or clog, and every in-order arrival it holds back by is past
+    /// (a later packet arrives at `now` or after, so `max` with the past is a no-op).
+    fn is_idle(&self, now: u64) -> bool {
+        self.link.is_none() && !self.blocked && self.clogged_until <= now && self.last_arrival <= now
+    }
+}
+
+/// Records a sweep is never made for: small worlds keep every pair they used.
+const PAIRS_SWEEP_MIN: usize = 1_024;
+
+/// The stored pairs by (from, to), pruned of idle records so the map holds only the pairs that
+/// differ from the default link or have traffic in flight, however many pairs ever talked.
+/// Derefs to the map for the fault operations.
+pub(crate) struct Pairs {
+    map: BTreeMap<(NodeId, NodeId), Pair>,
+    /// Sweep the idle records once the map holds this many.
+    sweep_at: usize,
+}
+
+impl Default for Pairs {
+    fn default() -> Pairs {
+        Pairs { map: BTreeMap::new(), sweep_at: PAIRS_SWEEP_MIN }
+    }
+}
+
+impl Pairs {
+    /// The record of the pair `(from, to)`, made if there is none. If the map has grown
+    /// fourfold since the last sweep, the idle records go first: a sweep visits fewer records
+    /// than were inserted since the last one, so a send pays a constant share of it.
+    #[inline(always)]
+    pub(crate) fn touch(&mut self, now: u64, from: NodeId, to: NodeId) -> &mut Pair {
+        if self.map.len() >= self.sweep_at {
+            self.sweep(now);
+        }
+        self.map.entry((from, to)).or_default()
+    }
+
+    #[cold]
+    fn sweep(&mut self, now: u64) {
+        self.map.retain(|_, pair| !pair.is_idle(now));
+        self.sweep_at = (4 * self.map.len()).max(PAIRS_SWEEP_MIN);
+    }
+}
+
+impl Deref for Pairs {
+    type Target = BTreeMap<(NodeId, NodeId), Pair>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl DerefMut for Pairs {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.map
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
 use crate::rand::{Ratio, Stream};
 use crate::trace::{DropReason, EventKind, Trace};
-use link::{Links, Pair, Verdict};
+use link::{Links, Pairs, Verdict};
 
 /// The largest UDP payload, as on a real IPv4 stack.
 pub const DATAGRAM_MAX: usize = 65_507;
@@ -199,7 +199,7 @@ pub struct NetStats {
 
 pub(crate) struct Net {
     pub(crate) link_default: Link,
-    pairs: BTreeMap<(NodeId, NodeId), Pair>,
+    pairs: Pairs,
     in_flight: Slab<Datagram>,
     sockets: Slab<Socket>,
     bound: BTreeMap<(NodeId, u16), SocketKey>,
@@ -226,7 +226,7 @@ impl Net {
     pub(crate) fn new(link_default: Link, rng: Stream) -> Net {
         Net {
             link_default,
-            pairs: BTreeMap::new(),
+            pairs: Pairs::default(),
             in_flight: Slab::new(),
             sockets: Slab::new(),
             bound: BTreeMap::new(),
@@ -464,7 +464,7 @@ impl Net {
     }
 
     pub(crate) fn set_link(&mut self, from: NodeId, to: NodeId, link: Option<Link>) {
-        self.pairs.entry((from, to)).or_default().link = link;
+        self.pairs.entry((from, to)).or_default().link = link.map(Box::new);
     }
 
     pub(crate) fn heal_all(&mut self) {
