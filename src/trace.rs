@@ -589,6 +589,9 @@ pub(crate) struct Trace {
     count: u64,
     /// The last `tail.len()` events, as a ring: the event `count` goes to `count % len`.
     tail: Vec<Event>,
+    /// `count % tail.len()` (0 for an empty tail), kept by increment and wrap: a division per
+    /// event was a visible share of a step.
+    cursor: usize,
     full: Option<Vec<Event>>,
     /// Emit every event as a `tracing` debug event (target `seedsim`).
     log: bool,
@@ -603,6 +606,7 @@ impl Trace {
             hash: HASH_START,
             count: 0,
             tail: vec![blank; tail_max],
+            cursor: 0,
             full: record_full.then(Vec::new),
             log: false,
             slow_path: record_full,
@@ -622,9 +626,12 @@ impl Trace {
         }
         self.hash = hash;
         let event = Event { at: Instant::from_nanos(at), kind };
-        if !self.tail.is_empty() {
-            let slot = (self.count % self.tail.len() as u64) as usize;
-            self.tail[slot] = event;
+        if let Some(slot) = self.tail.get_mut(self.cursor) {
+            *slot = event;
+            self.cursor += 1;
+            if self.cursor == self.tail.len() {
+                self.cursor = 0;
+            }
         }
         self.count += 1;
         if self.slow_path {

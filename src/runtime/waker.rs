@@ -72,6 +72,14 @@ pub(crate) fn waker(id: u64) -> Waker {
     unsafe { Waker::from_raw(RawWaker::new(id as usize as *const (), &VTABLE)) }
 }
 
+/// The packed id of `waker` if it is one of seedsim's task wakers of the world tagged `tag`:
+/// the run loop then queues the id itself, without the thread-local lookup of a wake.
+#[inline]
+pub(crate) fn own_id(waker: &Waker, tag: u16) -> Option<u64> {
+    let id = waker.data() as usize as u64;
+    (std::ptr::eq(waker.vtable(), &VTABLE) && unpack(id).0 == tag).then_some(id)
+}
+
 #[inline]
 fn wake_id(id: u64) {
     let (tag, _, _) = unpack(id);

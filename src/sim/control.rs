@@ -170,6 +170,17 @@ impl Shared {
         }
     }
 
+    /// Wake what an event woke, from the run loop: a task of this world is queued straight
+    /// into the inbox (what its waker's `wake` would do, less the thread-local lookup); any
+    /// other waker is woken as usual.
+    #[inline]
+    pub(crate) fn wake(&self, waker: std::task::Waker) {
+        match crate::runtime::waker::own_id(&waker, self.tag) {
+            Some(id) => self.inbox.borrow_mut().push(id),
+            None => waker.wake(),
+        }
+    }
+
     /// Drop a task's future with no borrow held. A destructor that panics fails the run, as a
     /// panic in a poll does.
     pub(crate) fn drop_task(&self, future: BoxedTask, node: NodeId, task: TaskId) {

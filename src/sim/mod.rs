@@ -452,12 +452,14 @@ impl Sim {
                     ),
                 });
             }
-            let failing = shared.world.borrow_mut().failing.take();
-            if let Some(failing) = failing {
-                return Advance::Ended(self.finish_failed(failing.cause, failing.node, failing.task));
-            }
             {
-                let world = shared.world.borrow();
+                // One borrow for both checks, and the (large) failure moved only if there is one.
+                let mut world = shared.world.borrow_mut();
+                if world.failing.is_some() {
+                    let failing = world.failing.take().expect("checked");
+                    drop(world);
+                    return Advance::Ended(self.finish_failed(failing.cause, failing.node, failing.task));
+                }
                 if world.clients > 0 && world.clients_unfinished == 0 {
                     drop(world);
                     return Advance::Ended(self.finish_passed(End::ClientsDone));
@@ -505,8 +507,8 @@ impl Sim {
                 let fired = shared.world.borrow_mut().pop_due(at);
                 match fired {
                     None => break,
-                    Some(Fired::Wake(waker)) => waker.wake(),
-                    Some(Fired::Wakes(wakers)) => wakers.into_iter().flatten().for_each(std::task::Waker::wake),
+                    Some(Fired::Wake(waker)) => shared.wake(waker),
+                    Some(Fired::Wakes(wakers)) => wakers.into_iter().flatten().for_each(|waker| shared.wake(waker)),
                     Some(Fired::Restart(node)) => shared.start_node(node),
                     Some(Fired::Fault(fault)) => {
                         shared.apply_fault(&fault);

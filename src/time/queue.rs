@@ -7,6 +7,11 @@
 //! lookup among the distinct pending instants and an append, popping is a read from the
 //! front. Emptied lists are kept for reuse, so a warm queue allocates nothing.
 //!
+//! The soonest pending instant after the one being drained may sit outside the map, in
+//! `next`: when a push is sooner than everything pending (a ping-pong, where each message is
+//! the only event, each at a new instant, or a stream whose far-off retransmission timer
+//! waits in the map) pushing and popping it touch no map node.
+//!
 //! Events at one instant come out in the order they were pushed, which is sequence order:
 //! the same order a heap keyed by (time, sequence) gives.
 
@@ -16,7 +21,11 @@ use std::collections::BTreeMap;
 const SPARE_LISTS_MAX: usize = 64;
 
 pub(crate) struct EventQueue<T> {
-    /// Instants after the one being drained, each with its events in push order.
+    /// The soonest instant after the one being drained, if it is not in `later`: every key of
+    /// `later` is after it.
+    next: Option<(u64, Vec<(u64, Option<T>)>)>,
+    /// Instants after the one being drained (and after `next`), each with its events in push
+    /// order.
     later: BTreeMap<u64, Vec<(u64, Option<T>)>>,
     /// The instant being drained, its events, and how many have been popped.
     draining_at: u64,
@@ -29,6 +38,7 @@ pub(crate) struct EventQueue<T> {
 impl<T> EventQueue<T> {
     pub(crate) fn new() -> EventQueue<T> {
         EventQueue {
+            next: None,
             later: BTreeMap::new(),
             draining_at: 0,
             draining: Vec::new(),
@@ -48,6 +58,28 @@ impl<T> EventQueue<T> {
             self.draining.push((seq, Some(event)));
             return;
         }
+        match &mut self.next {
+            Some((next_at, list)) if *next_at == at => {
+                list.push((seq, Some(event)));
+                return;
+            }
+            Some((next_at, _)) if *next_at < at => {}
+            // Sooner than `next`: `next` joins the map, and this instant takes its place.
+            Some(_) => {
+                let mut list = self.spare.pop().unwrap_or_default();
+                list.push((seq, Some(event)));
+                let (later_at, later_list) = self.next.replace((at, list)).expect("matched");
+                self.later.insert(later_at, later_list);
+                return;
+            }
+            None if self.later.first_key_value().is_none_or(|(first, _)| at < *first) => {
+                let mut list = self.spare.pop().unwrap_or_default();
+                list.push((seq, Some(event)));
+                self.next = Some((at, list));
+                return;
+            }
+            None => {}
+        }
         if let Some(list) = self.later.get_mut(&at) {
             list.push((seq, Some(event)));
             return;
@@ -63,17 +95,26 @@ impl<T> EventQueue<T> {
         if self.drained < self.draining.len() {
             return Some(self.draining_at);
         }
-        self.later.first_key_value().map(|(at, _)| *at)
+        match &self.next {
+            Some((at, _)) => Some(*at),
+            None => self.later.first_key_value().map(|(at, _)| *at),
+        }
     }
 
     /// The next event, if it is due by `until`: `(at, seq, event)`.
     #[inline]
     pub(crate) fn pop_until(&mut self, until: u64) -> Option<(u64, u64, T)> {
         if self.drained == self.draining.len() {
-            if self.later.first_key_value()?.0 > &until {
-                return None;
-            }
-            let (at, list) = self.later.pop_first().expect("peeked");
+            let (at, list) = match &self.next {
+                Some((at, _)) if *at > until => return None,
+                Some(_) => self.next.take().expect("matched"),
+                None => {
+                    if self.later.first_key_value()?.0 > &until {
+                        return None;
+                    }
+                    self.later.pop_first().expect("peeked")
+                }
+            };
             let mut done = std::mem::replace(&mut self.draining, list);
             if self.spare.len() < SPARE_LISTS_MAX {
                 done.clear();
