@@ -83,6 +83,16 @@ pub(crate) struct Removed {
     pub(crate) join_wakers: Vec<Waker>,
 }
 
+/// What finishing a task leaves to do outside the borrow (see `Tasks::complete`).
+pub(crate) struct Completed {
+    /// False if the task was cancelled while it ran (its node crashed, or it aborted itself).
+    pub(crate) live: bool,
+    /// The output, if no `JoinHandle` will take it: to drop unborrowed.
+    pub(crate) output: Option<Box<dyn Any>>,
+    /// The task awaiting the `JoinHandle`, to wake.
+    pub(crate) join_waker: Option<Waker>,
+}
+
 pub(crate) struct Tasks {
     slab: Slab<Task>,
     /// The generation of each slot, kept across removals so a stale id never matches.
@@ -217,27 +227,25 @@ impl Tasks {
         }
     }
 
-    /// Record a finished task. Returns whether it was still live (not cancelled while it
-    /// ran) and what to drop and wake outside the borrow.
-    pub(crate) fn complete(&mut self, key: u32, generation: u16, output: Box<dyn Any>) -> (bool, Removed) {
-        let mut removed = Removed::default();
+    /// Record a finished task: what is left to do outside the borrow (an output nobody will
+    /// read, a joiner to wake). No allocation: a task finishes once per spawn.
+    pub(crate) fn complete(&mut self, key: u32, generation: u16, output: Box<dyn Any>) -> Completed {
         let live = self
             .slab
             .get(key as usize)
             .is_some_and(|task| task.generation == generation && matches!(task.status, Status::Live));
         if !live {
-            removed.outputs.push(output);
-            return (false, removed);
+            return Completed { live: false, output: Some(output), join_waker: None };
         }
         let task = &mut self.slab[key as usize];
         if task.has_handle {
             task.status = Status::Done(Some(output));
-            removed.join_wakers.extend(task.join_waker.take());
+            let join_waker = task.join_waker.take();
+            Completed { live: true, output: None, join_waker }
         } else {
-            removed.outputs.push(output);
             self.remove_slot(key);
+            Completed { live: true, output: Some(output), join_waker: None }
         }
-        (true, removed)
     }
 
     /// Cancel one task (abort). The future is returned to drop outside the borrow.

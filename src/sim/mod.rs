@@ -567,16 +567,21 @@ impl Sim {
             Ok(Poll::Ready(output)) => {
                 // Dropped while the task is still current, so its destructors know their node.
                 shared.drop_task(future, node, id);
-                let (live, removed) = shared.tasks.borrow_mut().complete(key, generation, output);
+                let completed = shared.tasks.borrow_mut().complete(key, generation, output);
                 {
                     let mut world = shared.world.borrow_mut();
                     world.current = None;
-                    if live {
+                    if completed.live {
                         let now = world.now;
                         world.trace.record(now, EventKind::TaskDone { task: id });
                     }
                 }
-                shared.finish_removed(removed);
+                if let Some(output) = completed.output {
+                    drop_quietly(output);
+                }
+                if let Some(waker) = completed.join_waker {
+                    shared.wake(waker);
+                }
             }
             Err(payload) => {
                 let (message, location) = task_panic::take_last(&*payload);
