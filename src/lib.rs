@@ -55,6 +55,8 @@ mod log;
 pub mod net;
 mod node;
 pub mod rand;
+#[cfg(feature = "tokio")]
+pub mod real;
 pub mod rpc;
 mod runner;
 mod runtime;
