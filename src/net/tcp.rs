@@ -519,14 +519,10 @@ impl TcpStream {
 }
 
 /// Typed RPC values ride on simulated streams without being serialized, so they cannot cross
-/// a real connection.
+/// a real connection (the RPC client refuses typed calls outside a simulation first).
 #[cfg(feature = "tokio")]
 fn typed_values_are_simulated() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "typed RPC (rpc::Client::call, rpc::Server::handle) moves Rust values through simulated streams only; \
-         on the real backend use the byte-level variant (call_with_codec, handle_with_codec)",
-    )
+    io::Error::from(crate::rpc::RpcError::TypedOutsideSimulation)
 }
 
 impl Drop for SimulatedStream {

@@ -15,6 +15,8 @@ mod kv;
 mod linearizability;
 mod net;
 mod nodes;
+#[cfg(feature = "tokio")]
+mod parity;
 mod rpc;
 mod run;
 mod runner;
