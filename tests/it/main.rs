@@ -11,6 +11,7 @@ mod errors;
 mod faults;
 mod fs;
 mod history;
+mod interop;
 mod kv;
 mod linearizability;
 mod net;
