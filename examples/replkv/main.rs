@@ -84,8 +84,14 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let parsed = match arg.as_str() {
-            "--fixed" => Ok(fixed = true),
-            "--real" => Ok(real_mode = true),
+            "--fixed" => {
+                fixed = true;
+                Ok(())
+            }
+            "--real" => {
+                real_mode = true;
+                Ok(())
+            }
             "--port" => {
                 parse(args.next(), "a port from 1 to 65533", |p: &u16| (1..=65533).contains(p)).map(|p| port = p)
             }

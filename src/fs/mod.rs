@@ -12,6 +12,10 @@
 //! Paths are strings; a path's directory is everything before its last `/`. Directories
 //! exist implicitly: there is no `create_dir`.
 //!
+//! On the real backend (see `seedsim::real`, feature `tokio`) the same calls work on the
+//! host's files, relative to the runtime's data directory: no injected faults, and a real
+//! crash keeps what the host's file system kept.
+//!
 //! ```
 //! use seedsim::fs::File;
 //! let mut sim = seedsim::Sim::new(seedsim::Seed(1));

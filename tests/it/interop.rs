@@ -4,6 +4,7 @@
 //! nondeterminism in docs/production.md's checklist is caught by the determinism check.
 
 use std::cell::RefCell;
+#[allow(clippy::disallowed_types)] // the point of one test: HashMap's iteration order
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
