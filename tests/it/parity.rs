@@ -15,6 +15,7 @@ use futures::channel::oneshot;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use seedsim::net::{TcpListener, TcpStream, UdpSocket};
 use seedsim::rand::RngExt;
+use seedsim::rpc::{Codec, RpcError};
 use seedsim::time::{interval, sleep, timeout, Instant};
 use seedsim::{fs, task, Seed, Sim};
 
@@ -38,6 +39,7 @@ struct Observed {
     joined: Option<u64>,
     aborted_is_error: bool,
     roll_in_range: bool,
+    rpc: Vec<Result<u64, RpcError>>,
     file: FileObserved,
 }
 
@@ -53,12 +55,50 @@ struct FileObserved {
     short_read: usize,
 }
 
-/// The server node: a datagram echo and a stream echo that upper-cases what it reads until
-/// end of file. It reports its two addresses once bound.
-async fn server(udp: &str, tcp: &str, bound: oneshot::Sender<(SocketAddr, SocketAddr)>) -> io::Result<()> {
+/// Little-endian `u64`s, for the byte-level RPC.
+struct Le;
+
+impl Codec<u64> for Le {
+    fn encode(&self, value: &u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<u64, String> {
+        let bytes: [u8; 8] = bytes.try_into().map_err(|_| format!("{} bytes, expected 8", bytes.len()))?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+}
+
+/// A number to double.
+#[derive(Clone, Debug)]
+struct Double(u64);
+
+impl seedsim::rpc::Request for Double {
+    type Response = u64;
+}
+
+impl Codec<Double> for Le {
+    fn encode(&self, Double(n): &Double, out: &mut Vec<u8>) {
+        <Le as Codec<u64>>::encode(self, n, out);
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<Double, String> {
+        <Le as Codec<u64>>::decode(self, bytes).map(Double)
+    }
+}
+
+/// The addresses the server bound: datagrams, the stream echo, RPC.
+type Bound = (SocketAddr, SocketAddr, SocketAddr);
+
+/// The server node: a datagram echo, a stream echo that upper-cases what it reads until end
+/// of file, and an RPC server that doubles numbers. It reports its addresses once bound.
+async fn server(udp: &str, tcp: &str, rpc: &str, bound: oneshot::Sender<Bound>) -> io::Result<()> {
     let socket = UdpSocket::bind(udp).await?;
     let listener = TcpListener::bind(tcp).await?;
-    let _ = bound.send((socket.local_addr()?, listener.local_addr()?));
+    let rpc_listener = TcpListener::bind(rpc).await?;
+    let _ = bound.send((socket.local_addr()?, listener.local_addr()?, rpc_listener.local_addr()?));
+    let doubling = seedsim::rpc::Server::new().handle_with_codec("double", Le, |Double(n)| async move {
+        n.checked_mul(2).ok_or_else(|| "overflow".to_owned())
+    });
+    let _rpc = task::spawn(doubling.serve(rpc_listener));
     let datagrams = task::spawn(async move {
         let mut buf = [0u8; 1500];
         loop {
@@ -81,7 +121,8 @@ async fn server(udp: &str, tcp: &str, bound: oneshot::Sender<(SocketAddr, Socket
 }
 
 /// The client node: exercises datagrams, streams, timers, tasks, randomness and files.
-async fn client(server_udp: SocketAddr, server_tcp: SocketAddr, closed_port: SocketAddr) -> io::Result<Observed> {
+async fn client(server: Bound, closed_port: SocketAddr) -> io::Result<Observed> {
+    let (server_udp, server_tcp, server_rpc) = server;
     let mut observed = Observed::default();
 
     // Datagrams: three echoes, in order (one at a time), and one truncated receive.
@@ -147,6 +188,12 @@ async fn client(server_udp: SocketAddr, server_tcp: SocketAddr, closed_port: Soc
     let roll: u32 = seedsim::rand::rng().random_range(1..=6);
     observed.roll_in_range = (1..=6).contains(&roll);
 
+    // Byte-level RPC: a result, the handler's error, an unknown method.
+    let rpc = seedsim::rpc::Client::new(server_rpc);
+    for (method, n) in [("double", 21), ("double", u64::MAX), ("triple", 1)] {
+        observed.rpc.push(rpc.call_with_codec(method, &Le, Double(n), Duration::from_secs(5)).await);
+    }
+
     observed.file = files().await?;
     Ok(observed)
 }
@@ -181,14 +228,14 @@ fn in_simulation(seed: u64) -> Observed {
     let mut sim = Sim::new(Seed(seed));
     sim.node("server", move || {
         let bound = bound.borrow_mut().take().expect("the server starts once");
-        server("0.0.0.0:9000", "0.0.0.0:80", bound)
+        server("0.0.0.0:9000", "0.0.0.0:80", "0.0.0.0:7000", bound)
     })
     .unwrap();
     let report = observed.clone();
     sim.client("client", async move {
-        let (udp, tcp) = addresses.await.expect("the server bound its sockets");
-        let closed = SocketAddr::new(tcp.ip(), 81);
-        *report.borrow_mut() = Some(client(udp, tcp, closed).await?);
+        let bound: Bound = addresses.await.expect("the server bound its sockets");
+        let closed = SocketAddr::new(bound.1.ip(), 81);
+        *report.borrow_mut() = Some(client(bound, closed).await?);
         Ok::<(), io::Error>(())
     })
     .unwrap();
@@ -222,9 +269,9 @@ fn on_the_real_backend(name: &str) -> Observed {
     runtime
         .block_on(async {
             let (bound, addresses) = oneshot::channel();
-            let server = task::spawn(server("127.0.0.1:0", "127.0.0.1:0", bound));
-            let (udp, tcp) = addresses.await.expect("the server bound its sockets");
-            let observed = client(udp, tcp, closed).await;
+            let server = task::spawn(server("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", bound));
+            let bound = addresses.await.expect("the server bound its sockets");
+            let observed = client(bound, closed).await;
             server.abort();
             observed
         })
@@ -254,6 +301,8 @@ fn the_same_node_code_observes_the_same_on_both_backends() {
     assert!(real.slept_long_enough && real.timeout_elapsed && real.interval_on_schedule, "{real:?}");
     assert_eq!((real.timeout_value, real.joined), (Some(7), Some(42)));
     assert!(real.aborted_is_error && real.roll_in_range, "{real:?}");
+    let handler_error = RpcError::Handler("overflow".to_owned());
+    assert_eq!(real.rpc, [Ok(42), Err(handler_error), Err(RpcError::NoHandler("triple".to_owned()))]);
     for seed in 0..20 {
         assert_eq!(in_simulation(seed), real, "seed {seed}: the simulator and the real backend differ");
     }
