@@ -203,7 +203,7 @@ impl fmt::Display for Ratio {
 /// It implements [`Rng`], so [`RngExt`]'s methods (`random`, `random_range`, ...) work on it.
 /// Both traits are re-exported here, so node code needs no `rand` dependency of its own.
 ///
-/// On the real backend (see [`crate::real`]) it draws from rand's thread-local generator,
+/// On the real backend (`seedsim::real`, feature `tokio`) it draws from rand's thread-local generator,
 /// seeded from the operating system.
 ///
 /// # Panics

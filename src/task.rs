@@ -37,8 +37,8 @@ impl fmt::Display for TaskId {
 /// The task starts on a later step; the returned handle awaits its output, or cancels it with
 /// [`JoinHandle::abort`]. Dropping the handle detaches the task.
 ///
-/// On the real backend (see [`crate::real`]) this is `tokio::task::spawn_local`: the task
-/// runs on the calling thread's `LocalSet`, which [`real::Runtime`](crate::real::Runtime)
+/// On the real backend (`seedsim::real`, feature `tokio`) this is `tokio::task::spawn_local`: the task
+/// runs on the calling thread's `LocalSet`, which `seedsim::real::Runtime`
 /// provides.
 ///
 /// # Panics

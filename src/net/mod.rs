@@ -38,7 +38,7 @@ pub const DATAGRAM_MAX: usize = 65_507;
 /// Datagrams a socket queues before it drops new arrivals (a full receive buffer).
 pub(crate) const RECV_QUEUE_MAX: usize = 4_096;
 
-/// The address of the node named `name`. On the real backend (see [`crate::real`]): the
+/// The address of the node named `name`. On the real backend (`seedsim::real`, feature `tokio`): the
 /// first address the host's resolver gives (DNS, `/etc/hosts`), which blocks the thread while
 /// the resolver works; an IP address or `localhost` answers at once.
 ///

@@ -108,7 +108,7 @@ impl TcpListener {
     /// `AddrInUse` if the TCP port is taken on this node, `AddrNotAvailable` for another
     /// node's IP, `InvalidInput` for an address that does not parse, `NotFound` for an unknown
     /// node name, and `Other` outside a running simulation or outside a node's task. On the
-    /// real backend (see [`crate::real`]), what the host reports.
+    /// real backend (`seedsim::real`, feature `tokio`), what the host reports.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let spec = addr.to_addr_spec()?;
         let simulated = context::with_current(|shared| {
@@ -322,7 +322,7 @@ impl TcpStream {
     /// isolated node, a full backlog); `HostUnreachable` for an address no node has;
     /// `NotFound` for an unknown node name; `InvalidInput` for port 0 or an address that
     /// does not parse; `Other` outside a running simulation or a node's task. On the real
-    /// backend (see [`crate::real`]), what the host reports.
+    /// backend (`seedsim::real`, feature `tokio`), what the host reports.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let spec = addr.to_addr_spec()?;
         let started = context::with_current(|shared| {

@@ -68,8 +68,8 @@ impl fmt::Debug for UdpSocket {
 
 impl UdpSocket {
     /// Bind a socket on the calling node. The address's IP must be `0.0.0.0`, `127.0.0.1` or
-    /// the node's own; port 0 picks a free ephemeral port. On the real backend (see
-    /// [`crate::real`]) this binds a host socket, with the host's rules.
+    /// the node's own; port 0 picks a free ephemeral port. On the real backend (`seedsim::real`,
+    /// feature `tokio`) this binds a host socket, with the host's rules.
     ///
     /// # Errors
     /// `AddrInUse` if the port is taken on this node, `AddrNotAvailable` for another node's

@@ -51,7 +51,7 @@ impl Instant {
     /// The start of the run.
     pub const ZERO: Instant = Instant(0);
 
-    /// The calling node's current time. On the real backend (see [`crate::real`]): the
+    /// The calling node's current time. On the real backend (`seedsim::real`, feature `tokio`): the
     /// host's monotonic clock, counted from the first `Instant` read in the process.
     ///
     /// # Panics
