@@ -67,6 +67,18 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
     Some(f(unsafe { &*shared }))
 }
 
+/// Like [`with_current`], for an `f` that consumes `value`: outside a simulation, `value`
+/// comes back, for the real backend to use.
+#[inline]
+pub(crate) fn with_current_taking<T, R>(value: T, f: impl FnOnce(&Shared, T) -> R) -> Result<R, T> {
+    let shared = CURRENT.with(|current| current.get());
+    if shared.is_null() {
+        return Err(value);
+    }
+    // SAFETY: as in `with_current`.
+    Ok(f(unsafe { &*shared }, value))
+}
+
 pub(crate) fn is_running() -> bool {
     CURRENT.with(|current| !current.get().is_null())
 }

@@ -63,7 +63,8 @@ pub enum ErrorKind {
         /// Why it cannot be done.
         reason: &'static str,
     },
-    /// A seedsim API that needs a running simulation was called outside one.
+    /// A seedsim API that needs a running simulation was called outside one (and, for the
+    /// node-facing APIs with the `tokio` feature on, outside a Tokio runtime too).
     NoSimulation,
     /// A `tracing` filter (`SEEDSIM_LOG` or `Builder::log`) that does not parse.
     InvalidLogFilter,
@@ -153,7 +154,9 @@ impl fmt::Display for Error {
             ErrorKind::NoSimulation => write!(
                 f,
                 "{input} was called outside a seedsim simulation: call it from a task of a node or client \
-                 while Sim::run or Sim::step is running, or use the method of the same name on Sim"
+                 while Sim::run or Sim::step is running, or use the method of the same name on Sim. Node \
+                 code runs outside a simulation only on the real backend: seedsim's `tokio` feature, inside \
+                 a Tokio runtime such as seedsim::real::Runtime"
             ),
             ErrorKind::InvalidCorpusEntry { line: 0, expected } => {
                 write!(f, "invalid corpus entry {input}: expected {expected}")

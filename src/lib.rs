@@ -38,8 +38,10 @@
 //!
 //! Start with [`Sim`] (a world you drive by hand) or [`Runner`] (many seeds under
 //! `cargo test`). Node code uses [`time`], [`net`], [`task`] and [`rand::rng`]; faults come from
-//! [`world`] inside a run or the `Sim` methods of the same names between steps. The guide is in
-//! the repository's `docs/` folder.
+//! [`world`] inside a run or the `Sim` methods of the same names between steps. With the
+//! `tokio` feature, the same node code also runs in production: outside a simulation, inside a
+//! Tokio runtime, those APIs run on tokio and the operating system (`seedsim::real`). The
+//! guide is in the repository's `docs/` folder.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -55,6 +57,8 @@ mod log;
 pub mod net;
 mod node;
 pub mod rand;
+#[cfg(feature = "tokio")]
+pub mod real;
 pub mod rpc;
 mod runner;
 mod runtime;
@@ -114,3 +118,8 @@ pub struct HistoryDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/timeline.md")]
 pub struct TimelineDoctests;
+
+/// See [`GettingStartedDoctests`].
+#[cfg(doctest)]
+#[doc = include_str!("../docs/production.md")]
+pub struct ProductionDoctests;

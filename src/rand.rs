@@ -203,9 +203,13 @@ impl fmt::Display for Ratio {
 /// It implements [`Rng`], so [`RngExt`]'s methods (`random`, `random_range`, ...) work on it.
 /// Both traits are re-exported here, so node code needs no `rand` dependency of its own.
 ///
+/// On the real backend (`seedsim::real`, feature `tokio`) it draws from rand's thread-local generator,
+/// seeded from the operating system.
+///
 /// # Panics
 /// Drawing from it outside a running simulation panics with a message that says so: node code
-/// must not silently fall back to the host's entropy.
+/// must not silently fall back to the host's entropy. (With the `tokio` feature, inside a
+/// Tokio runtime it does draw from the host's entropy: that is the real backend.)
 ///
 /// ```
 /// use seedsim::rand::RngExt;
@@ -235,24 +239,48 @@ impl fmt::Debug for NodeRng {
 }
 
 impl NodeRng {
-    fn with_stream<R>(&mut self, f: impl FnOnce(&mut Stream) -> R) -> R {
-        context::with_world("seedsim::rand::rng()", |world| f(world.current_stream()))
+    fn with_stream<R>(&mut self, f: impl FnOnce(&mut Stream) -> R) -> Option<R> {
+        context::with_current(|shared| f(shared.world.borrow_mut().current_stream()))
     }
+}
+
+/// Outside a simulation: the host's generator on the real backend.
+#[cfg(feature = "tokio")]
+#[track_caller]
+fn host() -> rand::rngs::ThreadRng {
+    if !crate::real::active() {
+        no_simulation()
+    }
+    rand::rng()
+}
+
+/// Outside a simulation, without the real backend: the panic that says so.
+#[cfg(not(feature = "tokio"))]
+#[track_caller]
+fn host() -> ChaCha8Rng {
+    no_simulation()
+}
+
+#[track_caller]
+fn no_simulation() -> ! {
+    panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::rand::rng()"))
 }
 
 impl rand::TryRng for NodeRng {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.with_stream(|s| s.next_u64() as u32))
+        Ok(self.with_stream(|s| s.next_u64() as u32).unwrap_or_else(|| host().next_u32()))
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(self.with_stream(|s| s.next_u64()))
+        Ok(self.with_stream(|s| s.next_u64()).unwrap_or_else(|| host().next_u64()))
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.with_stream(|s| s.fill_bytes(dst));
+        if self.with_stream(|s| s.fill_bytes(dst)).is_none() {
+            host().fill_bytes(dst);
+        }
         Ok(())
     }
 }

@@ -211,6 +211,7 @@ impl Fault {
 
     /// How long the fault lasts, for the faults that end by themselves (a bounce's downtime,
     /// a clog, a loss burst, a latency spike, a disk fault); `None` for the rest.
+    #[cfg_attr(not(feature = "explore"), allow(dead_code))] // only shrinking needs it
     pub(crate) fn duration_mut(&mut self) -> Option<&mut Duration> {
         match self {
             Fault::Bounce { down: d, .. }

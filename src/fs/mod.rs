@@ -12,6 +12,10 @@
 //! Paths are strings; a path's directory is everything before its last `/`. Directories
 //! exist implicitly: there is no `create_dir`.
 //!
+//! On the real backend (see `seedsim::real`, feature `tokio`) the same calls work on the
+//! host's files, relative to the runtime's data directory: no injected faults, and a real
+//! crash keeps what the host's file system kept.
+//!
 //! ```
 //! use seedsim::fs::File;
 //! let mut sim = seedsim::Sim::new(seedsim::Seed(1));
@@ -118,11 +122,23 @@ impl Metadata {
 /// A handle is tied to the node's run between crashes: after its node crashed, every
 /// operation on it fails (`NotFound`), as a file descriptor does not survive a reboot.
 pub struct File {
+    path: String,
+    handle: Handle,
+}
+
+enum Handle {
+    Simulated(SimulatedFile),
+    #[cfg(feature = "tokio")]
+    Real(std::sync::Arc<std::fs::File>),
+}
+
+/// A file on a simulated node's disk, valid for the node's run between crashes.
+#[derive(Clone, Copy)]
+struct SimulatedFile {
     node: NodeId,
     starts: u32,
     world: u64,
     inode: InodeKey,
-    path: String,
 }
 
 impl fmt::Debug for File {
@@ -173,10 +189,16 @@ fn check_path(path: &str) -> io::Result<()> {
 impl File {
     async fn open_with(path: &str, create: bool, truncate: bool, new: bool) -> io::Result<File> {
         check_path(path)?;
+        #[cfg(feature = "tokio")]
+        if crate::real::fs::serves_this_call() {
+            let file = crate::real::fs::open(path, create, truncate, new).await?;
+            return Ok(File { path: path.to_owned(), handle: Handle::Real(file) });
+        }
         let owned = path.to_owned();
         operate("seedsim::fs::File::open", None, move |world, node| {
             let inode = world.disk_mut(node).open(&owned, create, truncate, new)?;
-            Ok(File { node, starts: world.node(node).starts, world: world.id, inode, path: owned })
+            let file = SimulatedFile { node, starts: world.node(node).starts, world: world.id, inode };
+            Ok(File { path: owned, handle: Handle::Simulated(file) })
         })
         .await
     }
@@ -218,14 +240,16 @@ impl File {
     pub fn path(&self) -> &str {
         &self.path
     }
+}
 
+impl SimulatedFile {
     async fn on_disk<R>(
-        &self,
+        self,
         api: &'static str,
         op: Option<DiskOp>,
         f: impl FnOnce(&mut World, NodeId, InodeKey) -> io::Result<R>,
     ) -> io::Result<R> {
-        let (node, starts, world_id, inode) = (self.node, self.starts, self.world, self.inode);
+        let SimulatedFile { node, starts, world: world_id, inode } = self;
         operate(api, op, move |world, current| {
             if world.id != world_id || current != node || world.node(node).starts != starts {
                 return Err(io::Error::new(
@@ -237,16 +261,24 @@ impl File {
         })
         .await
     }
+}
 
+impl File {
     /// Read into `buf` from `offset`; returns how many bytes were read (0 at the end).
     ///
     /// # Errors
     /// An injected disk error (`Other`); `NotFound` for a handle from before a crash.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.on_disk("seedsim::fs::File::read_at", Some(DiskOp::Read), |world, node, inode| {
-            world.disk_mut(node).read_at(inode, buf, offset)
-        })
-        .await
+        match &self.handle {
+            Handle::Simulated(file) => {
+                file.on_disk("seedsim::fs::File::read_at", Some(DiskOp::Read), |world, node, inode| {
+                    world.disk_mut(node).read_at(inode, buf, offset)
+                })
+                .await
+            }
+            #[cfg(feature = "tokio")]
+            Handle::Real(file) => crate::real::fs::read_at(file, buf, offset).await,
+        }
     }
 
     /// Read exactly `buf.len()` bytes from `offset`.
@@ -267,12 +299,18 @@ impl File {
     /// # Errors
     /// `StorageFull`, an injected disk error, `NotFound` for a handle from before a crash.
     pub async fn write_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
-        self.on_disk("seedsim::fs::File::write_at", Some(DiskOp::Write), |world, node, inode| {
-            let offset = world.disk_misdirect(node, offset);
-            let full = world.disk_full(node);
-            world.disk_mut(node).write_at(inode, data, offset, full)
-        })
-        .await
+        match &self.handle {
+            Handle::Simulated(file) => {
+                file.on_disk("seedsim::fs::File::write_at", Some(DiskOp::Write), |world, node, inode| {
+                    let offset = world.disk_misdirect(node, offset);
+                    let full = world.disk_full(node);
+                    world.disk_mut(node).write_at(inode, data, offset, full)
+                })
+                .await
+            }
+            #[cfg(feature = "tokio")]
+            Handle::Real(file) => crate::real::fs::write_at(file, data, offset).await,
+        }
     }
 
     /// Write all of `data` at the end of the file; returns the offset it was written at.
@@ -280,14 +318,20 @@ impl File {
     /// # Errors
     /// As [`File::write_at`].
     pub async fn append(&self, data: &[u8]) -> io::Result<u64> {
-        self.on_disk("seedsim::fs::File::append", Some(DiskOp::Write), |world, node, inode| {
-            let end = world.disk_mut(node).len(inode)?;
-            let offset = world.disk_misdirect(node, end);
-            let full = world.disk_full(node);
-            world.disk_mut(node).write_at(inode, data, offset, full)?;
-            Ok(end)
-        })
-        .await
+        match &self.handle {
+            Handle::Simulated(file) => {
+                file.on_disk("seedsim::fs::File::append", Some(DiskOp::Write), |world, node, inode| {
+                    let end = world.disk_mut(node).len(inode)?;
+                    let offset = world.disk_misdirect(node, end);
+                    let full = world.disk_full(node);
+                    world.disk_mut(node).write_at(inode, data, offset, full)?;
+                    Ok(end)
+                })
+                .await
+            }
+            #[cfg(feature = "tokio")]
+            Handle::Real(file) => crate::real::fs::append(file, data).await,
+        }
     }
 
     /// Truncate or extend the file to `len` bytes.
@@ -295,11 +339,17 @@ impl File {
     /// # Errors
     /// `StorageFull` when extending a full disk; `NotFound` for a handle from before a crash.
     pub async fn set_len(&self, len: u64) -> io::Result<()> {
-        self.on_disk("seedsim::fs::File::set_len", Some(DiskOp::Write), |world, node, inode| {
-            let full = world.disk_full(node);
-            world.disk_mut(node).set_len(inode, len, full)
-        })
-        .await
+        match &self.handle {
+            Handle::Simulated(file) => {
+                file.on_disk("seedsim::fs::File::set_len", Some(DiskOp::Write), |world, node, inode| {
+                    let full = world.disk_full(node);
+                    world.disk_mut(node).set_len(inode, len, full)
+                })
+                .await
+            }
+            #[cfg(feature = "tokio")]
+            Handle::Real(file) => crate::real::fs::set_len(file, len).await,
+        }
     }
 
     /// Make the file's data and length durable (fsync).
@@ -308,10 +358,16 @@ impl File {
     /// An injected sync error: the data may or may not be durable, as after a real failed
     /// fsync; `NotFound` for a handle from before a crash.
     pub async fn sync_all(&self) -> io::Result<()> {
-        self.on_disk("seedsim::fs::File::sync_all", Some(DiskOp::Sync), |world, node, inode| {
-            world.disk_mut(node).sync(inode)
-        })
-        .await
+        match &self.handle {
+            Handle::Simulated(file) => {
+                file.on_disk("seedsim::fs::File::sync_all", Some(DiskOp::Sync), |world, node, inode| {
+                    world.disk_mut(node).sync(inode)
+                })
+                .await
+            }
+            #[cfg(feature = "tokio")]
+            Handle::Real(file) => crate::real::fs::sync_all(file).await,
+        }
     }
 
     /// Make the file's data durable (fdatasync). The simulated disk keeps the length with
@@ -328,10 +384,16 @@ impl File {
     /// # Errors
     /// `NotFound` for a handle from before a crash.
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        self.on_disk("seedsim::fs::File::metadata", None, |world, node, inode| {
-            Ok(Metadata { len: world.disk_mut(node).len(inode)? })
-        })
-        .await
+        match &self.handle {
+            Handle::Simulated(file) => {
+                file.on_disk("seedsim::fs::File::metadata", None, |world, node, inode| {
+                    Ok(Metadata { len: world.disk_mut(node).len(inode)? })
+                })
+                .await
+            }
+            #[cfg(feature = "tokio")]
+            Handle::Real(file) => Ok(Metadata { len: crate::real::fs::len(file).await? }),
+        }
     }
 }
 
@@ -365,6 +427,10 @@ pub async fn write(path: &str, data: &[u8]) -> io::Result<()> {
 pub async fn rename(from: &str, to: &str) -> io::Result<()> {
     check_path(from)?;
     check_path(to)?;
+    #[cfg(feature = "tokio")]
+    if crate::real::fs::serves_this_call() {
+        return crate::real::fs::rename(from, to).await;
+    }
     operate("seedsim::fs::rename", None, |world, node| world.disk_mut(node).rename(from, to)).await
 }
 
@@ -374,6 +440,10 @@ pub async fn rename(from: &str, to: &str) -> io::Result<()> {
 /// `NotFound` if it does not exist.
 pub async fn remove_file(path: &str) -> io::Result<()> {
     check_path(path)?;
+    #[cfg(feature = "tokio")]
+    if crate::real::fs::serves_this_call() {
+        return crate::real::fs::remove_file(path).await;
+    }
     operate("seedsim::fs::remove_file", None, |world, node| world.disk_mut(node).remove(path)).await
 }
 
@@ -383,6 +453,10 @@ pub async fn remove_file(path: &str) -> io::Result<()> {
 /// `Other` outside a node's task.
 pub async fn read_dir(dir: &str) -> io::Result<Vec<String>> {
     let dir = dir.trim_end_matches('/');
+    #[cfg(feature = "tokio")]
+    if crate::real::fs::serves_this_call() {
+        return crate::real::fs::read_dir(dir).await;
+    }
     operate("seedsim::fs::read_dir", None, |world, node| Ok(world.disk_mut(node).list(dir))).await
 }
 
@@ -391,6 +465,10 @@ pub async fn read_dir(dir: &str) -> io::Result<Vec<String>> {
 /// # Errors
 /// `NotFound` if it does not exist.
 pub async fn metadata(path: &str) -> io::Result<Metadata> {
+    #[cfg(feature = "tokio")]
+    if crate::real::fs::serves_this_call() {
+        return Ok(Metadata { len: crate::real::fs::path_len(path).await? });
+    }
     operate("seedsim::fs::metadata", None, |world, node| {
         let disk = world.disk_mut(node);
         let inode = disk.lookup(path)?;
@@ -406,6 +484,10 @@ pub async fn metadata(path: &str) -> io::Result<Metadata> {
 /// An injected sync error.
 pub async fn sync_dir(dir: &str) -> io::Result<()> {
     let dir = dir.trim_end_matches('/');
+    #[cfg(feature = "tokio")]
+    if crate::real::fs::serves_this_call() {
+        return crate::real::fs::sync_dir(dir).await;
+    }
     operate("seedsim::fs::sync_dir", Some(DiskOp::Sync), |world, node| {
         world.disk_mut(node).sync_dir(dir);
         Ok(())

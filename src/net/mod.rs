@@ -38,7 +38,9 @@ pub const DATAGRAM_MAX: usize = 65_507;
 /// Datagrams a socket queues before it drops new arrivals (a full receive buffer).
 pub(crate) const RECV_QUEUE_MAX: usize = 4_096;
 
-/// The address of the node named `name`.
+/// The address of the node named `name`. On the real backend (`seedsim::real`, feature `tokio`): the
+/// first address the host's resolver gives (DNS, `/etc/hosts`), which blocks the thread while
+/// the resolver works; an IP address or `localhost` answers at once.
 ///
 /// # Errors
 /// [`ErrorKind::UnknownNode`] if no node has that name; [`ErrorKind::NoSimulation`] outside a
@@ -56,9 +58,13 @@ pub(crate) const RECV_QUEUE_MAX: usize = 4_096;
 /// # Ok::<(), seedsim::Error>(())
 /// ```
 pub fn lookup(name: &str) -> Result<IpAddr, Error> {
-    context::try_with_shared("seedsim::net::lookup", |shared| {
-        shared.world.borrow().node_id(name).map(|id| IpAddr::V4(id.ip()))
-    })?
+    let simulated = context::with_current(|shared| shared.world.borrow().node_id(name).map(|id| IpAddr::V4(id.ip())));
+    match simulated {
+        Some(found) => found,
+        #[cfg(feature = "tokio")]
+        None if crate::real::active() => crate::real::net::lookup(name),
+        None => Err(Error::new(ErrorKind::NoSimulation, "seedsim::net::lookup")),
+    }
 }
 
 /// Something that names a socket address: a `SocketAddr`, an `(ip, port)` pair, a
@@ -70,7 +76,7 @@ pub trait ToSocketAddrs: sealed::Sealed {
 
 /// An address before name resolution. Internal to [`ToSocketAddrs`].
 #[doc(hidden)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum AddrSpec<'a> {
     Addr(SocketAddr),
     Host(&'a str, u16),

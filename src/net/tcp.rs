@@ -61,6 +61,17 @@ use crate::sim::state::World;
 /// # Ok::<(), seedsim::Error>(())
 /// ```
 pub struct TcpListener {
+    listener: Listener,
+}
+
+enum Listener {
+    Simulated(SimulatedListener),
+    #[cfg(feature = "tokio")]
+    Real(tokio::net::TcpListener),
+}
+
+/// A listener in a simulated world: a key into the world's stream state.
+struct SimulatedListener {
     key: ListenerKey,
     local: SocketAddr,
     world: u64,
@@ -68,7 +79,7 @@ pub struct TcpListener {
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener").field("local", &self.local).finish()
+        f.debug_struct("TcpListener").field("local", &self.local_addr().ok()).finish()
     }
 }
 
@@ -96,10 +107,11 @@ impl TcpListener {
     /// # Errors
     /// `AddrInUse` if the TCP port is taken on this node, `AddrNotAvailable` for another
     /// node's IP, `InvalidInput` for an address that does not parse, `NotFound` for an unknown
-    /// node name, and `Other` outside a running simulation or outside a node's task.
+    /// node name, and `Other` outside a running simulation or outside a node's task. On the
+    /// real backend (`seedsim::real`, feature `tokio`), what the host reports.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let spec = addr.to_addr_spec()?;
-        let result = context::with_current(|shared| {
+        let simulated = context::with_current(|shared| {
             let mut world = shared.world.borrow_mut();
             let requested = resolve(&world, spec)?;
             let node = world
@@ -107,14 +119,30 @@ impl TcpListener {
                 .ok_or_else(|| io::Error::other("TcpListener::bind must be called from a task of a node or client"))?;
             let World { net, nodes, .. } = &mut *world;
             let (key, local) = net.streams.listen(&mut nodes[node.index()], requested)?;
-            Ok(TcpListener { key, local, world: shared.id })
+            Ok::<_, io::Error>(SimulatedListener { key, local, world: shared.id })
         });
-        result.unwrap_or_else(|| Err(no_simulation("seedsim::net::TcpListener::bind")))
+        let listener = match simulated {
+            Some(listening) => Listener::Simulated(listening?),
+            #[cfg(feature = "tokio")]
+            None if crate::real::active() => {
+                let requested = crate::real::net::resolve(spec).await?;
+                Listener::Real(tokio::net::TcpListener::bind(requested).await?)
+            }
+            None => return Err(no_simulation("seedsim::net::TcpListener::bind")),
+        };
+        Ok(TcpListener { listener })
     }
 
     /// The address the listener is bound to: the node's IP and the port.
+    ///
+    /// # Errors
+    /// On the real backend, what the host reports.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        match &self.listener {
+            Listener::Simulated(listener) => Ok(listener.local),
+            #[cfg(feature = "tokio")]
+            Listener::Real(listener) => listener.local_addr(),
+        }
     }
 
     /// Wait for a connection; returns the stream and the connecting side's address.
@@ -128,22 +156,29 @@ impl TcpListener {
     /// Poll for a connection: the poll form of [`accept`](TcpListener::accept). One task
     /// should accept at a time: a second one takes over the wake-up.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let world = self.world;
+        let listener = match &self.listener {
+            Listener::Simulated(listener) => listener,
+            #[cfg(feature = "tokio")]
+            Listener::Real(listener) => {
+                return listener.poll_accept(cx).map_ok(|(stream, peer)| (TcpStream::real(stream), peer));
+            }
+        };
+        let world = listener.world;
         let polled = with_world(world, "seedsim::net::TcpListener::accept", |world| {
-            Ok(world.net.streams.accept(self.key, cx.waker()))
+            Ok(world.net.streams.accept(listener.key, cx.waker()))
         });
         match polled {
             Err(err) | Ok(Poll::Ready(Err(err))) => Poll::Ready(Err(err)),
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(opened))) => {
                 let peer = opened.peer;
-                Poll::Ready(Ok((TcpStream::new(opened, world), peer)))
+                Poll::Ready(Ok((TcpStream::simulated(opened, world), peer)))
             }
         }
     }
 }
 
-impl Drop for TcpListener {
+impl Drop for SimulatedListener {
     fn drop(&mut self) {
         let key = self.key;
         let wakes = try_with_streams(self.world, |streams, io| {
@@ -193,8 +228,20 @@ impl Drop for TcpListener {
 /// # Ok::<(), seedsim::Error>(())
 /// ```
 pub struct TcpStream {
-    key: EndpointKey,
+    /// The connection's number: in its run for a simulated stream, in its thread for a real one.
     conn: u64,
+    connection: Connection,
+}
+
+enum Connection {
+    Simulated(SimulatedStream),
+    #[cfg(feature = "tokio")]
+    Real(tokio::net::TcpStream),
+}
+
+/// A connection in a simulated world: a key into the world's stream state.
+struct SimulatedStream {
+    key: EndpointKey,
     local: SocketAddr,
     peer: SocketAddr,
     world: u64,
@@ -204,8 +251,8 @@ impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
             .field("conn", &self.conn)
-            .field("local", &self.local)
-            .field("peer", &self.peer)
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
             .finish()
     }
 }
@@ -228,8 +275,14 @@ impl Drop for Connecting {
 }
 
 impl TcpStream {
-    fn new(opened: Opened, world: u64) -> TcpStream {
-        TcpStream { key: opened.key, conn: opened.conn, local: opened.local, peer: opened.peer, world }
+    fn simulated(opened: Opened, world: u64) -> TcpStream {
+        let Opened { key, conn, local, peer } = opened;
+        TcpStream { conn, connection: Connection::Simulated(SimulatedStream { key, local, peer, world }) }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn real(stream: tokio::net::TcpStream) -> TcpStream {
+        TcpStream { conn: crate::real::next_connection_number(), connection: Connection::Real(stream) }
     }
 
     /// Open a connection from the calling node to `addr`: a name and port (`("server",
@@ -268,7 +321,8 @@ impl TcpStream {
     /// `connect_refused` fault; `TimedOut` if no answer came in time (a partition, an
     /// isolated node, a full backlog); `HostUnreachable` for an address no node has;
     /// `NotFound` for an unknown node name; `InvalidInput` for port 0 or an address that
-    /// does not parse; `Other` outside a running simulation or a node's task.
+    /// does not parse; `Other` outside a running simulation or a node's task. On the real
+    /// backend (`seedsim::real`, feature `tokio`), what the host reports.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let spec = addr.to_addr_spec()?;
         let started = context::with_current(|shared| {
@@ -283,10 +337,17 @@ impl TcpStream {
             };
             let (key, conn) = world.with_streams(|streams, io| streams.connect(io, node, port, to))?;
             let local = super::stream::local_addr(node, port);
-            Ok((Connecting { key, world: shared.id }, conn, local, to))
+            Ok::<_, io::Error>((Connecting { key, world: shared.id }, conn, local, to))
         });
-        let (connecting, conn, local, peer) =
-            started.unwrap_or_else(|| Err(no_simulation("seedsim::net::TcpStream::connect")))?;
+        let (connecting, conn, local, peer) = match started {
+            Some(started) => started?,
+            #[cfg(feature = "tokio")]
+            None if crate::real::active() => {
+                let to = crate::real::net::resolve(spec).await?;
+                return Ok(TcpStream::real(tokio::net::TcpStream::connect(to).await?));
+            }
+            None => return Err(no_simulation("seedsim::net::TcpStream::connect")),
+        };
         poll_fn(|cx| {
             match with_world(connecting.world, "seedsim::net::TcpStream::connect", |world| {
                 Ok(world.net.streams.poll_connected(connecting.key, cx.waker()))
@@ -299,22 +360,46 @@ impl TcpStream {
         let opened = Opened { key: connecting.key, conn, local, peer };
         let world = connecting.world;
         std::mem::forget(connecting);
-        Ok(TcpStream::new(opened, world))
+        Ok(TcpStream::simulated(opened, world))
     }
 
     /// This end's address: the node's IP and the port.
+    ///
+    /// # Errors
+    /// On the real backend, what the host reports.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        match &self.connection {
+            Connection::Simulated(stream) => Ok(stream.local),
+            #[cfg(feature = "tokio")]
+            Connection::Real(stream) => stream.local_addr(),
+        }
     }
 
     /// The other end's address.
+    ///
+    /// # Errors
+    /// On the real backend, what the host reports (`NotConnected` once the connection has
+    /// gone).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.peer)
+        match &self.connection {
+            Connection::Simulated(stream) => Ok(stream.peer),
+            #[cfg(feature = "tokio")]
+            Connection::Real(stream) => stream.peer_addr(),
+        }
     }
 
-    /// The connection's number in this run, as the trace's stream events show it.
+    /// The connection's number in this run, as the trace's stream events show it. On the
+    /// real backend, connections are numbered per thread in the order they were made.
     pub fn connection_id(&self) -> u64 {
         self.conn
+    }
+
+    fn simulated_stream(&self) -> Option<&SimulatedStream> {
+        match &self.connection {
+            Connection::Simulated(stream) => Some(stream),
+            #[cfg(feature = "tokio")]
+            Connection::Real(_) => None,
+        }
     }
 
     /// Shut down reading, writing, or both, as `std::net::TcpStream::shutdown` does.
@@ -357,8 +442,13 @@ impl TcpStream {
             Shutdown::Write => (false, true),
             Shutdown::Both => (true, true),
         };
-        let key = self.key;
-        let wakes = with_world(self.world, "seedsim::net::TcpStream::shutdown", |world| {
+        let stream = match &self.connection {
+            Connection::Simulated(stream) => stream,
+            #[cfg(feature = "tokio")]
+            Connection::Real(stream) => return crate::real::net::shutdown(stream, how),
+        };
+        let key = stream.key;
+        let wakes = with_world(stream.world, "seedsim::net::TcpStream::shutdown", |world| {
             world.with_streams(|streams, io| streams.shutdown(io, key, read, write))
         })?;
         wake(wakes);
@@ -366,8 +456,13 @@ impl TcpStream {
     }
 
     fn read_polled(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let key = self.key;
-        match with_world(self.world, "seedsim::net::TcpStream::poll_read", |world| {
+        let stream = match &self.connection {
+            Connection::Simulated(stream) => stream,
+            #[cfg(feature = "tokio")]
+            Connection::Real(stream) => return crate::real::net::poll_read(stream, cx, buf),
+        };
+        let key = stream.key;
+        match with_world(stream.world, "seedsim::net::TcpStream::poll_read", |world| {
             Ok(world.with_streams(|streams, io| streams.read(io, key, cx.waker(), buf)))
         }) {
             Ok(polled) => polled,
@@ -376,8 +471,15 @@ impl TcpStream {
     }
 
     fn write_polled(&self, cx: &mut Context<'_>, buf: &[u8], value: Option<&Rc<dyn Any>>) -> Poll<io::Result<usize>> {
-        let key = self.key;
-        match with_world(self.world, "seedsim::net::TcpStream::poll_write", |world| {
+        let stream = match &self.connection {
+            Connection::Simulated(stream) => stream,
+            #[cfg(feature = "tokio")]
+            Connection::Real(stream) if value.is_none() => return crate::real::net::poll_write(stream, cx, buf),
+            #[cfg(feature = "tokio")]
+            Connection::Real(_) => return Poll::Ready(Err(typed_values_are_simulated())),
+        };
+        let key = stream.key;
+        match with_world(stream.world, "seedsim::net::TcpStream::poll_write", |world| {
             Ok(world.with_streams(|streams, io| streams.write(io, key, cx.waker(), buf, value)))
         }) {
             Ok(polled) => polled,
@@ -408,14 +510,22 @@ impl TcpStream {
 
     /// The value carried by the last byte read, if it carried one.
     pub(crate) fn take_value(&self) -> Option<Rc<dyn Any>> {
-        let key = self.key;
-        with_world(self.world, "seedsim::net::TcpStream::take_value", |world| Ok(world.net.streams.take_value(key)))
+        let stream = self.simulated_stream()?;
+        let key = stream.key;
+        with_world(stream.world, "seedsim::net::TcpStream::take_value", |world| Ok(world.net.streams.take_value(key)))
             .ok()
             .flatten()
     }
 }
 
-impl Drop for TcpStream {
+/// Typed RPC values ride on simulated streams without being serialized, so they cannot cross
+/// a real connection (the RPC client refuses typed calls outside a simulation first).
+#[cfg(feature = "tokio")]
+fn typed_values_are_simulated() -> io::Error {
+    io::Error::from(crate::rpc::RpcError::TypedOutsideSimulation)
+}
+
+impl Drop for SimulatedStream {
     fn drop(&mut self) {
         let key = self.key;
         wake(try_with_streams(self.world, |streams, io| {

@@ -141,8 +141,12 @@ impl Client {
     /// # Errors
     /// [`RpcError::Timeout`] when the time is up, [`RpcError::Unreachable`] if no connection
     /// could be made, [`RpcError::Reset`] if it broke before the response, and the server's
-    /// [`RpcError::Handler`] or [`RpcError::NoHandler`].
+    /// [`RpcError::Handler`] or [`RpcError::NoHandler`]; [`RpcError::TypedOutsideSimulation`]
+    /// on the real backend.
     pub async fn call<R: Request>(&self, request: R, timeout: Duration) -> Result<R::Response, RpcError> {
+        if !crate::context::is_running() {
+            return Err(RpcError::TypedOutsideSimulation);
+        }
         let value: Rc<dyn Any> = Rc::new(request);
         let reply = self.exchange(String::new(), Body::Value(value), timeout, type_name::<R>()).await?;
         match reply {

@@ -122,6 +122,10 @@ pub enum RpcError {
     /// The byte-level variant could not decode a request or response, with the codec's
     /// message.
     Codec(String),
+    /// A typed call ([`Client::call`]) outside a simulation: typed values ride simulated
+    /// streams without being serialized, so on the real backend (see `seedsim::real`) only the
+    /// byte-level variant works. The request was not sent.
+    TypedOutsideSimulation,
 }
 
 impl fmt::Display for RpcError {
@@ -133,6 +137,11 @@ impl fmt::Display for RpcError {
             RpcError::Handler(message) => write!(f, "rpc handler failed: {message}"),
             RpcError::NoHandler(name) => write!(f, "rpc server has no handler for {name}"),
             RpcError::Codec(message) => write!(f, "rpc codec error: {message}"),
+            RpcError::TypedOutsideSimulation => f.write_str(
+                "typed rpc (Client::call, Server::handle) moves Rust values through simulated streams and works only \
+                 in a simulation; on the real backend use the byte-level variant (Client::call_with_codec, \
+                 Server::handle_with_codec)",
+            ),
         }
     }
 }
@@ -147,6 +156,7 @@ impl From<RpcError> for io::Error {
             RpcError::Timeout => io::ErrorKind::TimedOut,
             RpcError::Unreachable(kind) | RpcError::Reset(kind) => *kind,
             RpcError::Codec(_) => io::ErrorKind::InvalidData,
+            RpcError::TypedOutsideSimulation => io::ErrorKind::Unsupported,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, err)

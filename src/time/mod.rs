@@ -51,13 +51,21 @@ impl Instant {
     /// The start of the run.
     pub const ZERO: Instant = Instant(0);
 
-    /// The calling node's current time.
+    /// The calling node's current time. On the real backend (`seedsim::real`, feature `tokio`): the
+    /// host's monotonic clock, counted from the first `Instant` read in the process.
     ///
     /// # Panics
-    /// Outside a running simulation.
+    /// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
     #[track_caller]
     pub fn now() -> Instant {
-        context::with_world("seedsim::time::Instant::now", |world| world.local_now())
+        if let Some(now) = context::with_current(|shared| shared.world.borrow().local_now()) {
+            return now;
+        }
+        #[cfg(feature = "tokio")]
+        if crate::real::active() {
+            return crate::real::now();
+        }
+        panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::time::Instant::now"))
     }
 
     /// The instant `nanos` nanoseconds after the start of the run.
@@ -282,11 +290,20 @@ impl Clock {
 #[must_use = "a Sleep does nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {
-    /// True simulated time at which it completes.
-    deadline_true: u64,
     deadline: Instant,
-    timer: Option<TimerKey>,
-    world: u64,
+    timer: Timer,
+}
+
+#[derive(Debug)]
+enum Timer {
+    Simulated {
+        /// True simulated time at which it completes.
+        deadline_true: u64,
+        key: Option<TimerKey>,
+        world: u64,
+    },
+    #[cfg(feature = "tokio")]
+    Real(std::pin::Pin<Box<tokio::time::Sleep>>),
 }
 
 /// A timer's slot in the world, checked by sequence number so a reused slot never fires the
@@ -300,7 +317,7 @@ pub(crate) struct TimerKey {
 /// Wait until `duration` has passed on the calling node's clock.
 ///
 /// # Panics
-/// Outside a running simulation.
+/// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
 ///
 /// ```
 /// use std::time::Duration;
@@ -315,25 +332,47 @@ pub(crate) struct TimerKey {
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    context::with_current(|shared| {
+    let simulated = context::with_current(|shared| {
         let world = shared.world.borrow();
         let deadline = world.local_now().saturating_add(duration);
-        Sleep { deadline_true: world.true_time_of(deadline), deadline, timer: None, world: shared.id }
-    })
-    .unwrap_or_else(|| panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep")))
+        simulated_sleep(deadline, world.true_time_of(deadline), shared.id)
+    });
+    match simulated {
+        Some(sleep) => sleep,
+        None => real_sleep(None, duration, "seedsim::time::sleep"),
+    }
 }
 
 /// Wait until the calling node's clock reads `deadline`.
 ///
 /// # Panics
-/// Outside a running simulation.
+/// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    context::with_current(|shared| {
-        let world = shared.world.borrow();
-        Sleep { deadline_true: world.true_time_of(deadline), deadline, timer: None, world: shared.id }
-    })
-    .unwrap_or_else(|| panic!("{}", Error::new(ErrorKind::NoSimulation, "seedsim::time::sleep_until")))
+    let simulated = context::with_current(|shared| {
+        simulated_sleep(deadline, shared.world.borrow().true_time_of(deadline), shared.id)
+    });
+    match simulated {
+        Some(sleep) => sleep,
+        None => real_sleep(Some(deadline), Duration::ZERO, "seedsim::time::sleep_until"),
+    }
+}
+
+fn simulated_sleep(deadline: Instant, deadline_true: u64, world: u64) -> Sleep {
+    Sleep { deadline, timer: Timer::Simulated { deadline_true, key: None, world } }
+}
+
+/// A sleep on the real backend until `deadline`, or for `duration` from now; outside a
+/// Tokio runtime (or without the `tokio` feature) the panic that names `api`.
+#[track_caller]
+#[cfg_attr(not(feature = "tokio"), allow(unused_variables))]
+fn real_sleep(deadline: Option<Instant>, duration: Duration, api: &'static str) -> Sleep {
+    #[cfg(feature = "tokio")]
+    if crate::real::active() {
+        let deadline = deadline.unwrap_or_else(|| crate::real::now().saturating_add(duration));
+        return Sleep { deadline, timer: Timer::Real(crate::real::sleep_until(deadline)) };
+    }
+    panic!("{}", Error::new(ErrorKind::NoSimulation, api))
 }
 
 impl Sleep {
@@ -344,7 +383,13 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        context::with_world("seedsim::time::Sleep::is_elapsed", |world| world.now >= self.deadline_true)
+        match &self.timer {
+            Timer::Simulated { deadline_true, .. } => {
+                context::with_world("seedsim::time::Sleep::is_elapsed", |world| world.now >= *deadline_true)
+            }
+            #[cfg(feature = "tokio")]
+            Timer::Real(sleep) => sleep.is_elapsed(),
+        }
     }
 }
 
@@ -352,19 +397,23 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
+        let (deadline_true, timer) = match &mut self.timer {
+            Timer::Simulated { deadline_true, key, .. } => (*deadline_true, key),
+            #[cfg(feature = "tokio")]
+            Timer::Real(sleep) => return sleep.as_mut().poll(cx),
+        };
         context::with_world("seedsim::time::Sleep", |world| {
-            if world.now >= this.deadline_true {
+            if world.now >= deadline_true {
                 // Every event due by now was processed before any task ran at this instant,
                 // so a registered timer has fired and left the world already.
-                if let Some(key) = this.timer.take() {
+                if let Some(key) = timer.take() {
                     debug_assert!(!world.timer_pending(key), "timer {key:?} still pending at its deadline");
                 }
                 return Poll::Ready(());
             }
-            match this.timer {
+            match *timer {
                 Some(key) => world.update_timer(key, cx.waker()),
-                None => this.timer = Some(world.add_timer(this.deadline_true, cx.waker().clone())),
+                None => *timer = Some(world.add_timer(deadline_true, cx.waker().clone())),
             }
             Poll::Pending
         })
@@ -373,8 +422,8 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(key) = self.timer.take() {
-            let world = self.world;
+        if let Timer::Simulated { key: Some(key), world, .. } = &self.timer {
+            let (key, world) = (*key, *world);
             context::with_current(|shared| {
                 if shared.id == world {
                     if let Ok(mut world) = shared.world.try_borrow_mut() {

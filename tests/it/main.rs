@@ -11,10 +11,13 @@ mod errors;
 mod faults;
 mod fs;
 mod history;
+mod interop;
 mod kv;
 mod linearizability;
 mod net;
 mod nodes;
+#[cfg(feature = "tokio")]
+mod parity;
 mod rpc;
 mod run;
 mod runner;
