@@ -95,14 +95,16 @@ const MESSAGE_LEN: usize = 64;
 const PORT: u16 = 9000;
 /// Each node sends this many messages per gossip round.
 const FANOUT: u64 = 4;
-/// Messages delivered in each gossip world, whatever its size.
+/// Messages delivered in the longer of each gossip size's two worlds, whatever its size (the
+/// shorter delivers half).
 const GOSSIP_MESSAGES: u64 = 1_000_000;
 /// Datagrams in flight at once in the in-flight workload, and the nodes that send them.
 const IN_FLIGHT: u64 = 1_000_000;
 const IN_FLIGHT_NODES: u64 = 1_000;
 /// Timed repetitions per size; the best is reported.
 const REPETITIONS: usize = 3;
-const QUICK_DIVISOR: u64 = 20;
+/// Quick mode's divisor: half of 1,000,000 / 12 is 41,666 messages, one round of 10,000 nodes.
+const QUICK_DIVISOR: u64 = 12;
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter word among the arguments picks workloads by
@@ -113,8 +115,17 @@ fn main() {
     let divisor = if quick { QUICK_DIVISOR } else { 1 };
     println!("seedsim scale benchmark ({} mode, best of {REPETITIONS})", if quick { "quick" } else { "full" });
     println!(
-        "{:<22} {:>10} {:>9} {:>11} {:>11} {:>12} {:>14} {:>12}",
-        "workload", "messages", "seconds", "ns/message", "vs 10 nodes", "log2 ratio", "peak heap", "heap/node"
+        "{:<22} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10} {:>10}",
+        "workload",
+        "messages",
+        "seconds",
+        "ns/msg",
+        "marginal",
+        "vs 10",
+        "log2 ×",
+        "setup/node",
+        "peak heap",
+        "heap/node"
     );
     let mut first_cost = None;
     for nodes in [10, 100, 1_000, 10_000] {
@@ -122,18 +133,24 @@ fn main() {
         if !wanted(&label) {
             continue;
         }
-        let messages = GOSSIP_MESSAGES / divisor;
-        let (seconds, peak) = measure(|| gossip(nodes, messages));
-        let cost = seconds * 1e9 / messages as f64;
-        let first = *first_cost.get_or_insert(cost);
+        // Two runs, one twice as long: the difference is the cost of the extra messages alone,
+        // without the world's setup and teardown (which grow with the nodes, not the events).
+        let half = GOSSIP_MESSAGES / 2 / divisor;
+        let (short, _, short_messages) = measure(|| gossip(nodes, half));
+        let (long, peak, messages) = measure(|| gossip(nodes, 2 * half));
+        let marginal = (long - short) * 1e9 / (messages - short_messages) as f64;
+        let first = *first_cost.get_or_insert(marginal);
+        let setup = (long * 1e9 - marginal * messages as f64) / nodes as f64;
         println!(
-            "{:<22} {:>10} {:>9.3} {:>11.1} {:>10.2}x {:>11.2}x {:>14} {:>12}",
+            "{:<22} {:>9} {:>8.3} {:>9.1} {:>10.1} {:>9.2}x {:>8.2}x {:>8.1}µs {:>10} {:>10}",
             label,
             messages,
-            seconds,
-            cost,
-            cost / first,
+            long,
+            long * 1e9 / messages as f64,
+            marginal,
+            marginal / first,
             (nodes as f64).log2() / 10f64.log2(),
+            setup / 1e3,
             bytes(peak),
             bytes(peak / nodes as usize),
         );
@@ -143,13 +160,15 @@ fn main() {
     if !wanted(&label) {
         return;
     }
-    let (seconds, peak) = measure(|| flood(IN_FLIGHT_NODES, in_flight));
+    let (seconds, peak, in_flight) = measure(|| flood(IN_FLIGHT_NODES, in_flight));
     println!(
-        "{:<22} {:>10} {:>9.3} {:>11.1} {:>11} {:>12} {:>14} {:>12}",
+        "{:<22} {:>9} {:>8.3} {:>9.1} {:>10} {:>10} {:>9} {:>10} {:>10} {:>10}",
         label,
         in_flight,
         seconds,
         seconds * 1e9 / in_flight as f64,
+        "-",
+        "-",
         "-",
         "-",
         bytes(peak),
@@ -157,18 +176,19 @@ fn main() {
     );
 }
 
-/// Runs `workload` `REPETITIONS` times: the fastest time in seconds and the largest peak heap
-/// above what was live before it (the runs are deterministic, so the peaks agree).
-fn measure(workload: impl Fn()) -> (f64, usize) {
-    let (mut best, mut peak) = (f64::MAX, 0);
+/// Runs `workload` `REPETITIONS` times: the fastest time in seconds, the largest peak heap
+/// above what was live before it (the runs are deterministic, so the peaks agree), and the
+/// messages it delivered.
+fn measure(workload: impl Fn() -> u64) -> (f64, usize, u64) {
+    let (mut best, mut peak, mut messages) = (f64::MAX, 0, 0);
     for _ in 0..REPETITIONS {
         let before = reset_peak();
         let start = Instant::now();
-        workload();
+        messages = workload();
         best = best.min(start.elapsed().as_secs_f64());
         peak = peak.max(PEAK.load(Relaxed) - before);
     }
-    (best, peak)
+    (best, peak, messages)
 }
 
 fn bytes(n: usize) -> String {
@@ -199,16 +219,14 @@ fn offset(nodes: u64, round: u64, k: u64) -> u64 {
 
 /// Gossip: `nodes` nodes, each round each sends a 64-byte datagram to `FANOUT` peers and then
 /// receives `FANOUT`, until `messages` have been delivered. Default link (1 to 10 ms
-/// uniform), so rounds overlap in time. Asserts every message was delivered.
-fn gossip(nodes: u64, messages: u64) {
+/// uniform), so rounds overlap in time. Asserts every message was delivered, and returns how
+/// many that was (whole rounds: `messages` rounded down).
+fn gossip(nodes: u64, messages: u64) -> u64 {
     let rounds = messages / (nodes * FANOUT);
     assert!(rounds > 0, "{messages} messages are less than one round of {nodes} nodes");
     let received = Rc::new(Cell::new(0u64));
-    let mut sim = Sim::builder()
-        .seed(Seed(nodes))
-        .time_limit(Duration::from_secs(1 << 20))
-        .build()
-        .expect("a valid config");
+    let mut sim =
+        Sim::builder().seed(Seed(nodes)).time_limit(Duration::from_secs(1 << 20)).build().expect("a valid config");
     for me in 0..nodes {
         let counter = received.clone();
         sim.client(&format!("n{me}"), async move {
@@ -232,19 +250,17 @@ fn gossip(nodes: u64, messages: u64) {
     let summary = sim.run().unwrap();
     assert_eq!(received.get(), rounds * nodes * FANOUT);
     assert_eq!(summary.net.delivered, rounds * nodes * FANOUT);
+    summary.net.delivered
 }
 
 /// A flood: `nodes` nodes each send `messages / nodes` 64-byte datagrams to the next node at
 /// time zero, then receive as many. The default link (at least 1 ms) keeps every one of them
-/// in flight until the first arrives, which is checked.
-fn flood(nodes: u64, messages: u64) {
+/// in flight until the first arrives, which is checked. Returns the messages delivered.
+fn flood(nodes: u64, messages: u64) -> u64 {
     let each = messages / nodes;
     let received = Rc::new(Cell::new(0u64));
-    let mut sim = Sim::builder()
-        .seed(Seed(7))
-        .time_limit(Duration::from_secs(1 << 20))
-        .build()
-        .expect("a valid config");
+    let mut sim =
+        Sim::builder().seed(Seed(7)).time_limit(Duration::from_secs(1 << 20)).build().expect("a valid config");
     for me in 0..nodes {
         let counter = received.clone();
         sim.client(&format!("n{me}"), async move {
@@ -268,4 +284,5 @@ fn flood(nodes: u64, messages: u64) {
     let summary = sim.run().unwrap();
     assert_eq!(received.get(), nodes * each);
     assert_eq!(summary.net.delivered, nodes * each);
+    summary.net.delivered
 }

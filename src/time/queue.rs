@@ -20,18 +20,22 @@ use std::collections::BTreeMap;
 /// Lists kept for reuse; more are dropped.
 const SPARE_LISTS_MAX: usize = 64;
 
+/// The events of one instant, each with its sequence number, in push order; a popped slot is
+/// left `None` until the list is cleared as a whole.
+type List<T> = Vec<(u64, Option<T>)>;
+
 pub(crate) struct EventQueue<T> {
     /// The soonest instant after the one being drained, if it is not in `later`: every key of
     /// `later` is after it.
-    next: Option<(u64, Vec<(u64, Option<T>)>)>,
+    next: Option<(u64, List<T>)>,
     /// Instants after the one being drained (and after `next`), each with its events in push
     /// order.
-    later: BTreeMap<u64, Vec<(u64, Option<T>)>>,
+    later: BTreeMap<u64, List<T>>,
     /// The instant being drained, its events, and how many have been popped.
     draining_at: u64,
-    draining: Vec<(u64, Option<T>)>,
+    draining: List<T>,
     drained: usize,
-    spare: Vec<Vec<(u64, Option<T>)>>,
+    spare: Vec<List<T>>,
     len: usize,
 }
 
