@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The peer benchmark: builds the four implementations (seedsim, the bare event loop, turmoil,
-# madsim), runs each workload best of 3, and prints a table of events per second with the
+# madsim), runs each workload best of 5, and prints a table of events per second with the
 # ratio seedsim / peer. Arguments are workload filters passed to every binary (for example
 # `peers/run.sh timers spawn`). Needs crates.io for the first build. See docs/performance.md.
 set -euo pipefail
@@ -25,7 +25,7 @@ done
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 version() { awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print }' Cargo.lock; }
-echo "turmoil $(version turmoil), madsim $(version madsim); best of 3 runs each; events per second (M = millions, k = thousands)"
+echo "turmoil $(version turmoil), madsim $(version madsim); best of 5 runs each; events per second (M = millions, k = thousands)"
 echo
 # One row per workload: the rate of each implementation (count / best seconds), then
 # seedsim's rate over each peer's (above 1: seedsim is faster), and the floor's rate over

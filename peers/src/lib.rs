@@ -20,7 +20,7 @@ pub const LATENCY: Duration = Duration::from_millis(1);
 /// The port every server binds.
 pub const PORT: u16 = 9000;
 /// Timed repetitions per workload; the fastest is reported.
-pub const REPETITIONS: usize = 3;
+pub const REPETITIONS: usize = 5;
 
 /// Round trips of the datagram and stream ping-pong (2 messages each).
 pub const PING_PONG_TRIPS: u64 = 100_000;
