@@ -109,19 +109,19 @@ impl Runtime {
     /// `future` panics.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let previous = DATA_DIR.with(|dir| dir.replace(self.data_dir.clone()));
-        let _restore = RestoreDataDir(Some(previous));
+        let _restore = RestoreDataDir(previous);
         self.tasks.block_on(&self.runtime, future)
     }
 }
 
-/// Puts back the data directory of an enclosing `block_on` (none, usually), also on unwind.
-struct RestoreDataDir(Option<Option<PathBuf>>);
+/// Puts back the data directory this thread had before `block_on` (none, usually), also on
+/// unwind.
+struct RestoreDataDir(Option<PathBuf>);
 
 impl Drop for RestoreDataDir {
     fn drop(&mut self) {
-        if let Some(previous) = self.0.take() {
-            DATA_DIR.with(|dir| *dir.borrow_mut() = previous);
-        }
+        let previous = self.0.take();
+        DATA_DIR.with(|dir| *dir.borrow_mut() = previous);
     }
 }
 
