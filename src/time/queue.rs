@@ -1,41 +1,70 @@
 //! The event queue: what is scheduled to happen, ordered by (time, sequence).
 //!
 //! Events are grouped by instant. The instant being processed is a plain list drained from
-//! the front; later instants are lists in a `BTreeMap` keyed by time. Simulations schedule
-//! many events at the same instant (timers of round durations, messages of a fixed latency),
-//! so this touches far less memory than one binary heap of every event: pushing is a map
-//! lookup among the distinct pending instants and an append, popping is a read from the
-//! front. Emptied lists are kept for reuse, so a warm queue allocates nothing.
+//! the front; each later instant is a list in an arena of slots, and a binary heap orders the
+//! lists by (instant, sequence number of their first event). Simulations schedule many events
+//! at the same instant (timers of round durations, messages of a fixed latency), so this
+//! touches far less memory than one heap of every event. A push finds its instant's list
+//! through `last` (the list made last) or `recent`, a small direct-mapped cache from instant
+//! to slot made once a world has many instants pending: a hit is an append, a miss starts a
+//! new list (and a heap entry). Popping reads the current list from the
+//! front; a new instant costs one heap pop. Slots keep their buffers, so a warm queue
+//! allocates nothing.
 //!
-//! The soonest pending instant after the one being drained may sit outside the map, in
-//! `next`: when a push is sooner than everything pending (a ping-pong, where each message is
-//! the only event, each at a new instant, or a stream whose far-off retransmission timer
-//! waits in the map) pushing and popping it touch no map node.
-//!
-//! Events at one instant come out in the order they were pushed, which is sequence order:
-//! the same order a heap keyed by (time, sequence) gives.
+//! Order: a list is only ever appended to while it is the newest list of its instant (`last`
+//! and the cache are set only when a list is made, and a list made later for the same
+//! instant, after both forgot the first, replaces it there). So the lists of one instant hold disjoint,
+//! increasing runs of sequence numbers, and the heap pops them in that order. Events at one
+//! instant therefore come out in push (sequence) order: the order a heap keyed by (time,
+//! sequence) gives, which a unit test checks on random schedules.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
-/// Lists kept for reuse; more are dropped.
+/// Entries of the instant-to-list cache (a power of two): more than the distinct instants a
+/// timer-heavy run keeps pending at once (about 100 for sleeps of 1 to 100 ms).
+const RECENT: usize = 256;
+/// Pending lists before the cache is made: a small world (a tiny simulation, a ping-pong)
+/// never pays for it, and finds its lists through `last` alone.
+const RECENT_AFTER: usize = 16;
+/// Buffers kept for `next`; more are dropped.
 const SPARE_LISTS_MAX: usize = 64;
 
 /// The events of one instant, each with its sequence number, in push order; a popped slot is
 /// left `None` until the list is cleared as a whole.
 type List<T> = Vec<(u64, Option<T>)>;
 
+/// A list in the arena: its instant, whether it is pending (in the heap), its events.
+struct Slot<T> {
+    at: u64,
+    pending: bool,
+    events: List<T>,
+}
+
 pub(crate) struct EventQueue<T> {
-    /// The soonest instant after the one being drained, if it is not in `later`: every key of
-    /// `later` is after it.
+    /// The soonest pending instant, when it was pushed sooner than everything pending: kept
+    /// out of the heap (every list in the heap is at a later instant), so a lone event (a
+    /// ping-pong's message, a stream's next segment ahead of its retransmission timer) costs
+    /// no heap operation.
     next: Option<(u64, List<T>)>,
-    /// Instants after the one being drained (and after `next`), each with its events in push
-    /// order.
-    later: BTreeMap<u64, List<T>>,
+    /// Buffers for `next`, kept for reuse.
+    spare: Vec<List<T>>,
+    /// Pending lists by (instant, first sequence number, slot), soonest first.
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    slots: Vec<Slot<T>>,
+    /// Slots not pending, each with an empty buffer to reuse.
+    free: Vec<u32>,
+    /// By a hash of the instant: an instant and the slot of the newest list made for it, if
+    /// the entry was not overwritten since (checked against the slot before use). Empty until
+    /// `RECENT_AFTER` lists are pending at once.
+    recent: Vec<(u64, u32)>,
+    /// The instant and slot of the list made last: consecutive pushes to one instant (a
+    /// fan-out's messages, timers set in one poll) find it without the cache.
+    last: (u64, u32),
     /// The instant being drained, its events, and how many have been popped.
     draining_at: u64,
     draining: List<T>,
     drained: usize,
-    spare: Vec<List<T>>,
     len: usize,
 }
 
@@ -43,11 +72,15 @@ impl<T> EventQueue<T> {
     pub(crate) fn new() -> EventQueue<T> {
         EventQueue {
             next: None,
-            later: BTreeMap::new(),
+            spare: Vec::new(),
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            recent: Vec::new(),
+            last: (0, u32::MAX),
             draining_at: 0,
             draining: Vec::new(),
             drained: 0,
-            spare: Vec::new(),
             len: 0,
         }
     }
@@ -58,7 +91,9 @@ impl<T> EventQueue<T> {
     pub(crate) fn push(&mut self, at: u64, seq: u64, event: T) {
         debug_assert!(self.drained == self.draining.len() || at >= self.draining_at);
         self.len += 1;
-        if at == self.draining_at && self.drained < self.draining.len() {
+        if at == self.draining_at && self.drained < self.draining.len() && self.next_at_after_draining() != Some(at) {
+            // No other list of this instant is pending, so nothing pushed before this event
+            // would come after it.
             self.draining.push((seq, Some(event)));
             return;
         }
@@ -68,29 +103,85 @@ impl<T> EventQueue<T> {
                 return;
             }
             Some((next_at, _)) if *next_at < at => {}
-            // Sooner than `next`: `next` joins the map, and this instant takes its place.
             Some(_) => {
-                let mut list = self.spare.pop().unwrap_or_default();
-                list.push((seq, Some(event)));
-                let (later_at, later_list) = self.next.replace((at, list)).expect("matched");
-                self.later.insert(later_at, later_list);
+                // Sooner than `next`: `next` joins the heap, and this instant takes its place.
+                let (next_at, list) = self.next.take().expect("matched");
+                let index = self.new_slot(next_at);
+                let slot = &mut self.slots[index as usize];
+                let first = list[0].0;
+                let buffer = std::mem::replace(&mut slot.events, list);
+                self.heap.push(Reverse((next_at, first, index)));
+                self.remember(next_at, index);
+                self.next = Some((at, Self::filled(buffer, seq, event)));
                 return;
             }
-            None if self.later.first_key_value().is_none_or(|(first, _)| at < *first) => {
-                let mut list = self.spare.pop().unwrap_or_default();
-                list.push((seq, Some(event)));
-                self.next = Some((at, list));
+            None if self.heap.peek().is_none_or(|Reverse((first, _, _))| at < *first) => {
+                let buffer = self.spare.pop().unwrap_or_default();
+                self.next = Some((at, Self::filled(buffer, seq, event)));
                 return;
             }
             None => {}
         }
-        if let Some(list) = self.later.get_mut(&at) {
-            list.push((seq, Some(event)));
-            return;
+        let known = if self.last.0 == at { Some(self.last) } else { self.recent.get(Self::hash(at)).copied() };
+        if let Some((known_at, index)) = known {
+            if let Some(slot) = self.slots.get_mut(index as usize) {
+                if known_at == at && slot.pending && slot.at == at {
+                    slot.events.push((seq, Some(event)));
+                    return;
+                }
+            }
         }
-        let mut list = self.spare.pop().unwrap_or_default();
-        list.push((seq, Some(event)));
-        self.later.insert(at, list);
+        let index = self.new_slot(at);
+        self.slots[index as usize].events.push((seq, Some(event)));
+        self.heap.push(Reverse((at, seq, index)));
+        self.remember(at, index);
+    }
+
+    fn filled(mut buffer: List<T>, seq: u64, event: T) -> List<T> {
+        debug_assert!(buffer.is_empty());
+        buffer.push((seq, Some(event)));
+        buffer
+    }
+
+    fn hash(at: u64) -> usize {
+        (at.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - RECENT.trailing_zeros())) as usize
+    }
+
+    /// A slot for a new list at `at`, pending, its buffer empty.
+    fn new_slot(&mut self, at: u64) -> u32 {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                assert!(self.slots.len() < u32::MAX as usize, "more than 2^32 pending instants");
+                self.slots.push(Slot { at, pending: false, events: Vec::new() });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        debug_assert!(!slot.pending && slot.events.is_empty());
+        slot.at = at;
+        slot.pending = true;
+        index
+    }
+
+    /// Note that the newest list at `at` is in slot `index`.
+    fn remember(&mut self, at: u64, index: u32) {
+        self.last = (at, index);
+        if self.recent.is_empty() && self.heap.len() >= RECENT_AFTER {
+            self.recent = vec![(0, u32::MAX); RECENT];
+        }
+        if let Some(entry) = self.recent.get_mut(Self::hash(at)) {
+            *entry = (at, index);
+        }
+    }
+
+    /// The soonest pending instant after the one being drained.
+    #[inline]
+    fn next_at_after_draining(&self) -> Option<u64> {
+        match &self.next {
+            Some((at, _)) => Some(*at),
+            None => self.heap.peek().map(|Reverse((at, _, _))| *at),
+        }
     }
 
     /// When the next event is due.
@@ -99,30 +190,33 @@ impl<T> EventQueue<T> {
         if self.drained < self.draining.len() {
             return Some(self.draining_at);
         }
-        match &self.next {
-            Some((at, _)) => Some(*at),
-            None => self.later.first_key_value().map(|(at, _)| *at),
-        }
+        self.next_at_after_draining()
     }
 
     /// The next event, if it is due by `until`: `(at, seq, event)`.
     #[inline]
     pub(crate) fn pop_until(&mut self, until: u64) -> Option<(u64, u64, T)> {
         if self.drained == self.draining.len() {
-            let (at, list) = match &self.next {
-                Some((at, _)) if *at > until => return None,
-                Some(_) => self.next.take().expect("matched"),
-                None => {
-                    if self.later.first_key_value()?.0 > &until {
-                        return None;
+            let at = self.next_at_after_draining()?;
+            if at > until {
+                return None;
+            }
+            self.draining.clear();
+            match self.next.take() {
+                Some((_, list)) => {
+                    let drained = std::mem::replace(&mut self.draining, list);
+                    if self.spare.len() < SPARE_LISTS_MAX {
+                        self.spare.push(drained);
                     }
-                    self.later.pop_first().expect("peeked")
                 }
-            };
-            let mut done = std::mem::replace(&mut self.draining, list);
-            if self.spare.len() < SPARE_LISTS_MAX {
-                done.clear();
-                self.spare.push(done);
+                None => {
+                    let Reverse((_, _, index)) = self.heap.pop().expect("peeked");
+                    // The drained list's buffer goes to the slot, which is free again.
+                    let slot = &mut self.slots[index as usize];
+                    std::mem::swap(&mut self.draining, &mut slot.events);
+                    slot.pending = false;
+                    self.free.push(index);
+                }
             }
             self.draining_at = at;
             self.drained = 0;
@@ -206,6 +300,31 @@ mod tests {
                 assert_eq!(queue.pop_until(u64::MAX), Some((at, s, s)));
             }
             assert_eq!(queue.len(), heap.len());
+        }
+    }
+
+    #[test]
+    fn matches_a_heap_when_instants_collide_in_the_cache() {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        // Far more distinct instants than cache entries, many events each, pushes at the
+        // instant being drained: lists of one instant made after the cache forgot the first.
+        let mut rng = crate::rand::Stream::for_purpose(crate::seed::Seed(5), crate::rand::Purpose::World);
+        let mut queue = EventQueue::new();
+        let mut heap = BinaryHeap::new();
+        let (mut now, mut seq) = (0u64, 0u64);
+        for _ in 0..50_000 {
+            if rng.below(5) > 1 {
+                let at = now + rng.below(3) * rng.below(2_000);
+                queue.push(at, seq, seq);
+                heap.push(Reverse((at, seq)));
+                seq += 1;
+            } else if let Some(Reverse((at, s))) = heap.pop() {
+                now = at;
+                assert_eq!(queue.pop_until(u64::MAX), Some((at, s, s)));
+            }
+            assert_eq!(queue.len(), heap.len());
+            assert_eq!(queue.next_at(), heap.peek().map(|Reverse((at, _))| *at));
         }
     }
 }
