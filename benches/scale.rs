@@ -105,7 +105,7 @@ const GOSSIP_MESSAGES: u64 = 1_000_000;
 const IN_FLIGHT: u64 = 1_000_000;
 const IN_FLIGHT_NODES: u64 = 1_000;
 /// Timed repetitions per size; the best is reported.
-const REPETITIONS: usize = 3;
+const REPETITIONS: usize = 5;
 /// Quick mode's divisor: half of 1,000,000 / 12 is 41,666 messages, one round of 10,000 nodes.
 const QUICK_DIVISOR: u64 = 12;
 
