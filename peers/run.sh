@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The peer benchmark: builds the four implementations (seedsim, the bare event loop, turmoil,
-# madsim), runs each workload best of 5, and prints a table of events per second with the
-# ratio seedsim / peer. Arguments are workload filters passed to every binary (for example
-# `peers/run.sh timers spawn`). Needs crates.io for the first build. See docs/performance.md.
+# madsim), runs each workload best of 5 (PEERS_ROUNDS=N: N interleaved rounds, best of all),
+# and prints a table of events per second with the ratio seedsim / peer. Arguments are
+# workload filters passed to every binary (for example `peers/run.sh timers spawn`). Needs
+# crates.io for the first build. See docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")"
 export CARGO_TERM_COLOR=never
@@ -14,18 +15,26 @@ cargo build --release --quiet --features turmoil --bins
 echo "== building madsim (RUSTFLAGS=\"--cfg madsim\", target/madsim)" >&2
 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/madsim cargo build --release --quiet --features madsim --bin madsim
 
+# PEERS_ROUNDS=N runs the four binaries N times, interleaved, so a busy spell of a shared
+# machine hits every implementation alike; each figure is then the best over all rounds.
+rounds=${PEERS_ROUNDS:-1}
+case "$rounds" in
+    '' | *[!0-9]* | 0) echo "invalid PEERS_ROUNDS=$rounds: expected a positive integer" >&2; exit 2 ;;
+esac
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-for implementation in target/release/seedsim target/release/floor target/release/turmoil \
-    target/madsim/release/madsim; do
-    echo "== running $(basename "$implementation")" >&2
-    "$implementation" "$@" | tee -a "$results" >&2
+for round in $(seq "$rounds"); do
+    for implementation in target/release/seedsim target/release/floor target/release/turmoil \
+        target/madsim/release/madsim; do
+        echo "== round $round: $(basename "$implementation")" >&2
+        "$implementation" "$@" | tee -a "$results" >&2
+    done
 done
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 version() { awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print }' Cargo.lock; }
-echo "turmoil $(version turmoil), madsim $(version madsim); best of 5 runs each; events per second (M = millions, k = thousands)"
+echo "turmoil $(version turmoil), madsim $(version madsim); best of $((5 * rounds)) runs each ($rounds round(s) of 5); events per second (M = millions, k = thousands)"
 echo
 # One row per workload: the rate of each implementation (count / best seconds), then
 # seedsim's rate over each peer's (above 1: seedsim is faster), and the floor's rate over
@@ -40,7 +49,8 @@ function human(rate) {
 function ratio(a, b) { return (a == "" || b == "") ? "-" : sprintf("%.1fx", a / b) }
 $1 == "result" {
     if (!($3 in unit)) order[++n] = $3
-    unit[$3] = $4; count[$3] = $5; rate[$2, $3] = $5 / $6
+    unit[$3] = $4; count[$3] = $5
+    if ($5 / $6 > rate[$2, $3]) rate[$2, $3] = $5 / $6
 }
 END {
     printf "%-10s %9s %-8s %9s %9s %9s %9s %12s %11s %14s\n", "workload", "count", "unit", "seedsim", "turmoil", "madsim", "floor", "vs turmoil", "vs madsim", "floor/seedsim"
