@@ -281,41 +281,24 @@ mod tests {
         assert_eq!(drain(&mut queue, 5), vec![(5, 1, "b")]);
     }
 
-    #[test]
-    fn matches_a_heap_on_random_schedules() {
+    /// Drive the queue and a plain heap with the same random pushes and pops (`push` says
+    /// whether a step pushes, `later` how far past the clock), and require them to agree on
+    /// every pop, the length and the next instant.
+    fn agrees_with_a_heap(
+        seed: u64,
+        steps: usize,
+        push: impl Fn(&mut crate::rand::Stream) -> bool,
+        later: impl Fn(&mut crate::rand::Stream) -> u64,
+    ) {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
-        let mut rng = crate::rand::Stream::for_purpose(crate::seed::Seed(3), crate::rand::Purpose::World);
+        let mut rng = crate::rand::Stream::for_purpose(crate::seed::Seed(seed), crate::rand::Purpose::World);
         let mut queue = EventQueue::new();
         let mut heap = BinaryHeap::new();
         let (mut now, mut seq) = (0u64, 0u64);
-        for _ in 0..5_000 {
-            if rng.below(3) > 0 {
-                let at = now + rng.below(20);
-                queue.push(at, seq, seq);
-                heap.push(Reverse((at, seq)));
-                seq += 1;
-            } else if let Some(Reverse((at, s))) = heap.pop() {
-                now = at;
-                assert_eq!(queue.pop_until(u64::MAX), Some((at, s, s)));
-            }
-            assert_eq!(queue.len(), heap.len());
-        }
-    }
-
-    #[test]
-    fn matches_a_heap_when_instants_collide_in_the_cache() {
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
-        // Far more distinct instants than cache entries, many events each, pushes at the
-        // instant being drained: lists of one instant made after the cache forgot the first.
-        let mut rng = crate::rand::Stream::for_purpose(crate::seed::Seed(5), crate::rand::Purpose::World);
-        let mut queue = EventQueue::new();
-        let mut heap = BinaryHeap::new();
-        let (mut now, mut seq) = (0u64, 0u64);
-        for _ in 0..50_000 {
-            if rng.below(5) > 1 {
-                let at = now + rng.below(3) * rng.below(2_000);
+        for _ in 0..steps {
+            if push(&mut rng) {
+                let at = now + later(&mut rng);
                 queue.push(at, seq, seq);
                 heap.push(Reverse((at, seq)));
                 seq += 1;
@@ -326,5 +309,17 @@ mod tests {
             assert_eq!(queue.len(), heap.len());
             assert_eq!(queue.next_at(), heap.peek().map(|Reverse((at, _))| *at));
         }
+    }
+
+    #[test]
+    fn matches_a_heap_on_random_schedules() {
+        agrees_with_a_heap(3, 5_000, |rng| rng.below(3) > 0, |rng| rng.below(20));
+    }
+
+    #[test]
+    fn matches_a_heap_when_instants_collide_in_the_cache() {
+        // Far more distinct instants than cache entries, many events each, pushes at the
+        // instant being drained: lists of one instant made after the cache forgot the first.
+        agrees_with_a_heap(5, 50_000, |rng| rng.below(5) > 1, |rng| rng.below(3) * rng.below(2_000));
     }
 }
