@@ -43,27 +43,28 @@ pub(crate) fn poll_read(
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
-    loop {
-        if let Err(err) = std::task::ready!(stream.poll_read_ready(cx)) {
-            return Poll::Ready(Err(err));
-        }
-        // Readiness can be stale: `WouldBlock` clears it, and the next poll waits again.
-        match stream.try_read(buf) {
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            read => return Poll::Ready(read),
-        }
-    }
+    poll_when_ready(cx, |cx| stream.poll_read_ready(cx), || stream.try_read(buf))
 }
 
 /// Write to a shared stream, as tokio's own `AsyncWrite` does from an owned one.
 pub(crate) fn poll_write(stream: &tokio::net::TcpStream, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    poll_when_ready(cx, |cx| stream.poll_write_ready(cx), || stream.try_write(buf))
+}
+
+/// Wait for readiness, then try the operation. Readiness can be stale: `WouldBlock` clears it,
+/// and the loop waits again.
+fn poll_when_ready(
+    cx: &mut Context<'_>,
+    mut ready: impl FnMut(&mut Context<'_>) -> Poll<io::Result<()>>,
+    mut operate: impl FnMut() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
     loop {
-        if let Err(err) = std::task::ready!(stream.poll_write_ready(cx)) {
+        if let Err(err) = std::task::ready!(ready(cx)) {
             return Poll::Ready(Err(err));
         }
-        match stream.try_write(buf) {
+        match operate() {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            written => return Poll::Ready(written),
+            done => return Poll::Ready(done),
         }
     }
 }
