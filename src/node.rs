@@ -118,6 +118,10 @@ pub(crate) struct Node {
     pub(crate) isolated: bool,
     pub(crate) next_ephemeral_port: u16,
     pub(crate) added_at: &'static Location<'static>,
+    /// A crash armed by `Fault::CrashAfter`: what sets it off, and the downtime (ns).
+    pub(crate) crash_after: Option<(crate::fault::Trigger, u64)>,
+    /// The node says it is a primary (`world::set_primary`); a crash forgets it.
+    pub(crate) primary: bool,
 }
 
 /// Ports handed out by `bind` with port 0, as Linux does.
@@ -134,6 +138,8 @@ impl Node {
             clock: Clock::TRUE,
             rng: None,
             isolated: false,
+            crash_after: None,
+            primary: false,
             next_ephemeral_port: *EPHEMERAL_PORTS.start(),
             added_at,
         }

@@ -213,3 +213,56 @@ pub fn is_isolated(node: &str) -> Result<bool, Error> {
         world.node_id(node).map(|id| world.node(id).isolated)
     })?
 }
+
+/// Say whether the calling node is a primary now (a leader, a coordinator, the node that
+/// holds a lease): a [`Fault::PartitionPrimaries`](crate::fault::Fault::PartitionPrimaries)
+/// cuts the nodes that said so off from the rest, as Jepsen's "primaries" nemesis does. A
+/// crash forgets it; a node says it again when it takes the role again.
+///
+/// It is an annotation for node code, so it never fails: outside a simulation (on the real
+/// backend, in production) and outside any node's task it does nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::{net::UdpSocket, time::{self, Instant}, world, Seed, Sim};
+/// async fn leader() -> std::io::Result<()> {
+///     world::set_primary(true);
+///     let socket = UdpSocket::bind("0.0.0.0:7").await?;
+///     let mut buf = [0; 8];
+///     loop {
+///         let (len, from) = socket.recv_from(&mut buf).await?;
+///         socket.send_to(&buf[..len], from).await?;
+///     }
+/// }
+///
+/// let mut sim = Sim::new(Seed(1));
+/// sim.node("leader", leader)?;
+/// sim.faults("1s partition-primaries 2s".parse()?)?;
+/// sim.client("probe", async {
+///     let socket = UdpSocket::bind("0.0.0.0:0").await?;
+///     let mut answered = Vec::new();
+///     for at in [500, 1500, 3500] {
+///         time::sleep_until(Instant::ZERO + Duration::from_millis(at)).await;
+///         socket.send_to(b"ping", ("leader", 7)).await?;
+///         let mut buf = [0; 8];
+///         answered.push(time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await.is_ok());
+///     }
+///     assert_eq!(answered, [true, false, true]); // cut off from 1 s to 3 s
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+pub fn set_primary(primary: bool) {
+    crate::context::with_current(|shared| {
+        let mut world = shared.world.borrow_mut();
+        if let Some(node) = world.current_node() {
+            if world.nodes[node.index()].primary != primary {
+                world.nodes[node.index()].primary = primary;
+                world.primaries_named |= primary;
+                let now = world.now;
+                world.trace.record(now, crate::trace::EventKind::PrimarySet { node, primary });
+            }
+        }
+    });
+}

@@ -24,7 +24,7 @@ use crate::seed::Seed;
 use crate::sim::outcome::Cause;
 use crate::task::TaskId;
 use crate::time::queue::EventQueue;
-use crate::time::{Instant, Skew, TimerKey};
+use crate::time::{Clock, Instant, Skew, TimerKey};
 use crate::trace::{EventKind, Trace};
 
 /// Something scheduled to happen at a simulated time.
@@ -116,6 +116,16 @@ pub(crate) struct World {
     pub(crate) disks: Vec<crate::fs::disk::Disk>,
     pub(crate) disk_config: crate::fs::DiskConfig,
     pub(crate) rng_disk: Option<Stream>,
+    /// No clock fault steps a clock back (`Config::clocks_monotonic`).
+    pub(crate) clocks_monotonic: bool,
+    /// Nodes with a crash armed by `Fault::CrashAfter`: while zero, a send or receive checks
+    /// nothing more.
+    pub(crate) crashes_armed: u32,
+    /// Nodes whose armed crash went off during the current poll, with their downtime (ns) and
+    /// what set it off: crashed by the run loop once the poll is over.
+    pub(crate) crashes_due: Vec<(NodeId, u64, crate::fault::Trigger)>,
+    /// Some node has said it is a primary (`world::set_primary`), for `Usage`.
+    pub(crate) primaries_named: bool,
 }
 
 impl World {
@@ -147,6 +157,10 @@ impl World {
             disk_config: crate::fs::DiskConfig::default(),
             rng_disk: None,
             rng_buggify: None,
+            clocks_monotonic: false,
+            crashes_armed: 0,
+            crashes_due: Vec::new(),
+            primaries_named: false,
         }
     }
 
@@ -232,9 +246,10 @@ impl World {
         }
     }
 
-    /// The world's part of a crash: state, sockets, datagrams. Returns false if the node was
-    /// not up (a crash of a crashed node changes nothing).
-    pub(crate) fn crash(&mut self, id: NodeId) -> Result<bool, Error> {
+    /// The world's part of a crash: state, sockets, datagrams (those it sent too, unless
+    /// `keep_sent`). Returns false if the node was not up (a crash of a crashed node changes
+    /// nothing).
+    pub(crate) fn crash(&mut self, id: NodeId, keep_sent: bool) -> Result<bool, Error> {
         let node = &self.nodes[id.index()];
         if node.is_client() {
             return Err(Error::new(
@@ -250,8 +265,13 @@ impl World {
             // Crashed before the run started it: it starts only when restarted.
             State::Added | State::Running | State::Paused => {}
         }
-        self.nodes[id.index()].state = State::Crashed;
-        self.net.crash(id);
+        let node = &mut self.nodes[id.index()];
+        node.state = State::Crashed;
+        node.primary = false;
+        if node.crash_after.take().is_some() {
+            self.crashes_armed -= 1;
+        }
+        self.net.crash(id, keep_sent);
         self.crash_disk(id);
         self.trace.record(self.now, EventKind::NodeCrash { node: id });
         self.crash_streams(id);
@@ -559,8 +579,42 @@ impl World {
 
     pub(crate) fn skew(&mut self, node: NodeId, skew: Skew) {
         let now = self.now;
-        self.nodes[node.index()].clock.apply(now, skew);
+        let monotonic = self.clocks_monotonic;
+        let clock = &mut self.nodes[node.index()].clock;
+        clock.set(now, Clock::skewed(now, skew), monotonic);
         self.trace
             .record(now, EventKind::Skew { node, offset_nanos: skew.offset_nanos(), drift_ppm: skew.drift_ppm() });
+    }
+
+    /// What the run has used so far, for leaving out fault kinds that cannot touch it.
+    pub(crate) fn usage(&self) -> crate::fault::Usage {
+        crate::fault::Usage {
+            disk: self.disks.iter().any(|disk| disk.is_used()),
+            datagrams: self.net.stats.sent > 0,
+            primaries: self.primaries_named,
+        }
+    }
+
+    /// A node's code sent or received a message: if that sets off a crash armed on the
+    /// current node, it is due once the poll is over. The one check on the message path
+    /// while nothing is armed is `crashes_armed == 0`.
+    #[inline(always)]
+    pub(crate) fn note_message(&mut self, trigger: crate::fault::Trigger) {
+        if self.crashes_armed != 0 {
+            self.note_message_armed(trigger);
+        }
+    }
+
+    #[cold]
+    fn note_message_armed(&mut self, trigger: crate::fault::Trigger) {
+        let Some((node, _)) = self.current else { return };
+        let armed = &mut self.nodes[node.index()].crash_after;
+        if let Some((wanted, down)) = *armed {
+            if wanted == trigger {
+                *armed = None;
+                self.crashes_armed -= 1;
+                self.crashes_due.push((node, down, trigger));
+            }
+        }
     }
 }

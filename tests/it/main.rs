@@ -25,3 +25,4 @@ mod stream_faults;
 mod tcp;
 mod time;
 mod timeline;
+mod vocabulary;
