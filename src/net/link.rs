@@ -166,9 +166,12 @@ impl Link {
 
 /// Faults over every link for a window of true time: a loss burst, a latency spike, a
 /// duplication window and a reordering window. Each ends at its `until` (ns); a window that
-/// has ended changes nothing and draws nothing.
+/// has ended changes nothing and draws nothing. `until_max`, the latest end, lets a packet
+/// sent after every window skip them all with one comparison.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Windows {
+    /// The latest `until` of the four.
+    pub(crate) until_max: u64,
     /// At least this loss until this time.
     pub(crate) burst: (Ratio, u64),
     /// This much extra latency (ns) until this time.
@@ -190,6 +193,7 @@ pub(crate) struct Reorder {
 
 impl Windows {
     pub(crate) const NONE: Windows = Windows {
+        until_max: 0,
         burst: (Ratio::NEVER, 0),
         spike: (0, 0),
         duplicate: (Ratio::NEVER, 0),
@@ -204,7 +208,7 @@ pub(crate) struct Links<'a> {
     pub(crate) pairs: &'a mut Pairs,
     pub(crate) link_default: &'a Link,
     pub(crate) rng: &'a mut Stream,
-    pub(crate) windows: Windows,
+    pub(crate) windows: &'a Windows,
 }
 
 /// The link's verdict on one packet.
@@ -229,15 +233,22 @@ impl Links<'_> {
             return Verdict::Dropped(DropReason::Partition);
         }
         let mut link = pair.link.as_deref().copied().unwrap_or(*self.link_default);
-        let windows = &self.windows;
-        if now < windows.burst.1 && windows.burst.0.exceeds(link.loss) {
-            link.loss = windows.burst.0;
+        let (mut extra_latency, mut reorder) = (0, None);
+        let windows = self.windows;
+        if now < windows.until_max {
+            if now < windows.burst.1 && windows.burst.0.exceeds(link.loss) {
+                link.loss = windows.burst.0;
+            }
+            if now < windows.duplicate.1 && windows.duplicate.0.exceeds(link.duplicate) {
+                link.duplicate = windows.duplicate.0;
+            }
+            if now < windows.spike.1 {
+                extra_latency = windows.spike.0;
+            }
+            if now < windows.reorder.until {
+                reorder = Some(windows.reorder);
+            }
         }
-        if now < windows.duplicate.1 && windows.duplicate.0.exceeds(link.duplicate) {
-            link.duplicate = windows.duplicate.0;
-        }
-        let extra_latency = if now < windows.spike.1 { windows.spike.0 } else { 0 };
-        let reorder = if now < windows.reorder.until { Some(windows.reorder) } else { None };
         if self.rng.chance(link.loss) {
             return Verdict::Dropped(DropReason::Loss);
         }

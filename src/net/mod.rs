@@ -367,7 +367,7 @@ impl Net {
         );
         // Split the borrows: the links decide while the rest of the network is used.
         let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, windows, .. } = self;
-        let mut links = Links { pairs, link_default, rng, windows: *windows };
+        let mut links = Links { pairs, link_default, rng, windows };
         let (first, second) = match links.route(now, nodes, from, to_node, 0) {
             Verdict::Dropped(reason) => {
                 stats.dropped += 1;
@@ -481,21 +481,25 @@ impl Net {
     /// Every link loses at least `loss` until `until`.
     pub(crate) fn loss_burst(&mut self, loss: Ratio, until: u64) {
         self.windows.burst = (loss, until);
+        self.windows.until_max = self.windows.until_max.max(until);
     }
 
     /// Every datagram sent before `until` takes `extra` more nanoseconds.
     pub(crate) fn latency_spike(&mut self, extra: u64, until: u64) {
         self.windows.spike = (extra, until);
+        self.windows.until_max = self.windows.until_max.max(until);
     }
 
     /// Every link duplicates at least `ratio` of its packets until `until`.
     pub(crate) fn duplicate_window(&mut self, ratio: Ratio, until: u64) {
         self.windows.duplicate = (ratio, until);
+        self.windows.until_max = self.windows.until_max.max(until);
     }
 
     /// Until `until`, `ratio` of the packets are held back by up to `spread` nanoseconds.
     pub(crate) fn reorder_window(&mut self, ratio: Ratio, spread: u64, until: u64) {
         self.windows.reorder = Reorder { ratio, spread, until };
+        self.windows.until_max = self.windows.until_max.max(until);
     }
 
     /// A node crashed: close its sockets and drop every datagram to or from it.

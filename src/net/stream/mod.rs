@@ -89,7 +89,7 @@ impl Net {
     /// The stream state and a view of the links, borrowed apart.
     fn split_streams(&mut self) -> (&mut Streams, Links<'_>, &mut NetStats) {
         let Net { streams, pairs, link_default, rng, windows, stats, .. } = self;
-        (streams, Links { pairs, link_default, rng, windows: *windows }, stats)
+        (streams, Links { pairs, link_default, rng, windows }, stats)
     }
 }
 
