@@ -122,6 +122,11 @@ pub(crate) struct Node {
     pub(crate) crash_after: Option<(crate::fault::Trigger, u64)>,
     /// The node says it is a primary (`world::set_primary`); a crash forgets it.
     pub(crate) primary: bool,
+    /// Messages its code has sent (datagrams, and stream writes), and the count when the
+    /// primaries were last cut: the server that sent the most since stands in for the primary
+    /// of a system that names none.
+    pub(crate) sent: u64,
+    pub(crate) sent_at_cut: u64,
 }
 
 /// Ports handed out by `bind` with port 0, as Linux does.
@@ -140,6 +145,8 @@ impl Node {
             isolated: false,
             crash_after: None,
             primary: false,
+            sent: 0,
+            sent_at_cut: 0,
             next_ephemeral_port: *EPHEMERAL_PORTS.start(),
             added_at,
         }

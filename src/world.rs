@@ -217,7 +217,8 @@ pub fn is_isolated(node: &str) -> Result<bool, Error> {
 /// Say whether the calling node is a primary now (a leader, a coordinator, the node that
 /// holds a lease): a [`Fault::PartitionPrimaries`](crate::fault::Fault::PartitionPrimaries)
 /// cuts the nodes that said so off from the rest, as Jepsen's "primaries" nemesis does. A
-/// crash forgets it; a node says it again when it takes the role again.
+/// crash forgets it; a node says it again when it takes the role again. (Without it, that
+/// fault guesses: it cuts the server that sent the most messages lately.)
 ///
 /// It is an annotation for node code, so it never fails: outside a simulation (on the real
 /// backend, in production) and outside any node's task it does nothing.
@@ -259,7 +260,6 @@ pub fn set_primary(primary: bool) {
         if let Some(node) = world.current_node() {
             if world.nodes[node.index()].primary != primary {
                 world.nodes[node.index()].primary = primary;
-                world.primaries_named |= primary;
                 let now = world.now;
                 world.trace.record(now, crate::trace::EventKind::PrimarySet { node, primary });
             }

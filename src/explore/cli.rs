@@ -234,15 +234,15 @@ fn faults_of(target: &str, scenario: &Scenario, matches: &ArgMatches) -> Result<
     if let (Some(text), "default") = (matches.try_get_one::<String>("usage").ok().flatten(), name) {
         return usage_from_flag(text)
             .map(Faults::Default)
-            .ok_or_else(|| fail(target, format!("--usage {text:?}: expected none or disk,datagrams,primaries")));
+            .ok_or_else(|| fail(target, format!("--usage {text:?}: expected none or disk,datagrams")));
     }
     Faults::named(name, scenario)
         .map_err(|err| fail(target, format!("--faults {name}: setting up {} to probe it: {err}", scenario.name())))
 }
 
-/// The hidden `--usage` flag's text: `none`, or some of `disk,datagrams,primaries`.
+/// The hidden `--usage` flag's text: `none`, or some of `disk,datagrams`.
 pub(crate) fn usage_flag(usage: Usage) -> String {
-    let names: Vec<&str> = [(usage.disk, "disk"), (usage.datagrams, "datagrams"), (usage.primaries, "primaries")]
+    let names: Vec<&str> = [(usage.disk, "disk"), (usage.datagrams, "datagrams")]
         .into_iter()
         .filter_map(|(used, name)| used.then_some(name))
         .collect();
@@ -262,7 +262,6 @@ fn usage_from_flag(text: &str) -> Option<Usage> {
         match name {
             "disk" => usage.disk = true,
             "datagrams" => usage.datagrams = true,
-            "primaries" => usage.primaries = true,
             _ => return None,
         }
     }

@@ -176,7 +176,10 @@ pub enum Fault {
     /// Cut the nodes that currently call themselves primaries
     /// ([`world::set_primary`](crate::world::set_primary)) off from every other node, both
     /// ways, for `duration`. Who is cut is decided when the fault happens, as Jepsen's
-    /// "primaries" nemesis asks the system; with no primary it does nothing.
+    /// "primaries" nemesis asks the system. In a system where no node says so, the server
+    /// whose code sent the most messages since the last such cut (or the start) is cut (a
+    /// leader's heartbeats and replication make it the busiest); with no traffic it does
+    /// nothing.
     PartitionPrimaries {
         /// How long the cut lasts.
         duration: Duration,

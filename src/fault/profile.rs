@@ -65,7 +65,8 @@ pub struct Weights {
     /// (Jepsen's "majorities ring").
     pub partition_ring: u32,
     /// Cut the servers that say they are primaries off from the rest
-    /// ([`world::set_primary`](crate::world::set_primary)).
+    /// ([`world::set_primary`](crate::world::set_primary)), or, in a system that names none,
+    /// the busiest server (a leader sends the most).
     pub partition_primaries: u32,
     /// Partition and heal in quick succession.
     pub flap: u32,
@@ -415,9 +416,8 @@ impl Profile {
     }
 
     /// The same profile without the kinds that cannot touch a scenario with this `usage`:
-    /// disk faults without disk use, datagram duplication and reordering without datagrams,
-    /// the primaries' partition without a primary. If that would leave no kind at all, the
-    /// profile is unchanged.
+    /// disk faults without disk use, datagram duplication and reordering without datagrams.
+    /// If that would leave no kind at all, the profile is unchanged.
     ///
     /// ```
     /// use seedsim::fault::{Profile, Usage};
@@ -430,9 +430,7 @@ impl Profile {
     pub fn relevant_to(mut self, usage: Usage) -> Profile {
         let mut weights = self.weights;
         for (weight, (_, kind)) in weights.entries_mut().into_iter().zip(self.weights.entries()) {
-            let irrelevant = (kind.needs_disk() && !usage.disk)
-                || (kind.needs_datagrams() && !usage.datagrams)
-                || (kind == Kind::PartitionPrimaries && !usage.primaries);
+            let irrelevant = (kind.needs_disk() && !usage.disk) || (kind.needs_datagrams() && !usage.datagrams);
             if irrelevant {
                 *weight = 0;
             }
@@ -582,7 +580,7 @@ mod tests {
     fn relevance_leaves_out_what_cannot_touch_the_run() {
         let none = Profile::default().relevant_to(Usage::default());
         for (weight, kind) in none.weights.entries() {
-            let out = kind.needs_disk() || kind.needs_datagrams() || kind == Kind::PartitionPrimaries;
+            let out = kind.needs_disk() || kind.needs_datagrams();
             assert_eq!(weight == 0, out, "{kind:?}");
         }
         assert_eq!(Profile::default().relevant_to(Usage::ALL), Profile::default());

@@ -1,4 +1,4 @@
-//! [`Usage`]: what a scenario was seen to use (files, datagrams, primaries), learned from
+//! [`Usage`]: what a scenario was seen to use (files, datagrams), learned from
 //! probe runs at a fixed seed, so exploration leaves out the fault kinds that cannot touch it
 //! and does not dilute the mix with faults that do nothing.
 //!
@@ -12,8 +12,7 @@ use crate::sim::Sim;
 
 /// What a scenario was seen to use, so a profile can leave out the fault kinds that cannot
 /// touch it ([`Profile::relevant_to`]): disk faults for a system that never writes a file,
-/// duplication and reordering of datagrams for one that sends none, a cut of the primaries
-/// for one that never names a primary. A run's [`Summary`](crate::Summary) carries it.
+/// duplication and reordering of datagrams for one that sends none. [`Sim::usage`] reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Usage {
@@ -21,21 +20,15 @@ pub struct Usage {
     pub disk: bool,
     /// Some node sent a datagram (`UdpSocket`).
     pub datagrams: bool,
-    /// Some node said it is a primary ([`world::set_primary`](crate::world::set_primary)).
-    pub primaries: bool,
 }
 
 impl Usage {
     /// Everything: no fault kind is left out.
-    pub const ALL: Usage = Usage { disk: true, datagrams: true, primaries: true };
+    pub const ALL: Usage = Usage { disk: true, datagrams: true };
 
     /// What either saw.
     pub fn union(self, other: Usage) -> Usage {
-        Usage {
-            disk: self.disk || other.disk,
-            datagrams: self.datagrams || other.datagrams,
-            primaries: self.primaries || other.primaries,
-        }
+        Usage { disk: self.disk || other.disk, datagrams: self.datagrams || other.datagrams }
     }
 }
 

@@ -79,11 +79,34 @@ impl World {
         self.trace.record(self.now, EventKind::CrashArmed { node, trigger, down_nanos: nanos(down) });
     }
 
-    /// Cut the primaries off from the rest, both ways, and schedule the repair. Returns
-    /// nothing to do when no node is a primary.
+    /// The nodes that say they are primaries; if none does, the server up now whose code sent
+    /// the most messages since the primaries were last cut (a leader's heartbeats and
+    /// replication make it the busiest), if any sent one. Starts the next count.
+    fn primaries(&mut self) -> Vec<NodeId> {
+        let declared: Vec<NodeId> = self.nodes.iter().filter(|node| node.primary).map(|node| node.id).collect();
+        let busiest = self
+            .nodes
+            .iter()
+            .filter(|node| !node.is_client() && node.state != State::Crashed)
+            .map(|node| (node.sent - node.sent_at_cut, std::cmp::Reverse(node.id.index()), node.id))
+            .max();
+        for node in &mut self.nodes {
+            node.sent_at_cut = node.sent;
+        }
+        match busiest {
+            _ if !declared.is_empty() => declared,
+            Some((sent, _, id)) if sent > 0 => vec![id],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Cut the primaries off from the rest, both ways, and schedule the repair. Does nothing
+    /// (but trace it) when there is no primary.
     fn cut_primaries(&mut self, duration: Duration) {
         let until = self.now.saturating_add(nanos(duration));
-        let (primaries, rest): (Vec<&Node>, Vec<&Node>) = self.nodes.iter().partition(|node| node.primary);
+        let primaries = self.primaries();
+        let (primaries, rest): (Vec<&Node>, Vec<&Node>) =
+            self.nodes.iter().partition(|node| primaries.contains(&node.id));
         let a: Vec<NodeId> = primaries.iter().map(|node| node.id).collect();
         let b: Vec<NodeId> = rest.iter().map(|node| node.id).collect();
         let names = |side: &[&Node]| side.iter().map(|node| node.name.clone()).collect::<Vec<String>>();
@@ -387,8 +410,7 @@ impl Sim {
         Ok(world.disks[id.index()].durable_image())
     }
 
-    /// What the run has used so far: whether some node wrote a file, sent a datagram, or
-    /// said it is a primary. [`Profile::relevant_to`] leaves out the fault kinds that cannot
+    /// What the run has used so far: whether some node wrote a file or sent a datagram. [`Profile::relevant_to`] leaves out the fault kinds that cannot
     /// touch a scenario that uses none of them; exploration learns it from a probe run.
     ///
     /// ```
@@ -400,7 +422,7 @@ impl Sim {
     /// })?;
     /// sim.run().unwrap();
     /// let usage = sim.usage();
-    /// assert!(usage.datagrams && !usage.disk && !usage.primaries);
+    /// assert!(usage.datagrams && !usage.disk);
     /// # Ok::<(), seedsim::Error>(())
     /// ```
     pub fn usage(&self) -> crate::fault::Usage {

@@ -124,8 +124,6 @@ pub(crate) struct World {
     /// Nodes whose armed crash went off during the current poll, with their downtime (ns) and
     /// what set it off: crashed by the run loop once the poll is over.
     pub(crate) crashes_due: Vec<(NodeId, u64, crate::fault::Trigger)>,
-    /// Some node has said it is a primary (`world::set_primary`), for `Usage`.
-    pub(crate) primaries_named: bool,
 }
 
 impl World {
@@ -160,7 +158,6 @@ impl World {
             clocks_monotonic: false,
             crashes_armed: 0,
             crashes_due: Vec::new(),
-            primaries_named: false,
         }
     }
 
@@ -528,6 +525,7 @@ impl World {
     ) -> io::Result<()> {
         self.net.check_open(key)?;
         let now = self.now;
+        self.nodes[node.index()].sent += 1;
         let arrivals = self.net.send(now, &self.nodes, node, port, to, payload, &mut self.trace);
         for arrival in arrivals.into_iter().flatten() {
             self.schedule(arrival.at, Pending::Deliver { slot: arrival.slot });
@@ -588,21 +586,26 @@ impl World {
 
     /// What the run has used so far, for leaving out fault kinds that cannot touch it.
     pub(crate) fn usage(&self) -> crate::fault::Usage {
-        crate::fault::Usage {
-            disk: self.disks.iter().any(|disk| disk.is_used()),
-            datagrams: self.net.stats.sent > 0,
-            primaries: self.primaries_named,
-        }
+        crate::fault::Usage { disk: self.disks.iter().any(|disk| disk.is_used()), datagrams: self.net.stats.sent > 0 }
     }
 
-    /// A node's code sent or received a message: if that sets off a crash armed on the
-    /// current node, it is due once the poll is over. The one check on the message path
-    /// while nothing is armed is `crashes_armed == 0`.
+    /// A node's code sent or received a message: if that sets off a crash armed on the current
+    /// node, the crash is due once the poll is over. While nothing is armed the check is
+    /// `crashes_armed == 0`.
     #[inline(always)]
     pub(crate) fn note_message(&mut self, trigger: crate::fault::Trigger) {
         if self.crashes_armed != 0 {
             self.note_message_armed(trigger);
         }
+    }
+
+    /// A node's code wrote to a stream: it counts as a message sent by the current node.
+    #[inline]
+    pub(crate) fn note_stream_write(&mut self) {
+        if let Some((node, _)) = self.current {
+            self.nodes[node.index()].sent += 1;
+        }
+        self.note_message(crate::fault::Trigger::Send);
     }
 
     #[cold]

@@ -222,6 +222,50 @@ fn the_primaries_partition_cuts_whoever_says_so_at_that_moment() {
     assert_eq!(repairs, 2 * 2 * 3, "each cut repaired after 500 ms, both ways, against the 3 others");
 }
 
+#[test]
+fn without_a_named_primary_the_busiest_server_is_cut() {
+    // A leader that heartbeats its two followers every 50 ms; they answer each heartbeat.
+    async fn member(leader: bool) -> io::Result<()> {
+        let socket = UdpSocket::bind("0.0.0.0:7").await?;
+        let mut buf = [0; 8];
+        if leader {
+            loop {
+                for follower in ["f1", "f2"] {
+                    socket.send_to(b"beat", (follower, 7)).await?;
+                }
+                sleep(ms(50)).await;
+            }
+        }
+        loop {
+            let (_, from) = socket.recv_from(&mut buf).await?;
+            socket.send_to(b"ack", from).await?;
+        }
+    }
+    let mut sim = Sim::builder().record_trace(true).build().unwrap();
+    sim.node("f1", || member(false)).unwrap();
+    sim.node("leader", || member(true)).unwrap();
+    sim.node("f2", || member(false)).unwrap();
+    sim.client("c", async {
+        sleep(ms(3_000)).await;
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    sim.faults("2s partition-primaries 500ms".parse().unwrap()).unwrap();
+    sim.run().unwrap();
+    let names = sim.node_names();
+    let cut: Vec<(String, String)> = sim
+        .take_trace()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Partition { from, to } => Some((names[from.index()].clone(), names[to.index()].clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cut.len(), 6, "{cut:?}");
+    assert!(cut.iter().all(|(a, b)| a == "leader" || b == "leader"), "{cut:?}");
+}
+
 /// Read the client's own clock every millisecond for `steps` ms from 1 s on.
 fn readings(steps: u64) -> (Rc<RefCell<Vec<u64>>>, impl std::future::Future<Output = io::Result<()>>) {
     let out = Rc::new(RefCell::new(Vec::new()));
@@ -379,7 +423,7 @@ fn the_default_faults_leave_out_disk_faults_for_a_system_without_files() {
     };
     let without = kinds(false);
     assert!(without.iter().all(|kind| !kind.starts_with("disk-")), "{without:?}");
-    assert!(!without.contains("duplicate") && !without.contains("partition-primaries"), "{without:?}");
+    assert!(!without.contains("duplicate") && !without.contains("reorder"), "{without:?}");
     let with = kinds(true);
     assert!(with.iter().any(|kind| kind.starts_with("disk-")), "{with:?}");
 }
