@@ -5,11 +5,11 @@
 //! starting at 100. Clients send `Apply { client, seq, account, delta }`: a deposit (positive
 //! delta) or a withdrawal (negative), which the server refuses when the balance would go
 //! negative. Neither is idempotent, so the client numbers its requests and retries the same
-//! request (same `seq`) after a timeout, a reset connection or a server that is down, until
-//! it gets an answer; the server remembers, per client, the last request it executed and its
-//! answer, and answers a retry from there instead of executing it again. Requests are
-//! executed one at a time; each writes a checksummed record (log position, client, request
-//! number, account, applied delta, new balance; written four times over) to the server's log and syncs
+//! request (same `seq`) after a timeout, a reset connection or a server that is down, until it
+//! gets an answer; the server remembers, per client, the last request it executed and its
+//! answer, and answers a retry from there instead of executing it again. Requests are executed
+//! one at a time; each writes a checksummed record (log position, client, request number,
+//! account, applied delta, new balance; written four times over) to the server's log and syncs
 //! it before answering (a write or sync that fails is undone by cutting the log back, so memory
 //! and log agree). A server that restarts rebuilds its state from the log.
 //!

@@ -6,19 +6,19 @@
 //! changes it: when the primary has not pinged for a second, it promotes the backup and picks
 //! an idle replica as the new backup; when the backup is gone, it picks a new one. It changes
 //! the view only after the primary has acknowledged the current one, so a new primary always
-//! comes from a backup that was in sync. Each replica (`r1`..`r3`) pings `vs` every 100 ms
-//! and learns the view from the answer. The primary serves clients' `GET` and `PUT` one at a
-//! time: it forwards each operation, with the view number and its position in the log, to the
-//! backup, and applies and answers only when the backup has applied it (a forward and its
-//! answer name the position and the operation, so a late answer never confirms another
-//! operation). A primary that gets a new backup first copies its whole state to it, and
-//! acknowledges the view after that; transfers are numbered, so a late copy of an old one
-//! never rolls the backup back, and a backup that missed an operation (or holds another at
-//! that position) asks for the whole state again. A table of each client's last request (and
-//! its answer) is part of the replicated state, so a retried or duplicated request runs once. Clients cache the view, ask `vs` again when the
-//! primary says it is not the primary or stops answering, and give up on an operation after
-//! 1.5 s. Replica and view state live in an `Rc` that outlives a node's crashes, standing in
-//! for a disk synced before every answer.
+//! comes from a backup that was in sync. Each replica (`r1`..`r3`) pings `vs` every 100 ms and
+//! learns the view from the answer. The primary serves clients' `GET` and `PUT` one at a time:
+//! it forwards each operation, with the view number and its position in the log, to the backup,
+//! and applies and answers only when the backup has applied it (a forward and its answer name
+//! the position and the operation, so a late answer never confirms another operation). A
+//! primary that gets a new backup first copies its whole state to it, and acknowledges the view
+//! after that; transfers are numbered, so a late copy of an old one never rolls the backup
+//! back, and a backup that missed an operation (or holds another at that position) asks for the
+//! whole state again. A table of each client's last request (and its answer) is part of the
+//! replicated state, so a retried or duplicated request runs once. Clients cache the view, ask
+//! `vs` again when the primary says it is not the primary or stops answering, and give up on an
+//! operation after 1.5 s. Replica and view state live in an `Rc` that outlives a node's
+//! crashes, standing in for a disk synced before every answer.
 //!
 //! **Bug class:** split brain without fencing.
 //!
