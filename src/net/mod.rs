@@ -470,9 +470,15 @@ impl Net {
         self.pairs.entry((from, to)).or_default().link = link.map(Box::new);
     }
 
-    pub(crate) fn heal_all(&mut self) {
+    /// Every partition, clog and window ends at `now`. Packets a clog already holds arrive
+    /// when it would have ended; packets sent from now on are not held behind them (they may
+    /// arrive first), so a healed link is a healthy link at once.
+    pub(crate) fn heal_all(&mut self, now: u64) {
         for pair in self.pairs.values_mut() {
             pair.blocked = false;
+            if pair.clogged_until > now {
+                pair.last_arrival = pair.last_arrival.min(now);
+            }
             pair.clogged_until = 0;
         }
         self.windows = Windows::NONE;

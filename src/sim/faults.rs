@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::state::World;
+use super::state::{Strobe, World};
 use super::Sim;
 use crate::context::Shared;
 use crate::error::{Error, ErrorKind};
@@ -29,18 +29,19 @@ impl World {
         self.trace.record(now, EventKind::ClockJump { node, by_nanos });
     }
 
-    /// Schedule a strobe's steps: forward by `by`, back by `by`, every `period`, an even number
-    /// of them, so the strobe ends where the clock would have been.
+    /// Start a strobe: steps forward by `by`, back by `by`, every `period`, an even number of
+    /// them, so it ends where the clock would have been. Each step schedules the next; a
+    /// recover ends it (its steps belong to the recover epoch they started in).
     fn strobe(&mut self, node: NodeId, by: Duration, period: Duration, duration: Duration) {
-        let name = self.nodes[node.index()].name.clone();
         let period = nanos(period).max(nanos(STROBE_PERIOD_MIN));
         let steps = (nanos(duration) / period).min(u64::from(STROBE_STEPS_MAX)) & !1;
-        let by = i64::try_from(nanos(by)).unwrap_or(i64::MAX);
-        for step in 0..steps {
-            let by_nanos = if step % 2 == 0 { by } else { -by };
-            let at = self.now.saturating_add(step * period);
-            self.schedule_fault(at, Fault::Jump { node: name.clone(), by_nanos });
+        if steps == 0 {
+            return;
         }
+        let by_nanos = i64::try_from(nanos(by)).unwrap_or(i64::MAX);
+        let index = self.strobes.len() as u32;
+        self.strobes.push(Strobe { node, by_nanos, period, steps_left: steps, epoch: self.recover_epoch });
+        self.schedule_strobe(index);
     }
 
     pub(crate) fn duplicate_window(&mut self, ratio: Ratio, duration: Duration) {

@@ -52,6 +52,20 @@ enum Pending {
         check: u32,
         epoch: u32,
     },
+    /// The next step of a strobe, by its index in `World::strobes`.
+    Strobe {
+        index: u32,
+    },
+}
+
+/// A strobing clock: the steps it has left, and the recover epoch it belongs to (a recover
+/// ends it).
+pub(crate) struct Strobe {
+    pub(crate) node: NodeId,
+    pub(crate) by_nanos: i64,
+    pub(crate) period: u64,
+    pub(crate) steps_left: u64,
+    pub(crate) epoch: u32,
 }
 
 struct TimerEntry {
@@ -124,6 +138,8 @@ pub(crate) struct World {
     /// Nodes whose armed crash went off during the current poll, with their downtime (ns) and
     /// what set it off: crashed by the run loop once the poll is over.
     pub(crate) crashes_due: Vec<(NodeId, u64, crate::fault::Trigger)>,
+    /// Strobes applied in this run, each stepping until done or until a recover.
+    pub(crate) strobes: Vec<Strobe>,
 }
 
 impl World {
@@ -158,6 +174,7 @@ impl World {
             clocks_monotonic: false,
             crashes_armed: 0,
             crashes_due: Vec::new(),
+            strobes: Vec::new(),
         }
     }
 
@@ -420,6 +437,10 @@ impl World {
             Pending::Stream(event) => self.fire_stream(event),
             Pending::Fault { index } => Fired::Fault(self.faults[index as usize].clone()),
             Pending::Deadline { check, epoch } => Fired::Deadline { check, epoch },
+            Pending::Strobe { index } => {
+                self.strobe_step(index);
+                Fired::Nothing
+            }
             Pending::Restart { node, starts } => {
                 let n = &self.nodes[node.index()];
                 if n.state == State::Crashed && n.starts == starts {
@@ -450,6 +471,27 @@ impl World {
         let index = self.faults.len() as u32;
         self.faults.push(fault);
         self.schedule(at, Pending::Fault { index });
+    }
+
+    /// Schedule the first step of the strobe at `index` now.
+    pub(crate) fn schedule_strobe(&mut self, index: u32) {
+        self.schedule(self.now, Pending::Strobe { index });
+    }
+
+    /// One step of a strobe, and the next scheduled, unless a recover ended it.
+    fn strobe_step(&mut self, index: u32) {
+        let strobe = &mut self.strobes[index as usize];
+        if strobe.epoch != self.recover_epoch || strobe.steps_left == 0 {
+            return;
+        }
+        let (node, by_nanos, period) = (strobe.node, strobe.by_nanos, strobe.period);
+        strobe.by_nanos = -by_nanos;
+        strobe.steps_left -= 1;
+        let more = strobe.steps_left > 0;
+        self.jump_clock(node, by_nanos);
+        if more {
+            self.schedule(self.now.saturating_add(period), Pending::Strobe { index });
+        }
     }
 
     pub(crate) fn schedule_deadline(&mut self, at: u64, check: u32, epoch: u32) {
@@ -568,7 +610,7 @@ impl World {
     }
 
     pub(crate) fn heal_all(&mut self) {
-        self.net.heal_all();
+        self.net.heal_all(self.now);
         for node in &mut self.nodes {
             node.isolated = false;
         }

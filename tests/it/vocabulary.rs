@@ -297,6 +297,19 @@ fn a_strobe_steps_the_clock_back_and_forth_and_ends_where_it_began() {
 }
 
 #[test]
+fn a_recover_ends_a_strobe() {
+    let mut sim = Sim::new(Seed(1));
+    let (seen, client) = readings(400);
+    sim.client("c", client).unwrap();
+    sim.faults("1050ms strobe c 500ms 10ms 5s\n1200ms recover".parse().unwrap()).unwrap();
+    assert!(sim.run().is_passed());
+    let seen = seen.borrow();
+    // Readings from 1.2 s on (index 200) follow true time, one millisecond apart.
+    assert!(seen[201..].windows(2).all(|w| w[1] - w[0] == 1_000_000), "{:?}", &seen[195..215]);
+    assert!(seen[50..200].windows(2).any(|w| w[1] < w[0]), "it strobed before the recover");
+}
+
+#[test]
 fn monotonic_clocks_take_forward_steps_and_drift_but_never_go_back() {
     let plan: FaultPlan = "
         1010ms jump c -300ms
