@@ -3,19 +3,23 @@
 //! etcd).
 //!
 //! **Protocol.** A node becomes the lease holder by asking every node for a lease in a new
-//! epoch: a node grants it unless it has promised a live lease to someone else or has seen a
-//! higher epoch, and promises not to grant another for `LEASE` (4 s) on its own clock,
-//! counted from when the request arrived. The holder's lease runs from when it *sent* the
-//! request, so it ends first; it renews every second. A new holder adopts the newest state
-//! among its grants (any majority meets the last write's) and writes it back under its epoch
-//! before serving. Writes go through the holder, which stamps them `(epoch, version)` and
-//! acknowledges once a majority accepted; a node rejects writes of an epoch older than it has
-//! promised, so a deposed holder cannot write. Reads are answered by the holder from memory,
-//! without a round trip, while its lease lasts. Client sessions carry request numbers, kept
-//! in the replicated state, so a retried write is applied once. Every deadline is a timer
-//! started when the lease starts (`Sleep::is_elapsed`), so a stepped clock does not move it;
-//! only the clock's rate does. Durable state (epoch promised, register) lives in the `Rc` the
-//! factory captures; a restarted node waits a whole lease before granting anything.
+//! epoch (voting for itself): a node grants it unless it has promised a live lease to someone
+//! else or has seen a higher epoch, and promises not to grant another for `LEASE` (4 s) on its
+//! own clock, counted from when the request arrived. The holder's lease runs from when it
+//! *sent* the request, so it ends first; it renews every second. A node campaigns only when it
+//! has no live promise and has not heard from a holder for 2 s (in a quiet start `n1` goes
+//! first). A new holder adopts the newest state among its grants (any majority meets the last
+//! write's) and writes it back under its epoch before serving. Writes go through the holder,
+//! which stamps them `(epoch, version)` and acknowledges once a majority accepted; a node
+//! rejects writes of an epoch older than it has promised, so a deposed holder cannot write.
+//! Reads are answered by the holder from memory, without a round trip, while its lease lasts.
+//! Client sessions carry request numbers, kept in the replicated state, so a retried write is
+//! applied once. Every deadline is a timer started when the lease starts
+//! (`Sleep::is_elapsed`), so a stepped clock does not move it; only the clock's rate does.
+//! Durable state (epoch promised, register) lives in the `Rc` the factory captures; a
+//! restarted node that had promised a lease honours it for a whole lease. Client `c1` (an
+//! operator) writes and reads; `c2` and `c3` (services reading their configuration) only read,
+//! each from the node that answered it last, trying the others on a redirect or after 100 ms.
 //!
 //! **Bug class:** leases and clock drift. **Planted bug** (`fixed == false`, in
 //! [`holder_lease`]): the holder trusts its lease for the full `LEASE`, the same length the
