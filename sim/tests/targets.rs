@@ -10,6 +10,7 @@ fn target(name: &str) -> Command {
     let path = match name {
         "kv" => env!("CARGO_BIN_EXE_kv"),
         "bugs" => env!("CARGO_BIN_EXE_bugs"),
+        "classes" => env!("CARGO_BIN_EXE_classes"),
         _ => env!("CARGO_BIN_EXE_selftest"),
     };
     let mut command = Command::new(path);
@@ -188,6 +189,19 @@ fn every_bug_example_is_a_scenario_of_the_bugs_target() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     let output = run("bugs", &["explore", "--scenario", "walkv", "--seeds", "50", "--faults", "chaos", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
+#[test]
+fn every_bug_class_protocol_is_a_scenario_of_the_classes_target() {
+    for name in ["rackstore", "leasekv", "ledger", "pbview", "reconfig"] {
+        for scenario in [name.to_owned(), format!("{name}-buggy")] {
+            let output = run("classes", &["run", "--scenario", &scenario, "--seed", "1", "--faults", "calm"]);
+            assert_eq!(output.status.code(), Some(0), "{scenario}: {}", text(&output.stdout));
+        }
+    }
+    let output =
+        run("classes", &["explore", "--scenario", "ledger-buggy", "--seeds", "20", "--faults", "chaos", "--quiet"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
 }
 
 #[test]

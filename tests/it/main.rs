@@ -6,6 +6,7 @@ mod support;
 
 mod bugs;
 mod checks;
+mod classes_a;
 mod classes_b;
 mod determinism;
 mod errors;
