@@ -122,9 +122,9 @@ pub(crate) struct Node {
     pub(crate) crash_after: Option<(crate::fault::Trigger, u64)>,
     /// The node says it is a primary (`world::set_primary`); a crash forgets it.
     pub(crate) primary: bool,
-    /// Messages its code has sent (datagrams, and stream writes), and the count when the
-    /// primaries were last cut: the server that sent the most since stands in for the primary
-    /// of a system that names none.
+    /// Messages its code has sent to other servers (datagrams, and stream writes), and the
+    /// count when the primaries were last cut: the server that sent the most since stands in
+    /// for the primary of a system that names none.
     pub(crate) sent: u64,
     pub(crate) sent_at_cut: u64,
 }

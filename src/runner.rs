@@ -338,7 +338,7 @@ impl Runner {
     {
         let plan = self.plan()?;
         let usage = match self.faults {
-            FaultMode::Default => crate::fault::probe(|seed| self.setup(seed, None, false, &scenario))?,
+            FaultMode::Default => Usage::probe(|seed| self.setup(seed, None, false, &scenario))?,
             _ => Usage::ALL,
         };
         let run_one = |seed: Seed, log: Option<&str>, record: bool| self.run_one(seed, log, record, usage, &scenario);

@@ -216,7 +216,8 @@ pub fn is_isolated(node: &str) -> Result<bool, Error> {
 
 /// Say whether the calling node is a primary now (a leader, a coordinator, the node that
 /// holds a lease): a [`Fault::PartitionPrimaries`](crate::fault::Fault::PartitionPrimaries)
-/// cuts the nodes that said so off from the rest, as Jepsen's "primaries" nemesis does. A
+/// cuts the nodes that said so off from the other servers, as Jepsen's "primaries" nemesis
+/// does (clients still reach them). A
 /// crash forgets it; a node says it again when it takes the role again. (Without it, that
 /// fault guesses: it cuts the server that sent the most messages lately.)
 ///
@@ -224,8 +225,9 @@ pub fn is_isolated(node: &str) -> Result<bool, Error> {
 /// backend, in production) and outside any node's task it does nothing.
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::{cell::RefCell, rc::Rc, time::Duration};
 /// use seedsim::{net::UdpSocket, time::{self, Instant}, world, Seed, Sim};
+///
 /// async fn leader() -> std::io::Result<()> {
 ///     world::set_primary(true);
 ///     let socket = UdpSocket::bind("0.0.0.0:7").await?;
@@ -236,22 +238,32 @@ pub fn is_isolated(node: &str) -> Result<bool, Error> {
 ///     }
 /// }
 ///
+/// let answered = Rc::new(RefCell::new(Vec::new()));
 /// let mut sim = Sim::new(Seed(1));
 /// sim.node("leader", leader)?;
-/// sim.faults("1s partition-primaries 2s".parse()?)?;
-/// sim.client("probe", async {
-///     let socket = UdpSocket::bind("0.0.0.0:0").await?;
-///     let mut answered = Vec::new();
-///     for at in [500, 1500, 3500] {
-///         time::sleep_until(Instant::ZERO + Duration::from_millis(at)).await;
-///         socket.send_to(b"ping", ("leader", 7)).await?;
-///         let mut buf = [0; 8];
-///         answered.push(time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await.is_ok());
+/// let seen = answered.clone();
+/// sim.node("follower", move || {
+///     let seen = seen.clone();
+///     async move {
+///         let socket = UdpSocket::bind("0.0.0.0:0").await?;
+///         for at in [500, 1500, 3500] {
+///             time::sleep_until(Instant::ZERO + Duration::from_millis(at)).await;
+///             socket.send_to(b"ping", ("leader", 7)).await?;
+///             let mut buf = [0; 8];
+///             let reply = time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await;
+///             seen.borrow_mut().push(reply.is_ok());
+///         }
+///         Ok::<(), std::io::Error>(())
 ///     }
-///     assert_eq!(answered, [true, false, true]); // cut off from 1 s to 3 s
+/// })?;
+/// sim.client("clock", async {
+///     time::sleep(Duration::from_secs(4)).await;
 ///     Ok::<(), std::io::Error>(())
 /// })?;
+/// sim.faults("1s partition-primaries 2s".parse()?)?;
 /// assert!(sim.run().is_passed());
+/// // Cut off from the other servers from 1 s to 3 s (clients still reach it).
+/// assert_eq!(*answered.borrow(), [true, false, true]);
 /// # Ok::<(), seedsim::Error>(())
 /// ```
 pub fn set_primary(primary: bool) {

@@ -170,9 +170,7 @@ impl Faults {
             "calm" => Faults::Calm,
             "chaos" => Faults::Chaos,
             "swarm" => Faults::Swarm,
-            _ => {
-                Faults::Default(crate::fault::probe(|seed| build(scenario, seed, Faults::Calm, None, "", false, None))?)
-            }
+            _ => Faults::Default(Usage::probe(|seed| build(scenario, seed, Faults::Calm, None, "", false, None))?),
         })
     }
 }

@@ -23,7 +23,6 @@ pub use plan::{FaultPlan, TimedFault};
 pub use profile::{Profile, Spread, Weights};
 #[cfg(feature = "explore")]
 pub(crate) use text::parse_duration;
-pub(crate) use usage::probe;
 pub use usage::Usage;
 
 use std::fmt;
@@ -174,12 +173,12 @@ pub enum Fault {
         duration: Duration,
     },
     /// Cut the nodes that currently call themselves primaries
-    /// ([`world::set_primary`](crate::world::set_primary)) off from every other node, both
-    /// ways, for `duration`. Who is cut is decided when the fault happens, as Jepsen's
+    /// ([`world::set_primary`](crate::world::set_primary)) off from the other servers (nodes
+    /// added with `Sim::node`), both ways, for `duration`; clients still reach everyone. Who is cut is decided when the fault happens, as Jepsen's
     /// "primaries" nemesis asks the system. In a system where no node says so, the server
-    /// whose code sent the most messages since the last such cut (or the start) is cut (a
-    /// leader's heartbeats and replication make it the busiest); with no traffic it does
-    /// nothing.
+    /// that sent the most messages to other servers since the last such cut (or the start) is
+    /// cut (a leader's heartbeats and replication make it the busiest); with no such traffic
+    /// it does nothing.
     PartitionPrimaries {
         /// How long the cut lasts.
         duration: Duration,

@@ -34,6 +34,13 @@ pub struct Nemesis {
 /// The most partition/repair cycles of one flap.
 const FLAP_CYCLES_MAX: u64 = 8;
 
+/// The shortest shaped partition of the servers (halves, bridge, ring, primaries).
+const OUTAGE_MIN: u64 = 1_000_000_000;
+
+/// The drift of a `drift` fault: 1% to 10%, fast or slow.
+const DRIFT_PPM_MIN: u64 = 10_000;
+const DRIFT_PPM_MAX: u64 = 100_000;
+
 impl Nemesis {
     /// A nemesis with this profile.
     pub fn new(profile: Profile) -> Nemesis {
@@ -57,6 +64,14 @@ impl Nemesis {
         }
         let mut rng = Stream::for_purpose(seed, Purpose::Faults);
         let end = nanos(profile.duration);
+        if profile.weights.drift > 0 {
+            // Drift is a property of a node's oscillator, there all along: with drift on, every
+            // clock runs at its own rate from the start until the recover, so a lease or a
+            // timeout meets clocks that disagree whenever the other faults strike.
+            for node in nodes {
+                plan.push(Duration::ZERO, Fault::Skew { node: node.clone(), skew: drift(&mut rng) });
+            }
+        }
         // Servers down (crashed or paused) and until when, for `down_max`.
         let mut down: Vec<(String, u64)> = Vec::new();
         let mut t = 0u64;
@@ -207,18 +222,21 @@ impl Nemesis {
                         order.pop();
                     }
                     let (a, b) = halves(&order);
+                    let until = t.saturating_add(self.outage(&mut rng));
                     plan.push(at, Fault::Partition { a: a.clone(), b: b.clone() });
-                    undo(&mut plan, undo_at, Fault::Repair { a, b });
+                    undo(&mut plan, until, Fault::Repair { a, b });
                 }
                 Kind::PartitionRing => {
                     let order = shuffled(&mut rng, servers);
+                    let until = t.saturating_add(self.outage(&mut rng));
                     for (a, b) in ring_cuts(&order) {
                         plan.push(at, Fault::Partition { a: vec![a.clone()], b: vec![b.clone()] });
-                        undo(&mut plan, undo_at, Fault::Repair { a: vec![a], b: vec![b] });
+                        undo(&mut plan, until, Fault::Repair { a: vec![a], b: vec![b] });
                     }
                 }
                 Kind::PartitionPrimaries => {
-                    plan.push(at, Fault::PartitionPrimaries { duration: Duration::from_nanos(length) });
+                    let duration = Duration::from_nanos(self.outage(&mut rng));
+                    plan.push(at, Fault::PartitionPrimaries { duration });
                 }
                 Kind::Flap => {
                     // Cycles of cut and heal within the fault's length, each cut half a cycle.
@@ -301,14 +319,20 @@ impl Nemesis {
                     plan.push(at, Fault::Reorder { ratio, spread, duration: Duration::from_nanos(length) });
                 }
                 Kind::Drift => {
-                    // 0.1% to 10% fast or slow, from the node's current reading (no step).
+                    // As Jepsen's clock nemesis, on a random subset of the nodes (the aimed one
+                    // and each other with even odds), each 1% to 10% fast or slow on its own
+                    // draw, from its current reading (no step), until the recover: clocks that
+                    // disagree for as long as faults last, as a bad oscillator does. (`skew`
+                    // covers drifts under 0.1%; between them, only a lease with no margin at all
+                    // breaks, and a larger drift breaks it too.)
                     let all: Vec<&String> = nodes.iter().collect();
-                    let node = self.aim(&mut rng, &all);
-                    let ppm = log_between(&mut rng, 1_000, 100_000) as i32;
-                    let ppm = if rng.chance(Ratio::new(1, 2).expect("valid")) { ppm } else { -ppm };
-                    let skew = Skew::NONE.with_drift_ppm(ppm).expect("within range");
-                    plan.push(at, Fault::Skew { node: node.clone(), skew });
-                    undo(&mut plan, undo_at, Fault::Skew { node, skew: Skew::NONE });
+                    let aimed = self.aim(&mut rng, &all);
+                    for node in nodes {
+                        if *node != aimed && !rng.chance(Ratio::new(1, 2).expect("valid")) {
+                            continue;
+                        }
+                        plan.push(at, Fault::Skew { node: node.clone(), skew: drift(&mut rng) });
+                    }
                 }
                 Kind::Strobe => {
                     let all: Vec<&String> = nodes.iter().collect();
@@ -331,6 +355,16 @@ impl Nemesis {
         plan
     }
 
+    /// How long a shaped partition of the servers lasts: as long as the profile's faults, but
+    /// at least [`OUTAGE_MIN`]. These shapes are for what happens once failure detectors fire
+    /// and the sides act on their own (a new leader, a failover), which takes seconds; flaps
+    /// and clogs cover the short cuts.
+    fn outage(&self, rng: &mut Stream) -> u64 {
+        let profile = &self.profile;
+        let min = nanos(profile.fault_min).max(OUTAGE_MIN);
+        profile.spread.draw(rng, min, nanos(profile.fault_max).max(min))
+    }
+
     /// A node for a single-node fault: the focus half the time, if it is a candidate.
     fn aim(&self, rng: &mut Stream, candidates: &[&String]) -> String {
         if let Some(focus) = &self.profile.focus {
@@ -340,6 +374,13 @@ impl Nemesis {
         }
         candidates[rng.below(candidates.len() as u64) as usize].clone()
     }
+}
+
+/// A clock's drift, and no step: 1% to 10% (log-uniform), fast or slow.
+fn drift(rng: &mut Stream) -> Skew {
+    let ppm = log_between(rng, DRIFT_PPM_MIN, DRIFT_PPM_MAX) as i32;
+    let ppm = if rng.chance(Ratio::new(1, 2).expect("valid")) { ppm } else { -ppm };
+    Skew::NONE.with_drift_ppm(ppm).expect("within range")
 }
 
 /// Two disjoint, non-empty random sets covering `nodes` (which has at least two).

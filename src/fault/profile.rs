@@ -281,6 +281,17 @@ pub(crate) fn log_between(rng: &mut Stream, min: u64, max: u64) -> u64 {
     rng.between(start, end)
 }
 
+/// A window of `min..=max`, 2^3 to 2^7 times wide (or all of it, if narrower), centred on a
+/// log-uniform draw.
+fn time_scale(rng: &mut Stream, min: Duration, max: Duration) -> (Duration, Duration) {
+    let (min, max) = (nanos(min).max(1), nanos(max).max(nanos(min).max(1)));
+    let octaves = rng.between(3, 7) as u32;
+    let centre = log_between(rng, min, max);
+    let low = (centre >> (octaves / 2)).max(min);
+    let high = centre.saturating_mul(1 << (octaves - octaves / 2)).min(max);
+    (Duration::from_nanos(low), Duration::from_nanos(high.max(low)))
+}
+
 /// What a nemesis does: which faults, how often, how long each lasts, and its bounds.
 ///
 /// ```
@@ -400,18 +411,32 @@ impl Profile {
             let on = available.contains(&i) && (i == keep || rng.chance(Ratio::new(1, 2).expect("valid")));
             *weight = if on { 1 + rng.below(5) as u32 } else { 0 };
         }
-        // Intensity: how often faults start, and how long they last, each scaled by 1/4 to 4.
-        let scale = |d: Duration, rng: &mut Stream| {
-            let quarters = rng.between(1, 16);
-            Duration::from_nanos(nanos(d).saturating_mul(quarters) / 4)
-        };
         let (often, long) = (rng.next_u64(), rng.next_u64());
         let mut often_rng = Stream::new(Seed(often), 0);
         let mut long_rng = Stream::new(Seed(long), 0);
-        profile.interval_min = scale(base.interval_min, &mut often_rng);
-        profile.interval_max = profile.interval_min.max(scale(base.interval_max, &mut often_rng));
-        profile.fault_min = scale(base.fault_min, &mut long_rng);
-        profile.fault_max = profile.fault_min.max(scale(base.fault_max, &mut long_rng));
+        match base.spread {
+            // Intensity: how often faults start, and how long they last, each scaled by 1/4 to 4.
+            Spread::Uniform => {
+                let scale = |d: Duration, rng: &mut Stream| {
+                    let quarters = rng.between(1, 16);
+                    Duration::from_nanos(nanos(d).saturating_mul(quarters) / 4)
+                };
+                profile.interval_min = scale(base.interval_min, &mut often_rng);
+                profile.interval_max = profile.interval_min.max(scale(base.interval_max, &mut often_rng));
+                profile.fault_min = scale(base.fault_min, &mut long_rng);
+                profile.fault_max = profile.fault_min.max(scale(base.fault_max, &mut long_rng));
+            }
+            // A time scale per seed: fault lengths that span orders of magnitude narrowed to a
+            // window of 8 to 128 times somewhere within them, so one seed's faults are all races
+            // of milliseconds, another's all outages of seconds (swarm testing over time
+            // scales; a mix of every scale in each seed lets the short faults break up the long
+            // ones). How often faults come keeps the whole range: narrowed, some seeds would
+            // get hundreds of faults, which no system is meant to survive.
+            Spread::LogUniform => {
+                drop(often_rng);
+                (profile.fault_min, profile.fault_max) = time_scale(&mut long_rng, base.fault_min, base.fault_max);
+            }
+        }
         profile
     }
 

@@ -34,22 +34,41 @@ impl Usage {
 
 /// The seed of the probe runs: fixed, so a scenario's usage (and with it every plan drawn for
 /// it) is the same in every process.
-pub(crate) const PROBE_SEED: Seed = Seed(0x5eed_0b5e_7e00_0001);
+const PROBE_SEED: Seed = Seed(0x5eed_0b5e_7e00_0001);
 
-/// Learn a scenario's usage: run it at [`PROBE_SEED`] once without faults, and once under the
-/// default profile (which crashes and restarts servers, so recovery paths that read files
-/// run too), and join what the two used. `setup` builds and sets up the scenario's world for
-/// a seed. The runs' outcomes do not matter: a buggy system may fail either one.
-///
-/// # Errors
-/// What `setup` returns, or an error installing the probe's faults.
-pub(crate) fn probe(mut setup: impl FnMut(Seed) -> Result<Sim, Error>) -> Result<Usage, Error> {
-    let mut calm = setup(PROBE_SEED)?;
-    drop(calm.run());
-    let mut faulty = setup(PROBE_SEED)?;
-    let (servers, nodes) = faulty.server_and_node_names();
-    let plan = Nemesis::new(Profile::default()).plan(PROBE_SEED, &servers, &nodes);
-    faulty.faults(plan)?;
-    drop(faulty.run());
-    Ok(calm.usage().union(faulty.usage()))
+impl Usage {
+    /// Learn a scenario's usage: run it at a fixed seed once without faults, and once under
+    /// the default profile (which crashes and restarts servers, so recovery paths that read
+    /// files run too), and join what the two used. `setup` builds the scenario's world for a
+    /// seed (nodes and clients added, no faults). The runs' outcomes do not matter: a buggy
+    /// system may fail either one. `explore` and [`Runner::default_faults`](crate::Runner::default_faults)
+    /// do this for you; a harness of your own can too:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::{fault::{Profile, Usage}, time::sleep, Seed, Sim};
+    /// fn world(seed: Seed) -> Result<Sim, seedsim::Error> {
+    ///     let mut sim = Sim::builder().seed(seed).build()?;
+    ///     sim.node("db", || sleep(Duration::from_secs(60)))?;
+    ///     Ok(sim)
+    /// }
+    /// let usage = Usage::probe(world)?;
+    /// assert!(!usage.disk && !usage.datagrams);
+    /// let mut sim = world(Seed(7))?;
+    /// sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage), Seed(7)))?;
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// What `setup` returns, or an error installing the probe's faults.
+    pub fn probe(mut setup: impl FnMut(Seed) -> Result<Sim, Error>) -> Result<Usage, Error> {
+        let mut calm = setup(PROBE_SEED)?;
+        drop(calm.run());
+        let mut faulty = setup(PROBE_SEED)?;
+        let (servers, nodes) = faulty.server_and_node_names();
+        let plan = Nemesis::new(Profile::default()).plan(PROBE_SEED, &servers, &nodes);
+        faulty.faults(plan)?;
+        drop(faulty.run());
+        Ok(calm.usage().union(faulty.usage()))
+    }
 }

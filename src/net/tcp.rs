@@ -487,7 +487,7 @@ impl TcpStream {
         match with_world(stream.world, "seedsim::net::TcpStream::poll_write", |world| {
             let polled = world.with_streams(|streams, io| streams.write(io, key, cx.waker(), buf, value));
             if matches!(polled, Poll::Ready(Ok(1..))) {
-                world.note_stream_write();
+                world.note_stream_write(stream.peer.ip());
             }
             Ok(polled)
         }) {

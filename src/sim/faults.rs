@@ -101,13 +101,14 @@ impl World {
         }
     }
 
-    /// Cut the primaries off from the rest, both ways, and schedule the repair. Does nothing
-    /// (but trace it) when there is no primary.
+    /// Cut the primaries off from the other servers, both ways, and schedule the repair;
+    /// clients still reach everyone, as in Jepsen's nemeses. Does nothing (but trace it) when
+    /// there is no primary.
     fn cut_primaries(&mut self, duration: Duration) {
         let until = self.now.saturating_add(nanos(duration));
         let primaries = self.primaries();
         let (primaries, rest): (Vec<&Node>, Vec<&Node>) =
-            self.nodes.iter().partition(|node| primaries.contains(&node.id));
+            self.nodes.iter().filter(|node| !node.is_client()).partition(|node| primaries.contains(&node.id));
         let a: Vec<NodeId> = primaries.iter().map(|node| node.id).collect();
         let b: Vec<NodeId> = rest.iter().map(|node| node.id).collect();
         let names = |side: &[&Node]| side.iter().map(|node| node.name.clone()).collect::<Vec<String>>();

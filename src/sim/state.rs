@@ -567,7 +567,7 @@ impl World {
     ) -> io::Result<()> {
         self.net.check_open(key)?;
         let now = self.now;
-        self.nodes[node.index()].sent += 1;
+        self.count_sent(node, to.ip());
         let arrivals = self.net.send(now, &self.nodes, node, port, to, payload, &mut self.trace);
         for arrival in arrivals.into_iter().flatten() {
             self.schedule(arrival.at, Pending::Deliver { slot: arrival.slot });
@@ -641,13 +641,27 @@ impl World {
         }
     }
 
-    /// A node's code wrote to a stream: it counts as a message sent by the current node.
+    /// A node's code wrote to a stream whose peer is at `peer`: a message sent.
     #[inline]
-    pub(crate) fn note_stream_write(&mut self) {
+    pub(crate) fn note_stream_write(&mut self, peer: std::net::IpAddr) {
         if let Some((node, _)) = self.current {
-            self.nodes[node.index()].sent += 1;
+            self.count_sent(node, peer);
         }
         self.note_message(crate::fault::Trigger::Send);
+    }
+
+    /// Count a message from `node` to the node at `to` if both are servers: a leader's
+    /// heartbeats and replication make it the busiest sender among the servers, while
+    /// answers to clients would not tell a leader from a follower that redirects.
+    #[inline(always)]
+    fn count_sent(&mut self, node: NodeId, to: std::net::IpAddr) {
+        let std::net::IpAddr::V4(ip) = to else { return };
+        let is_server = |id: Option<NodeId>, nodes: &[Node]| {
+            id.and_then(|id| nodes.get(id.index())).is_some_and(|node| !node.is_client())
+        };
+        if is_server(NodeId::from_ip(ip), &self.nodes) && is_server(Some(node), &self.nodes) {
+            self.nodes[node.index()].sent += 1;
+        }
     }
 
     #[cold]
