@@ -8,7 +8,8 @@
 //! a torn or garbled tail beyond the largest durable count was never acknowledged and is
 //! dropped; a prefix shorter than that count means acknowledged records were corrupted or
 //! misdirected, and the store says so (it is degraded, and remembers it in a marker file)
-//! instead of serving old values as if current.
+//! instead of serving old values as if current. Checksums mix in one field at a time, so
+//! flipped bits in two fields do not cancel out.
 //!
 //! The client retries a put (each attempt with a new request id from one increasing counter)
 //! until it is acknowledged, so copies of an old attempt can still be in the network, delayed
@@ -64,9 +65,16 @@ pub fn scenario(sim: &mut Sim, fixed: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn checksum(key: u64, value: u64) -> u64 {
-    // A fixed mix (SplitMix64's), so a flipped bit anywhere changes it.
-    let mut z = key.rotate_left(17) ^ value ^ 0x9e37_79b9_7f4a_7c15;
+/// A checksum of some words: each is mixed into the state in turn. Words xored together before
+/// one mix would let two flipped bits cancel out (a key's bit and a value's bit it lines up
+/// with); mixed in one by one, a change to any word scrambles the state before the next.
+fn checksum(words: &[u64]) -> u64 {
+    words.iter().fold(0x9e37_79b9_7f4a_7c15, |state, word| mix(state ^ word))
+}
+
+/// SplitMix64's finalizer: a fixed bijection of 64 bits, so a state changed in any bit mixes
+/// to a different one.
+fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -81,7 +89,7 @@ struct Written {
 
 /// A log record's checksum, over every other field.
 fn record_sum(position: u64, key: u64, written: Written) -> u64 {
-    checksum(checksum(position ^ key.rotate_left(32), written.value), written.request)
+    checksum(&[position, key, written.value, written.request])
 }
 
 /// A log record: position, key, value, request id, checksum.
@@ -99,7 +107,7 @@ fn record(position: u64, key: u64, written: Written) -> [u8; RECORD] {
 fn count_entry(count: u64) -> [u8; COUNT] {
     let mut bytes = [0u8; COUNT];
     bytes[..8].copy_from_slice(&count.to_le_bytes());
-    bytes[8..].copy_from_slice(&checksum(u64::MAX, count).to_le_bytes());
+    bytes[8..].copy_from_slice(&checksum(&[count]).to_le_bytes());
     bytes
 }
 
@@ -137,7 +145,7 @@ async fn replay() -> (BTreeMap<u64, Written>, u64, bool) {
         .filter_map(|entry| {
             let count = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
             let sum = u64::from_le_bytes(entry[8..].try_into().expect("8 bytes"));
-            (sum == checksum(u64::MAX, count)).then_some(count)
+            (sum == checksum(&[count])).then_some(count)
         })
         .max()
         .unwrap_or(0);
