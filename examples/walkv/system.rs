@@ -8,8 +8,9 @@
 //! a torn or garbled tail beyond the largest durable count was never acknowledged and is
 //! dropped; a prefix shorter than that count means acknowledged records were corrupted or
 //! misdirected, and the store says so (it is degraded, and remembers it in a marker file)
-//! instead of serving old values as if current. Checksums mix in one field at a time, so
-//! flipped bits in two fields do not cancel out.
+//! instead of serving old values as if current. It says so too when corruption took both copies
+//! of a count (so the count is unknown) and the log holds more than its valid prefix. Checksums
+//! mix in one field at a time, so flipped bits in two fields do not cancel out.
 //!
 //! The client retries a put (each attempt with a new request id from one increasing counter)
 //! until it is acknowledged, so copies of an old attempt can still be in the network, delayed
@@ -138,18 +139,28 @@ async fn replay() -> (BTreeMap<u64, Written>, u64, bool) {
         map.insert(key, written);
         valid += 1;
     }
-    // The largest count that checks out, wherever a write put it.
+    // The largest count that checks out, wherever a write put it. A pair of copies neither of
+    // which checks out, and not the zeros of an append a crash lost, was corrupted at rest (a
+    // torn append leaves zeros or a copy intact), and the count it held is unknown.
     let meta = retry(|| seedsim::fs::read("meta")).await;
-    let durable = meta
-        .chunks_exact(COUNT)
-        .filter_map(|entry| {
+    let mut durable = 0;
+    let mut unreadable = false;
+    for pair in meta.chunks(2 * COUNT) {
+        let counts = pair.chunks_exact(COUNT).filter_map(|entry| {
             let count = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
             let sum = u64::from_le_bytes(entry[8..].try_into().expect("8 bytes"));
             (sum == checksum(&[count])).then_some(count)
-        })
-        .max()
-        .unwrap_or(0);
-    (map, valid, valid < durable)
+        });
+        match counts.max() {
+            Some(count) => durable = durable.max(count),
+            None => unreadable |= pair.iter().any(|&byte| byte != 0),
+        }
+    }
+    // An acknowledged record that is missing left bytes where it should be (it was synced, and
+    // only a replay that found nothing missing cuts the log), so a log that ends with its valid
+    // prefix lost nothing, whatever the unknown count was; a longer one may have.
+    let beyond = data.len() as u64 > valid * RECORD as u64;
+    (map, valid, valid < durable || (unreadable && beyond))
 }
 
 async fn store(fixed: bool) -> io::Result<()> {
