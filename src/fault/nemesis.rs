@@ -34,8 +34,10 @@ pub struct Nemesis {
 /// The most partition/repair cycles of one flap.
 const FLAP_CYCLES_MAX: u64 = 8;
 
-/// The shortest shaped partition of the servers (halves, bridge, ring, primaries).
+/// The shortest and the longest shaped partition of the servers (halves, bridge, ring,
+/// primaries), unless the profile's fault lengths reach further.
 const OUTAGE_MIN: u64 = 1_000_000_000;
+const OUTAGE_MAX: u64 = 20_000_000_000;
 
 /// The drift of a `drift` fault: 1% to 10%, fast or slow.
 const DRIFT_PPM_MIN: u64 = 10_000;
@@ -355,14 +357,15 @@ impl Nemesis {
         plan
     }
 
-    /// How long a shaped partition of the servers lasts: as long as the profile's faults, but
-    /// at least [`OUTAGE_MIN`]. These shapes are for what happens once failure detectors fire
-    /// and the sides act on their own (a new leader, a failover), which takes seconds; flaps
-    /// and clogs cover the short cuts.
+    /// How long a shaped partition of the servers lasts: from [`OUTAGE_MIN`] (or the profile's
+    /// shortest fault) to [`OUTAGE_MAX`] (or its longest), whatever time scale a swarm gave the
+    /// seed's other faults. These shapes are for what happens once failure detectors fire and
+    /// the sides act on their own (a new leader, a failover), which takes seconds; flaps and
+    /// clogs cover the short cuts.
     fn outage(&self, rng: &mut Stream) -> u64 {
         let profile = &self.profile;
         let min = nanos(profile.fault_min).max(OUTAGE_MIN);
-        profile.spread.draw(rng, min, nanos(profile.fault_max).max(min))
+        profile.spread.draw(rng, min, nanos(profile.fault_max).max(OUTAGE_MAX))
     }
 
     /// A node for a single-node fault: the focus half the time, if it is a candidate.
