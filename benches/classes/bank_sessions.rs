@@ -11,7 +11,9 @@
 //! one at a time; each writes a checksummed record (log position, client, request number,
 //! account, applied delta, new balance; written four times over) to the server's log and syncs
 //! it before answering (a write or sync that fails is undone by cutting the log back, so memory
-//! and log agree). A server that restarts rebuilds its state from the log.
+//! and log agree). A server that restarts rebuilds its state from the log. When the log shows
+//! that a record it once held is gone (every copy rotted, or a position missing), the server
+//! says so and refuses every request, instead of serving balances and answers that forget it.
 //!
 //! **Bug class:** at-most-once RPC with a volatile dedupe table.
 //!
@@ -28,6 +30,9 @@
 //! outside the servers (an `Rc<RefCell<..>>` of the scenario). When the last client is done
 //! (every client does 40 operations, each retried until answered), it reads every account's
 //! balance, and each must equal 100 plus the deltas of the operations acknowledged as done.
+//! The one exception is a shard that says it lost acknowledged records (which takes corruption
+//! of every copy of a record, no fault of the session table): clients skip the operations it
+//! refuses, and its accounts are not audited; every other shard's are.
 //!
 //! **What exposes it:** a server crash while an answer is on its way or held up: for example
 //! answers from `bank1` to a client blocked by a one-way partition (the client keeps retrying
@@ -122,6 +127,13 @@ const RECORD: usize = 64;
 /// takes every copy of a record going bad to lose it.
 const COPIES: usize = 4;
 const MAGIC: u64 = 0x4241_4e4b_4c4f_4721;
+/// A copy that does not check out, but whose first word is at most this many bits off
+/// `MAGIC`, was a record's copy that rotted. (`MAGIC` has 26 bits set: the zeros an append
+/// left behind, lost in a crash or misdirected past, would need 18 flips in one word.)
+const MAGIC_FLIPS_MAX: u32 = 8;
+/// A rotten copy at most this many bits off a copy that checks out is a copy of the same
+/// record; copies of two different records differ in about 32 bits of the checksum alone.
+const ROT_FLIPS_MAX: u32 = 16;
 
 #[derive(Clone, Copy, Debug)]
 struct Record {
@@ -165,8 +177,17 @@ fn seal(r: &Record) -> [u8; COPIES * RECORD] {
     copies
 }
 
+fn word(chunk: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(chunk[8 * i..8 * i + 8].try_into().expect("8 bytes"))
+}
+
+/// How many bits two copies differ in.
+fn flips(a: &[u8], b: &[u8]) -> u32 {
+    (0..RECORD / 8).map(|i| (word(a, i) ^ word(b, i)).count_ones()).sum()
+}
+
 fn unseal(chunk: &[u8]) -> Option<Record> {
-    let word = |i: usize| u64::from_le_bytes(chunk[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+    let word = |i: usize| word(chunk, i);
     let words = [word(0), word(1), word(2), word(3), word(4), word(5), word(6)];
     (words[0] == MAGIC && word(7) == checksum(&words)).then_some(Record {
         lsn: words[1],
@@ -184,6 +205,28 @@ struct State {
     /// Per client: the last request executed and its answer.
     sessions: BTreeMap<u64, (u64, Outcome)>,
     next_lsn: u64,
+    /// Why the log cannot be trusted, if it cannot: records it once held are gone. The server
+    /// then refuses every request (and writes nothing, so every restart finds the same).
+    lost: Option<String>,
+}
+
+/// Whether the log lost a record it held: a copy that rotted with no good copy of its record
+/// anywhere, or a position missing below the last one (positions are given out in order, and
+/// one is taken only once its record is synced). The zeros of an append a crash lost or a
+/// write misdirected past are no record; a torn append cannot split a copy, which lies within
+/// one disk block.
+fn lost(shard: u64, chunks: &[&[u8]], records: &BTreeMap<u64, Record>) -> Option<String> {
+    let good: Vec<&[u8]> = chunks.iter().copied().filter(|chunk| unseal(chunk).is_some()).collect();
+    let rotten = chunks.iter().position(|chunk| {
+        unseal(chunk).is_none()
+            && (word(chunk, 0) ^ MAGIC).count_ones() <= MAGIC_FLIPS_MAX
+            && good.iter().all(|copy| flips(chunk, copy) > ROT_FLIPS_MAX)
+    });
+    if let Some(index) = rotten {
+        return Some(format!("lost: shard {shard}: every copy of the record at byte {} rotted", index * RECORD));
+    }
+    let missing = records.keys().zip(0u64..).find(|(lsn, expected)| *lsn != expected);
+    missing.map(|(_, lsn)| format!("lost: shard {shard}: log position {lsn} is missing"))
 }
 
 /// Rebuild a shard's state from its log: every record that checks out, wherever it landed,
@@ -192,13 +235,16 @@ async fn replay(shard: u64, log: &File, fixed: bool) -> io::Result<State> {
     let len = log.metadata().await?.len();
     let mut data = vec![0u8; len as usize];
     log.read_exact_at(&mut data, 0).await?;
-    let records: BTreeMap<u64, Record> = data.chunks_exact(RECORD).filter_map(unseal).map(|r| (r.lsn, r)).collect();
+    let chunks: Vec<&[u8]> = data.chunks_exact(RECORD).collect();
+    let records: BTreeMap<u64, Record> = chunks.iter().filter_map(|chunk| unseal(chunk)).map(|r| (r.lsn, r)).collect();
     let first = shard * ACCOUNTS_PER_SHARD;
     let mut state = State {
         balances: (first..first + ACCOUNTS_PER_SHARD).map(|a| (a, INITIAL)).collect(),
         sessions: BTreeMap::new(),
         next_lsn: records.keys().next_back().map_or(0, |lsn| lsn + 1),
+        lost: lost(shard, &chunks, &records),
     };
+    seedsim::assert_sometimes!(state.lost.is_some(), "a shard found that its log lost a record");
     for record in records.values() {
         if fixed {
             // The session table is part of the durable state: a request runs once, ever.
@@ -237,14 +283,21 @@ async fn bank(shard: u64, fixed: bool) -> io::Result<()> {
             }
         })
         .handle(move |Balance { account }| {
-            let balance = balances.borrow().balances.get(&account).copied();
-            async move { balance.ok_or_else(|| format!("no account {account} here")) }
+            let state = balances.borrow();
+            let balance = match &state.lost {
+                Some(lost) => Err(lost.clone()),
+                None => state.balances.get(&account).copied().ok_or_else(|| format!("no account {account} here")),
+            };
+            async move { balance }
         });
     server.serve(TcpListener::bind(("0.0.0.0", PORT)).await?).await
 }
 
 async fn execute(log: &File, state: &RefCell<State>, request: Apply) -> Result<Outcome, String> {
     let Apply { client, seq, account, delta } = request;
+    if let Some(lost) = &state.borrow().lost {
+        return Err(lost.clone());
+    }
     if let Some(&(last, outcome)) = state.borrow().sessions.get(&client) {
         if seq == last {
             return Ok(outcome); // a retry: the answer it should have had
@@ -289,13 +342,14 @@ struct Ledger {
 }
 
 /// Call until the server answers: retry the same request after a timeout, a broken or refused
-/// connection, or a server that asked for a retry.
-async fn call<R: Request>(server: &Client, request: R) -> Result<R::Response, String> {
+/// connection, or a server that asked for a retry. `None`: the server says it lost data.
+async fn call<R: Request>(server: &Client, request: R) -> Result<Option<R::Response>, String> {
     loop {
         match server.call(request.clone(), CALL_TIMEOUT).await {
-            Ok(answer) => return Ok(answer),
+            Ok(answer) => return Ok(Some(answer)),
             Err(RpcError::Timeout | RpcError::Reset(_) | RpcError::Unreachable(_)) => {}
             Err(RpcError::Handler(message)) if message.starts_with("retry") => {}
+            Err(RpcError::Handler(message)) if message.starts_with("lost") => return Ok(None),
             Err(err) => return Err(format!("{request:?}: {err}")),
         }
         time::sleep(RETRY_PAUSE).await;
@@ -311,9 +365,10 @@ async fn client(me: u64, name: &'static str, ledger: Rc<RefCell<Ledger>>) -> Res
         let delta = if rng.random_bool(0.5) { amount } else { -amount };
         let request = Apply { client: me, seq, account, delta };
         match call(&banks[shard_of(account)], request).await? {
-            Outcome::Done { .. } => *ledger.borrow_mut().acknowledged.entry(account).or_default() += delta,
-            Outcome::Insufficient { balance } if balance + delta < 0 => {}
-            Outcome::Insufficient { balance } => {
+            None => {} // not acknowledged: the shard lost data and refuses everything
+            Some(Outcome::Done { .. }) => *ledger.borrow_mut().acknowledged.entry(account).or_default() += delta,
+            Some(Outcome::Insufficient { balance }) if balance + delta < 0 => {}
+            Some(Outcome::Insufficient { balance }) => {
                 return Err(format!("{name}: {delta} refused on account {account} with balance {balance}"));
             }
         }
@@ -323,9 +378,12 @@ async fn client(me: u64, name: &'static str, ledger: Rc<RefCell<Ledger>>) -> Res
     if ledger.borrow().done < CLIENTS.len() {
         return Ok(());
     }
-    // The last client audits every account against what the clients were told.
+    // The last client audits every account against what the clients were told, but those of a
+    // shard that says it lost data.
     for account in 0..ACCOUNTS {
-        let balance = call(&banks[shard_of(account)], Balance { account }).await?;
+        let Some(balance) = call(&banks[shard_of(account)], Balance { account }).await? else {
+            continue;
+        };
         let expected = INITIAL + ledger.borrow().acknowledged.get(&account).copied().unwrap_or(0);
         if balance != expected {
             return Err(format!(

@@ -11,6 +11,8 @@
 // The modules' `WITNESS` plans are for the tests and the benchmark, not used here.
 #![allow(dead_code)]
 
+#[path = "../../../benches/classes/bank_sessions.rs"]
+mod bank_sessions;
 #[path = "../../../benches/classes/leasekv.rs"]
 mod leasekv;
 #[path = "../../../benches/classes/ledger.rs"]
@@ -41,6 +43,6 @@ macro_rules! variants {
 }
 
 fn main() -> ExitCode {
-    let scenarios = variants!(rackstore, leasekv, ledger, pbview, reconfig);
+    let scenarios = variants!(rackstore, leasekv, ledger, pbview, reconfig, bank_sessions);
     explore::main("classes", &scenarios)
 }
