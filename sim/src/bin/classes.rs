@@ -13,16 +13,24 @@
 
 #[path = "../../../benches/classes/bank_sessions.rs"]
 mod bank_sessions;
+#[path = "../../../benches/classes/branch_2pc.rs"]
+mod branch_2pc;
 #[path = "../../../benches/classes/leasekv.rs"]
 mod leasekv;
 #[path = "../../../benches/classes/ledger.rs"]
 mod ledger;
+#[path = "../../../benches/classes/log_shipping.rs"]
+mod log_shipping;
+#[path = "../../../benches/classes/paxos_slots.rs"]
+mod paxos_slots;
 #[path = "../../../benches/classes/pbview.rs"]
 mod pbview;
 #[path = "../../../benches/classes/rackstore.rs"]
 mod rackstore;
 #[path = "../../../benches/classes/reconfig.rs"]
 mod reconfig;
+#[path = "../../../benches/classes/view_primary.rs"]
+mod view_primary;
 
 use std::process::ExitCode;
 
@@ -43,6 +51,17 @@ macro_rules! variants {
 }
 
 fn main() -> ExitCode {
-    let scenarios = variants!(rackstore, leasekv, ledger, pbview, reconfig, bank_sessions);
+    let scenarios = variants!(
+        rackstore,
+        leasekv,
+        ledger,
+        pbview,
+        reconfig,
+        paxos_slots,
+        view_primary,
+        bank_sessions,
+        branch_2pc,
+        log_shipping
+    );
     explore::main("classes", &scenarios)
 }
