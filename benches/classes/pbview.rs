@@ -11,10 +11,15 @@
 //! transfer), and serves nothing until the backup has it; then it handles one client request
 //! at a time, forwarding every write, and checking every read, with the backup, which refuses
 //! a request from any view but its own. A deposed primary therefore cannot answer: its
-//! backup has moved on. Clients ask the view service for the primary and retry on a wrong
-//! answer or after 150 ms; requests carry session numbers so a retried write is applied once.
-//! This is the design of MIT 6.824's primary-backup lab. Replicas and the view service keep
-//! their state on disk (the `Rc` each factory captures).
+//! backup has moved on. The primary sends its state every tick until the backup confirms it,
+//! and again after a restart, so an older copy can arrive after writes were forwarded: what a
+//! primary sends its backup carries its view and how many times it has started (counted on
+//! its disk), and the backup installs only a transfer newer than the one it holds, and takes
+//! writes and read checks only from the primary whose transfer it holds. Clients ask the
+//! view service for the primary and retry on a wrong answer or after 150 ms; requests carry
+//! session numbers so a retried write is applied once. This is the design of MIT 6.824's
+//! primary-backup lab. Replicas and the view service keep their state on disk (the `Rc` each
+//! factory captures).
 //!
 //! **Bug class:** stale reads after failover. **Planted bug** (`fixed == false`, in
 //! [`ready_to_ack`]): the primary acknowledges a new view as soon as it learns it, and copies
@@ -247,6 +252,11 @@ struct ReplicaDisk {
     data: BTreeMap<u64, u64>,
     /// Each client's last applied write.
     sessions: BTreeMap<u64, u64>,
+    /// How many times this replica has started: as primary, it tags what it sends its backup
+    /// with this, since one view's primary can restart and transfer its state again.
+    starts: u64,
+    /// As backup: the view and the primary's start of the state transfer installed last.
+    installed: (u64, u64),
 }
 
 impl ReplicaDisk {
@@ -258,15 +268,16 @@ impl ReplicaDisk {
         }
     }
 
-    /// A state transfer's words: the view, how many keys, the keys and values, the sessions.
+    /// A state transfer's words: the view, our start, how many keys, the keys and values, the
+    /// sessions.
     fn transfer(&self, view: u64) -> Vec<u64> {
-        let mut words = vec![view, self.data.len() as u64];
+        let mut words = vec![view, self.starts, self.data.len() as u64];
         words.extend(self.data.iter().flat_map(|(k, v)| [*k, *v]));
         words.extend(self.sessions.iter().flat_map(|(c, s)| [*c, *s]));
         words
     }
 
-    /// Replace the state with a transfer's (its words after the view).
+    /// Replace the state with a transfer's (its words after the view and the start).
     fn install(&mut self, words: &[u64]) {
         let keys = (words[0] as usize * 2).min(words.len() - 1);
         let (data, sessions) = words[1..].split_at(keys);
@@ -304,6 +315,7 @@ async fn replica(me: u64, disk: Rc<RefCell<ReplicaDisk>>, fixed: bool) -> io::Re
     let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
     let vs = SocketAddr::new(seedsim::net::lookup("vs").expect("the view service"), PORT);
     let replicas = REPLICAS.iter().map(|name| seedsim::net::lookup(name).expect("a replica")).collect();
+    disk.borrow_mut().starts += 1;
     let transferred = disk.borrow().view.backup == NONE;
     let mut replica =
         Replica { me, socket, vs, replicas, disk, fixed, transferred, queue: VecDeque::new(), running: None };
@@ -333,6 +345,11 @@ impl Replica {
         self.view().primary == self.me
     }
 
+    /// How many times we have started: what we tag messages to our backup with.
+    fn starts(&self) -> u64 {
+        self.disk.borrow().starts
+    }
+
     async fn to_replica(&self, index: u64, tag: u8, words: &[u64]) -> io::Result<()> {
         self.socket.send_to(&encode(tag, words), SocketAddr::new(self.replicas[index as usize], PORT)).await?;
         Ok(())
@@ -359,11 +376,12 @@ impl Replica {
         }
         *resend = time::sleep(RESEND);
         let request = *request;
+        let starts = self.starts();
         if request.put {
-            self.to_replica(view.backup, FORWARD, &[view.num, request.client, request.seq, request.key, request.value])
-                .await
+            let words = [view.num, starts, request.client, request.seq, request.key, request.value];
+            self.to_replica(view.backup, FORWARD, &words).await
         } else {
-            self.to_replica(view.backup, CHECK, &[view.num, request.client, request.seq]).await
+            self.to_replica(view.backup, CHECK, &[view.num, starts, request.client, request.seq]).await
         }
     }
 
@@ -415,7 +433,7 @@ impl Replica {
         self.pump().await
     }
 
-    /// As backup: whether a request from the primary of view `num` is for our view.
+    /// As backup: whether a message from the primary of view `num` is for our view.
     async fn is_our_primary(&mut self, num: u64, from: SocketAddr) -> io::Result<bool> {
         let view = self.view();
         if num == view.num && view.backup == self.me {
@@ -427,28 +445,46 @@ impl Replica {
         Ok(false)
     }
 
+    /// As backup: whether the state we hold is the one the primary of view `num`, in its
+    /// start `starts`, transferred to us.
+    fn installed(&self, num: u64, starts: u64) -> bool {
+        self.disk.borrow().installed == (num, starts)
+    }
+
     async fn handle(&mut self, tag: u8, w: &[u64], from: SocketAddr) -> io::Result<()> {
         let view = self.view();
+        // What a primary sends its backup, and the answers, start with its view and its start.
+        let ours = [view.num, self.starts()];
         match tag {
             VIEW if w.len() == 3 => self.adopt(View { num: w[0], primary: w[1], backup: w[2] }).await,
-            TRANSFER if w.len() >= 2 && self.is_our_primary(w[0], from).await? => {
-                self.disk.borrow_mut().install(&w[1..]);
-                self.socket.send_to(&encode(TRANSFER_OK, &[w[0]]), from).await.map(drop)
+            TRANSFER if w.len() >= 3 && self.is_our_primary(w[0], from).await? => {
+                // Only a newer transfer replaces the state. The primary sends one every tick
+                // until one is confirmed, and again after a restart: an older one arriving late
+                // (delayed, duplicated) would undo the writes forwarded since.
+                if (w[0], w[1]) > self.disk.borrow().installed {
+                    let mut disk = self.disk.borrow_mut();
+                    disk.install(&w[2..]);
+                    disk.installed = (w[0], w[1]);
+                }
+                if !self.installed(w[0], w[1]) {
+                    return Ok(());
+                }
+                self.socket.send_to(&encode(TRANSFER_OK, &w[..2]), from).await.map(drop)
             }
-            TRANSFER_OK if w.len() == 1 && w[0] == view.num && self.is_primary() => {
+            TRANSFER_OK if w == ours && self.is_primary() => {
                 self.transferred = true;
                 self.pump().await
             }
-            FORWARD if w.len() == 5 && self.is_our_primary(w[0], from).await? => {
-                self.disk.borrow_mut().apply(w[1], w[2], w[3], w[4]);
-                self.socket.send_to(&encode(FORWARD_OK, &[w[0], w[1], w[2]]), from).await.map(drop)
+            FORWARD if w.len() == 6 && self.is_our_primary(w[0], from).await? && self.installed(w[0], w[1]) => {
+                self.disk.borrow_mut().apply(w[2], w[3], w[4], w[5]);
+                self.socket.send_to(&encode(FORWARD_OK, &w[..4]), from).await.map(drop)
             }
-            CHECK if w.len() == 3 && self.is_our_primary(w[0], from).await? => {
+            CHECK if w.len() == 4 && self.is_our_primary(w[0], from).await? && self.installed(w[0], w[1]) => {
                 self.socket.send_to(&encode(CHECK_OK, w), from).await.map(drop)
             }
-            FORWARD_OK | CHECK_OK if w.len() == 3 && w[0] == view.num => {
+            FORWARD_OK | CHECK_OK if w.len() == 4 && w.starts_with(&ours) => {
                 let Some((request, _)) = self.running else { return Ok(()) };
-                if request.client != w[1] || request.seq != w[2] || request.put != (tag == FORWARD_OK) {
+                if request.client != w[2] || request.seq != w[3] || request.put != (tag == FORWARD_OK) {
                     return Ok(());
                 }
                 self.running = None;

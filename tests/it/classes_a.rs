@@ -17,7 +17,7 @@ mod rackstore;
 #[path = "../../benches/classes/reconfig.rs"]
 mod reconfig;
 
-use seedsim::fault::{FaultPlan, Profile};
+use seedsim::fault::{FaultPlan, Profile, Usage};
 use seedsim::{Builder, Cause, Error, Failure, Runner, Seed, Sim};
 
 type Scenario = fn(&mut Sim, bool) -> Result<(), Error>;
@@ -100,6 +100,44 @@ fn pbview_promotes_an_empty_backup_only_when_views_are_acknowledged_early() {
     let failure = buggy_under_witness(pbview::builder, pbview::scenario, pbview::WITNESS, 1);
     assert!(client_error(&failure).starts_with("not linearizable"), "{failure}");
     fixed_passes("pbview", pbview::builder, pbview::scenario, pbview::WITNESS);
+}
+
+/// Found by the default faults (seed index 6663 of the bug-class benchmark's fixed sweep):
+/// the fixed pbview read a value overwritten 0.7 s earlier. The primary, restarted, sent its
+/// state transfer every tick; one copy was held back (a latency spike, then a reorder window),
+/// a later copy was confirmed, a write was forwarded, and then the held-back copy arrived and
+/// the backup installed it, losing the write; the primary then went away and the backup was
+/// promoted. The plan below (a restart, one reorder window, a crash) failed 5 of these 20
+/// seeds before the backup installed only a newer transfer.
+#[test]
+fn pbview_seed_0xc8a8d1907934c596_a_late_state_transfer_does_not_undo_forwarded_writes() {
+    let seed = Seed(0xc8a8_d190_7934_c596);
+    let world = |seed| {
+        let mut sim = pbview::builder().seed(seed).build()?;
+        pbview::scenario(&mut sim, true)?;
+        Ok(sim)
+    };
+    let usage = Usage::probe(world).unwrap();
+    let mut sim = world(seed).unwrap();
+    sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage), seed)).unwrap();
+    if let Some(failure) = sim.run().into_failure() {
+        panic!("the fixed pbview failed under the default faults:\n{failure}");
+    }
+    let plan: FaultPlan = "
+        2s     bounce p1 100ms
+        2050ms reorder 1/1 500ms 100ms
+        2800ms crash p1
+        10s    recover
+    "
+    .parse()
+    .unwrap();
+    for seed in 1..=20 {
+        let mut sim = world(Seed(seed)).unwrap();
+        sim.faults(plan.clone()).unwrap();
+        if let Some(failure) = sim.run().into_failure() {
+            panic!("the fixed pbview lost a forwarded write to a late state transfer:\n{failure}");
+        }
+    }
 }
 
 /// Membership change: jumping between voting sets that share one server lets two
