@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::check::Coverage;
 use crate::fault::FaultPlan;
+use crate::feedback::Feedback;
 use crate::net::NetStats;
 use crate::seed::Seed;
 use crate::task::TaskId;
@@ -51,6 +52,23 @@ impl Outcome {
         match self {
             Outcome::Passed(summary) => &summary.coverage,
             Outcome::Failed(failure) => &failure.coverage,
+        }
+    }
+
+    /// The behaviour features the run reached (empty unless
+    /// [`Builder::feedback`](crate::Builder::feedback) was on).
+    pub fn feedback(&self) -> &Feedback {
+        match self {
+            Outcome::Passed(summary) => &summary.feedback,
+            Outcome::Failed(failure) => &failure.feedback,
+        }
+    }
+
+    /// The faults the run had installed (plans and nemeses), merged.
+    pub fn faults(&self) -> &FaultPlan {
+        match self {
+            Outcome::Passed(summary) => &summary.faults,
+            Outcome::Failed(failure) => &failure.faults,
         }
     }
 
@@ -121,6 +139,9 @@ pub struct Summary {
     pub faults: FaultPlan,
     /// What the assertions and `buggify!` sites did.
     pub coverage: Coverage,
+    /// The behaviour features the run reached (empty unless
+    /// [`Builder::feedback`](crate::Builder::feedback) was on).
+    pub feedback: Feedback,
 }
 
 /// A failed run, with everything needed to understand and replay it.
@@ -150,6 +171,9 @@ pub struct Failure {
     pub faults: FaultPlan,
     /// What the assertions and `buggify!` sites did up to the failure.
     pub coverage: Coverage,
+    /// The behaviour features the run reached up to the failure (empty unless
+    /// [`Builder::feedback`](crate::Builder::feedback) was on).
+    pub feedback: Feedback,
 }
 
 /// What went wrong in a failed run.
