@@ -189,6 +189,8 @@ pub struct Guide {
     shard_count: u64,
     fresh_next: u64,
     handed: u64,
+    /// False for a guide that only hands out fresh trials (a baseline that measures coverage).
+    mutate: bool,
     /// Features some trial reached: a bitmap of `Feedback::SPACE` bits.
     seen: Vec<u64>,
     stats: Stats,
@@ -218,6 +220,7 @@ impl Guide {
             shard_count: 1,
             fresh_next: 0,
             handed: 0,
+            mutate: true,
             seen: vec![0; (Feedback::SPACE / 64) as usize],
             stats: Stats::default(),
             corpus: Vec::new(),
@@ -240,6 +243,13 @@ impl Guide {
         self
     }
 
+    /// Hand out fresh trials only: plain exploration, as without a guide, with its coverage
+    /// measured the same way (a baseline for comparisons).
+    pub fn fresh_only(mut self) -> Guide {
+        self.mutate = false;
+        self
+    }
+
     /// The next trial to run.
     pub fn next(&mut self) -> Trial {
         let number = self.handed;
@@ -248,7 +258,7 @@ impl Guide {
             let (fresh, mutant) = (self.fresh_arm.rate(), self.mutant_arm.rate());
             (fresh * 1024 / (fresh + mutant)).clamp(256, 768) as u32
         };
-        if self.corpus.is_empty() || self.rng.chance(Ratio::new(fresh_share, 1024).expect("at most one")) {
+        if !self.mutate || self.corpus.is_empty() || self.rng.chance(Ratio::new(fresh_share, 1024).expect("at most one")) {
             let seed = self.start.nth(self.shard_index + self.fresh_next * self.shard_count);
             self.fresh_next += 1;
             return Trial { number, seed, plan: None, origin: Origin::Fresh };

@@ -403,11 +403,6 @@ pub enum DiskFaultKind {
 }
 
 impl EventKind {
-    /// The kind's tag: the first word folded into the hash.
-    pub(crate) fn tag(&self) -> u64 {
-        self.words()[0]
-    }
-
     /// The words folded into the hash: a tag and the fields.
     fn words(&self) -> [u64; 4] {
         use EventKind::*;

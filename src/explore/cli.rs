@@ -167,6 +167,9 @@ fn clap(target: &'static str) -> Clap {
                         .help("write one JSON line per failure and a summary line"),
                 )
                 .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar"))
+                .arg(Arg::new("guided").long("guided").action(ArgAction::SetTrue).help(
+                    "keep the runs that reached new behaviour and mutate their fault plans, besides fresh seeds",
+                ))
                 .arg(Arg::new("isolate").long("isolate").action(ArgAction::SetTrue).help(
                     "run every seed in a process of its own, so state left over in one run cannot touch the next",
                 ))
@@ -317,6 +320,12 @@ where
                     fail(target, format!("--shard {text:?}: expected K/N with 0 <= K < N, e.g. 3/16"))
                 })?,
             };
+            if sub.get_flag("guided") && sub.get_flag("isolate") {
+                return Err(fail(
+                    target,
+                    "--guided and --isolate: choose one (a guided run needs its feedback, which an isolated child does not send)",
+                ));
+            }
             let jobs = sub
                 .get_one::<u16>("jobs")
                 .map(|&jobs| usize::from(jobs))
@@ -334,6 +343,7 @@ where
                 corpus: sub.get_one::<PathBuf>("corpus").cloned(),
                 progress: !sub.get_flag("quiet"),
                 isolate: sub.get_flag("isolate"),
+                guided: sub.get_flag("guided"),
             }))
         }
         "check-determinism" => Ok(Command::CheckDeterminism {
@@ -358,6 +368,16 @@ fn parse_shard(text: &str) -> Option<Shard> {
 fn random_seed() -> Seed {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     Seed(crate::seed::splitmix64(nanos ^ u64::from(std::process::id())))
+}
+
+/// The command line that replays `seed` of this target with a plan file.
+pub(crate) fn replay_seed_plan_line(target: &str, scenario: &Scenario, seed: Seed, plan: &std::path::Path) -> String {
+    format!(
+        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --seed {seed} --plan {}",
+        scenario.name,
+        size_flag(scenario),
+        plan.display()
+    )
 }
 
 /// The command line that replays a seed of this target with a plan file.
