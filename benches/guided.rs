@@ -20,6 +20,8 @@
 #[path = "support/quick.rs"]
 mod quick;
 
+#[path = "guided/combo.rs"]
+mod combo;
 #[path = "../examples/election/system.rs"]
 mod election;
 #[allow(dead_code)]
@@ -34,6 +36,8 @@ mod twopc;
 #[path = "../examples/walkv/system.rs"]
 mod walkv;
 
+use std::time::Duration;
+
 use seedsim::fault::{FaultPlan, Profile};
 use seedsim::guide::Guide;
 use seedsim::{Builder, Error, Seed, Sim};
@@ -44,7 +48,7 @@ struct Protocol {
     scenario: fn(&mut Sim, bool) -> Result<(), Error>,
 }
 
-const PROTOCOLS: [Protocol; 6] = [
+const PROTOCOLS: [Protocol; 7] = [
     Protocol { name: "election", builder: election::builder, scenario: election::scenario },
     Protocol { name: "replog", builder: replog::builder, scenario: replog::scenario },
     Protocol { name: "lock", builder: lock::builder, scenario: lock::scenario },
@@ -55,6 +59,7 @@ const PROTOCOLS: [Protocol; 6] = [
         builder: kv::builder,
         scenario: |sim, fixed| kv::scenario(sim, if fixed { kv::Variant::Fixed } else { kv::Variant::Buggy }),
     },
+    Protocol { name: "combo", builder: combo::builder, scenario: combo::scenario },
 ];
 
 /// What one trial of one mode found in its budget of runs.
@@ -65,13 +70,20 @@ struct Found {
     features: u64,
 }
 
-fn trial(protocol: &Protocol, guided: bool, start: Seed, runs: u64) -> Found {
+/// The fault modes guided exploration is measured over: swarm profiles drawn from a base.
+const BASES: [(&str, fn() -> Profile); 2] = [
+    ("swarm", Profile::chaos),
+    // Four times fewer faults per run: a bug then needs the right few, not one of many.
+    ("sparse", || Profile::chaos().interval(Duration::from_millis(400), Duration::from_secs(4))),
+];
+
+fn trial(protocol: &Protocol, base: fn() -> Profile, guided: bool, start: Seed, runs: u64) -> Found {
     let build = |seed: Seed, plan: Option<&FaultPlan>| -> Result<Sim, Error> {
         let mut sim = (protocol.builder)().seed(seed).feedback(true).build()?;
         (protocol.scenario)(&mut sim, false)?;
         match plan {
             Some(plan) => sim.faults(plan.clone())?,
-            None => drop(sim.nemesis(Profile::swarm(Profile::chaos(), seed))?),
+            None => drop(sim.nemesis(Profile::swarm(base(), seed))?),
         }
         Ok(sim)
     };
@@ -82,6 +94,9 @@ fn trial(protocol: &Protocol, guided: bool, start: Seed, runs: u64) -> Found {
         if !outcome.is_passed() {
             found.failures += 1;
             found.first.get_or_insert(run);
+            if std::env::var("G_FIRST_ONLY").is_ok() {
+                break;
+            }
         }
     }
     found.features = guide.stats().features;
@@ -96,41 +111,67 @@ fn median(mut values: Vec<u64>) -> u64 {
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
     let (trials, runs) = if quick::quick() { (3, 200) } else { (15, 1_000) };
-    println!("seedsim guided exploration benchmark: medians over {trials} trials of {runs} runs each");
+    let trials: u64 = std::env::var("G_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(trials);
+    let runs: u64 = std::env::var("G_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(runs);
+    println!("seedsim guided exploration benchmark: {trials} trials of {runs} runs each per cell");
     println!(
-        "{:<9} {:>14} {:>14} {:>10} {:>10} {:>10} {:>10} {:>8}",
-        "protocol", "first: swarm", "first: guided", "fails: sw", "fails: gd", "feat: sw", "feat: gd", "seconds"
+        "{:<9} {:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "protocol",
+        "faults",
+        "first sw",
+        "first gd",
+        "mean sw",
+        "mean gd",
+        "fails sw",
+        "fails gd",
+        "feat sw",
+        "feat gd",
+        "seconds"
     );
     let mut markdown = vec![
-        "| protocol | runs to first failure, swarm | guided | failures in budget, swarm | guided | features, swarm | guided |"
+        "| protocol | faults | runs to first failure (median), fresh | guided | (mean), fresh | guided | failures, fresh | guided | features, fresh | guided |"
             .to_owned(),
-        "|---|---:|---:|---:|---:|---:|---:|".to_owned(),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|".to_owned(),
     ];
     for protocol in &PROTOCOLS {
         if !filters.is_empty() && !filters.iter().any(|f| protocol.name == f.as_str()) {
             continue;
         }
-        let started = std::time::Instant::now();
-        let mut cells: Vec<String> = Vec::new();
-        let (mut fails, mut features) = (Vec::new(), Vec::new());
-        for guided in [false, true] {
-            let found: Vec<Found> =
-                (0..trials).map(|t| trial(protocol, guided, Seed(0x6d1d_0000 + t), runs)).collect();
-            // A trial that found nothing counts as past the budget; the median says `>N` then.
-            let first = median(found.iter().map(|f| f.first.unwrap_or(u64::MAX)).collect());
-            cells.push(if first == u64::MAX { format!(">{runs}") } else { first.to_string() });
-            fails.push(median(found.iter().map(|f| f.failures).collect()));
-            features.push(median(found.iter().map(|f| f.features).collect()));
+        for (base_name, base) in BASES {
+            let started = std::time::Instant::now();
+            let (mut first, mut mean, mut fails, mut features) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for guided in [false, true] {
+                let found: Vec<Found> =
+                    (0..trials).map(|t| trial(protocol, base, guided, Seed(0x6d1d_0000 + t), runs)).collect();
+                // A trial that found nothing counts as past the budget; the median says `>N` then.
+                let median_first = median(found.iter().map(|f| f.first.unwrap_or(u64::MAX)).collect());
+                first.push(if median_first == u64::MAX { format!(">{runs}") } else { median_first.to_string() });
+                // The mean counts a trial that found nothing as the whole budget: a lower bound.
+                let sum: u64 = found.iter().map(|f| f.first.unwrap_or(runs)).sum();
+                mean.push(format!("{:.1}", sum as f64 / trials as f64));
+                fails.push(median(found.iter().map(|f| f.failures).collect()));
+                features.push(median(found.iter().map(|f| f.features).collect()));
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{:<9} {:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8.1}",
+                protocol.name,
+                base_name,
+                first[0],
+                first[1],
+                mean[0],
+                mean[1],
+                fails[0],
+                fails[1],
+                features[0],
+                features[1],
+                seconds
+            );
+            markdown.push(format!(
+                "| `{}` | {base_name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                protocol.name, first[0], first[1], mean[0], mean[1], fails[0], fails[1], features[0], features[1]
+            ));
         }
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "{:<9} {:>14} {:>14} {:>10} {:>10} {:>10} {:>10} {:>8.1}",
-            protocol.name, cells[0], cells[1], fails[0], fails[1], features[0], features[1], seconds
-        );
-        markdown.push(format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} |",
-            protocol.name, cells[0], cells[1], fails[0], fails[1], features[0], features[1]
-        ));
     }
     println!("\n{}", markdown.join("\n"));
 }

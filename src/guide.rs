@@ -42,6 +42,11 @@ const STACK_MAX: u64 = 3;
 /// Trials after which the fresh-or-mutant statistics are halved, so they follow the recent past.
 const WINDOW: u64 = 256;
 
+// TUNING KNOBS (temporary)
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// One run to make: a seed, and the plan to run it with (or `None`: the fault mode's own plan
 /// for the seed).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +97,8 @@ pub struct Entry {
     pub found_at: u64,
     /// How many times it was picked for mutation.
     pub picks: u64,
+    /// Its features (the passing runs that reached each are counted in `Guide::hits`).
+    reached: Vec<u32>,
 }
 
 /// Trials and their productive share, for one kind of trial.
@@ -102,9 +109,9 @@ struct Arm {
 }
 
 impl Arm {
-    fn add(&mut self, productive: bool) {
+    fn add(&mut self, new: usize) {
         self.trials += 1;
-        self.productive += u64::from(productive);
+        self.productive += if knob("G_ARM_COUNT", 1) == 1 { new as u64 } else { u64::from(new > 0) };
         if self.trials >= WINDOW {
             self.trials /= 2;
             self.productive /= 2;
@@ -193,6 +200,8 @@ pub struct Guide {
     mutate: bool,
     /// Features some trial reached: a bitmap of `Feedback::SPACE` bits.
     seen: Vec<u64>,
+    /// How many passing trials reached each feature (saturating).
+    hits: Vec<u16>,
     stats: Stats,
     corpus: Vec<Entry>,
     donors: VecDeque<FaultPlan>,
@@ -222,6 +231,7 @@ impl Guide {
             handed: 0,
             mutate: true,
             seen: vec![0; (Feedback::SPACE / 64) as usize],
+            hits: vec![0; Feedback::SPACE as usize],
             stats: Stats::default(),
             corpus: Vec::new(),
             donors: VecDeque::new(),
@@ -256,9 +266,23 @@ impl Guide {
         self.handed += 1;
         let fresh_share = {
             let (fresh, mutant) = (self.fresh_arm.rate(), self.mutant_arm.rate());
-            (fresh * 1024 / (fresh + mutant)).clamp(256, 768) as u32
+            let floor = if knob("G_SCHED", 0) == 1 {
+                match self.handed {
+                    0..=128 => 768,
+                    129..=512 => 512,
+                    _ => knob("G_FRESH_MIN", 256),
+                }
+            } else {
+                knob("G_FRESH_MIN", 256)
+            };
+            (fresh * 1024 / (fresh + mutant)).clamp(floor, knob("G_FRESH_MAX", 768).max(floor)) as u32
         };
-        if !self.mutate || self.corpus.is_empty() || self.rng.chance(Ratio::new(fresh_share, 1024).expect("at most one")) {
+        let warm = self.handed <= knob("G_WARMUP", 32);
+        if !self.mutate
+            || warm
+            || self.corpus.is_empty()
+            || self.rng.chance(Ratio::new(fresh_share, 1024).expect("at most one"))
+        {
             let seed = self.start.nth(self.shard_index + self.fresh_next * self.shard_count);
             self.fresh_next += 1;
             return Trial { number, seed, plan: None, origin: Origin::Fresh };
@@ -268,15 +292,18 @@ impl Guide {
         let (parent, parent_seed) = (self.corpus[index].id, self.corpus[index].seed);
         let mut plan = self.corpus[index].plan.clone();
         let mut mutations = Vec::new();
-        for _ in 0..self.rng.between(1, STACK_MAX) {
+        for _ in 0..self.rng.between(1, knob("G_STACK", STACK_MAX)) {
             let donor = self.donor();
             if let Some((child, mutation)) = self.mutator.mutate(&plan, donor.as_ref()) {
                 plan = child;
                 mutations.push(mutation);
             }
         }
-        let seed =
-            if self.rng.chance(Ratio::new(1, 2).expect("valid")) { parent_seed } else { Seed(self.rng.next_u64()) };
+        let seed = if self.rng.chance(Ratio::new(knob("G_PARENT_SEED", 512) as u32, 1024).expect("valid")) {
+            parent_seed
+        } else {
+            Seed(self.rng.next_u64())
+        };
         Trial { number, seed, plan: Some(plan), origin: Origin::Mutant { parent, mutations } }
     }
 
@@ -285,7 +312,10 @@ impl Guide {
     pub fn observe(&mut self, trial: &Trial, outcome: &Outcome) -> usize {
         let feedback = outcome.feedback();
         let mut new = 0;
-        for &feature in feedback.features() {
+        let failed = !outcome.is_passed() && knob("G_FAILS", 0) == 0;
+        for &feature in feedback.features().iter().filter(|_| !failed) {
+            let hits = &mut self.hits[feature as usize];
+            *hits = hits.saturating_add(1);
             let (word, bit) = ((feature / 64) as usize, feature % 64);
             if self.seen[word] & (1 << bit) == 0 {
                 self.seen[word] |= 1 << bit;
@@ -297,14 +327,14 @@ impl Guide {
         let fresh = trial.origin == Origin::Fresh;
         if fresh {
             self.stats.fresh += 1;
-            self.fresh_arm.add(new > 0);
+            self.fresh_arm.add(new);
             if self.donors.len() == DONORS_MAX {
                 self.donors.pop_front();
             }
             self.donors.push_back(outcome.faults().clone());
         } else {
             self.stats.mutants += 1;
-            self.mutant_arm.add(new > 0);
+            self.mutant_arm.add(new);
         }
         if new > 0 {
             self.stats.productive += 1;
@@ -319,6 +349,7 @@ impl Guide {
                 new,
                 found_at: self.stats.trials,
                 picks: 0,
+                reached: feedback.features().to_vec(),
             });
         }
         self.stats.corpus = self.corpus.len();
@@ -377,10 +408,18 @@ impl Guide {
     /// picked entries weigh more.
     fn pick(&mut self) -> usize {
         let trials = self.stats.trials;
+        let rarity_mode = knob("G_ENERGY", 1) == 1;
+        let hits = &self.hits;
         let weights: Vec<u64> = self
             .corpus
             .iter()
             .map(|entry| {
+                if rarity_mode {
+                    // The rarest feature it holds: how many passing runs reached it.
+                    let rarest = entry.reached.iter().map(|&f| u64::from(hits[f as usize])).min().unwrap_or(1).max(1);
+                    let small = 64 / (8 + entry.plan.len() as u64).min(64);
+                    return ((1 << 16) / rarest * small.max(1) / (4 + entry.picks.min(60))).max(1);
+                }
                 let gain = 1 + u64::from((entry.new as u64).ilog2() + 1);
                 let small = 64 / (8 + entry.plan.len() as u64).min(64);
                 let recent = if trials - entry.found_at < (trials / 8).max(32) { 2 } else { 1 };

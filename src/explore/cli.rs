@@ -167,9 +167,11 @@ fn clap(target: &'static str) -> Clap {
                         .help("write one JSON line per failure and a summary line"),
                 )
                 .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar"))
-                .arg(Arg::new("guided").long("guided").action(ArgAction::SetTrue).help(
-                    "keep the runs that reached new behaviour and mutate their fault plans, besides fresh seeds",
-                ))
+                .arg(
+                    Arg::new("guided").long("guided").action(ArgAction::SetTrue).help(
+                        "keep the runs that reached new behaviour and mutate their fault plans, besides fresh seeds",
+                    ),
+                )
                 .arg(Arg::new("isolate").long("isolate").action(ArgAction::SetTrue).help(
                     "run every seed in a process of its own, so state left over in one run cannot touch the next",
                 ))

@@ -177,7 +177,9 @@ fn run_trial(plan: &Plan, guide: &Mutex<Guide>, trial: &Trial, replay: &str) -> 
         Outcome::Failed(mut failure) => {
             if trial.plan.is_some() {
                 match write_plan(plan, &failure) {
-                    Ok(path) => failure.replay = replay_seed_plan_line(plan.target, &plan.scenario, failure.seed, &path),
+                    Ok(path) => {
+                        failure.replay = replay_seed_plan_line(plan.target, &plan.scenario, failure.seed, &path)
+                    }
                     Err(message) => return Report::Error(message),
                 }
             }
