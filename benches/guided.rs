@@ -1,13 +1,17 @@
-//! Guided exploration against plain swarm exploration, on the planted-bug examples: for each
-//! buggy variant and each mode, the median over trials (different start seeds) of the runs
-//! until the first failure, of the failures found in a budget of runs, and of the behaviour
-//! features covered by then.
+//! Guided exploration against plain swarm exploration, on the planted-bug examples and one
+//! synthetic bug that needs two faults at once (`guided/combo.rs`): for each buggy variant,
+//! each fault base and each mode, the median and mean over trials (different start seeds) of
+//! the runs until the first failure, and the behaviour features covered in a budget of runs.
 //!
 //! ```text
-//! cargo bench --bench guided                       # 15 trials of 1,000 runs per cell
-//! SEEDSIM_BENCH_QUICK=1 cargo bench --bench guided  # 3 trials of 200 runs: a smoke run
-//! cargo bench --bench guided -- walkv kv           # only the protocols named
+//! cargo bench --bench guided                       # 31 trials (cap 4,000 runs); coverage in 500 runs
+//! SEEDSIM_BENCH_QUICK=1 cargo bench --bench guided  # 5 trials; coverage in 100 runs: a smoke run
+//! cargo bench --bench guided -- walkv combo        # only the protocols named
 //! ```
+//!
+//! Two fault bases: `swarm` is `explore`'s default (a swarm profile drawn from `chaos` per
+//! seed); `sparse` draws from a `chaos` with four times fewer faults per run, where a bug
+//! needs the right few faults rather than one of many, as in a system that tolerates most.
 //!
 //! Both modes run through a [`Guide`] with feedback on, so their coverage is measured the
 //! same way: `swarm` is a guide that hands out fresh trials only (the seeds, and so the runs,
@@ -62,14 +66,6 @@ const PROTOCOLS: [Protocol; 7] = [
     Protocol { name: "combo", builder: combo::builder, scenario: combo::scenario },
 ];
 
-/// What one trial of one mode found in its budget of runs.
-struct Found {
-    /// Runs until the first failure (1 if the first run failed), if any failed.
-    first: Option<u64>,
-    failures: u64,
-    features: u64,
-}
-
 /// The fault modes guided exploration is measured over: swarm profiles drawn from a base.
 const BASES: [(&str, fn() -> Profile); 2] = [
     ("swarm", Profile::chaos),
@@ -77,30 +73,32 @@ const BASES: [(&str, fn() -> Profile); 2] = [
     ("sparse", || Profile::chaos().interval(Duration::from_millis(400), Duration::from_secs(4))),
 ];
 
-fn trial(protocol: &Protocol, base: fn() -> Profile, guided: bool, start: Seed, runs: u64) -> Found {
-    let build = |seed: Seed, plan: Option<&FaultPlan>| -> Result<Sim, Error> {
-        let mut sim = (protocol.builder)().seed(seed).feedback(true).build()?;
-        (protocol.scenario)(&mut sim, false)?;
-        match plan {
-            Some(plan) => sim.faults(plan.clone())?,
-            None => drop(sim.nemesis(Profile::swarm(base(), seed))?),
-        }
-        Ok(sim)
-    };
+/// Runs until the first failure from `start` (1 if the first run fails), within `cap`.
+fn trial(protocol: &Protocol, base: fn() -> Profile, guided: bool, start: Seed, cap: u64) -> Option<u64> {
     let mut guide = if guided { Guide::new(start) } else { Guide::new(start).fresh_only() };
-    let mut found = Found { first: None, failures: 0, features: 0 };
-    for run in 1..=runs {
-        let (_, outcome) = guide.run(build).expect("a valid scenario");
-        if !outcome.is_passed() {
-            found.failures += 1;
-            found.first.get_or_insert(run);
-            if std::env::var("G_FIRST_ONLY").is_ok() {
-                break;
-            }
-        }
+    (1..=cap)
+        .find(|_| !guide.run(|seed, plan| build(protocol, base, seed, plan)).expect("a valid scenario").1.is_passed())
+}
+
+/// The features a guide covers in `runs` runs from `start`.
+fn coverage(protocol: &Protocol, base: fn() -> Profile, guided: bool, start: Seed, runs: u64) -> u64 {
+    let mut guide = if guided { Guide::new(start) } else { Guide::new(start).fresh_only() };
+    for _ in 0..runs {
+        // Failures or not: coverage counts what the passing runs reached.
+        let _ = guide.run(|seed, plan| build(protocol, base, seed, plan)).expect("a valid scenario");
     }
-    found.features = guide.stats().features;
-    found
+    guide.stats().features
+}
+
+/// A run of the buggy variant: the swarm profile's plan for the seed, or exactly `plan`.
+fn build(protocol: &Protocol, base: fn() -> Profile, seed: Seed, plan: Option<&FaultPlan>) -> Result<Sim, Error> {
+    let mut sim = (protocol.builder)().seed(seed).feedback(true).build()?;
+    (protocol.scenario)(&mut sim, false)?;
+    match plan {
+        Some(plan) => sim.faults(plan.clone())?,
+        None => drop(sim.nemesis(Profile::swarm(base(), seed))?),
+    }
+    Ok(sim)
 }
 
 fn median(mut values: Vec<u64>) -> u64 {
@@ -110,28 +108,20 @@ fn median(mut values: Vec<u64>) -> u64 {
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
-    let (trials, runs) = if quick::quick() { (3, 200) } else { (15, 1_000) };
-    let trials: u64 = std::env::var("G_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(trials);
-    let runs: u64 = std::env::var("G_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(runs);
-    println!("seedsim guided exploration benchmark: {trials} trials of {runs} runs each per cell");
+    let (trials, cap, coverage_trials, coverage_runs) =
+        if quick::quick() { (5, 1_000, 2, 100) } else { (31, 4_000, 5, 500) };
     println!(
-        "{:<9} {:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
-        "protocol",
-        "faults",
-        "first sw",
-        "first gd",
-        "mean sw",
-        "mean gd",
-        "fails sw",
-        "fails gd",
-        "feat sw",
-        "feat gd",
-        "seconds"
+        "seedsim guided exploration benchmark: runs to the first failure over {trials} trials (cap {cap}); \
+         features covered in {coverage_runs} runs (median of {coverage_trials})"
+    );
+    println!(
+        "{:<9} {:<7} {:>10} {:>10} {:>10} {:>10} {:>6} {:>9} {:>9} {:>8}",
+        "protocol", "faults", "median sw", "median gd", "mean sw", "mean gd", "ratio", "feat sw", "feat gd", "seconds"
     );
     let mut markdown = vec![
-        "| protocol | faults | runs to first failure (median), fresh | guided | (mean), fresh | guided | failures, fresh | guided | features, fresh | guided |"
+        "| protocol | faults | runs to first failure, swarm (median / mean) | guided (median / mean) | guided / swarm (means) | features in N runs, swarm | guided |"
             .to_owned(),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|".to_owned(),
+        "|---|---|---:|---:|---:|---:|---:|".to_owned(),
     ];
     for protocol in &PROTOCOLS {
         if !filters.is_empty() && !filters.iter().any(|f| protocol.name == f.as_str()) {
@@ -139,37 +129,39 @@ fn main() {
         }
         for (base_name, base) in BASES {
             let started = std::time::Instant::now();
-            let (mut first, mut mean, mut fails, mut features) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut medians, mut means, mut features) = (Vec::new(), Vec::new(), Vec::new());
             for guided in [false, true] {
-                let found: Vec<Found> =
-                    (0..trials).map(|t| trial(protocol, base, guided, Seed(0x6d1d_0000 + t), runs)).collect();
-                // A trial that found nothing counts as past the budget; the median says `>N` then.
-                let median_first = median(found.iter().map(|f| f.first.unwrap_or(u64::MAX)).collect());
-                first.push(if median_first == u64::MAX { format!(">{runs}") } else { median_first.to_string() });
-                // The mean counts a trial that found nothing as the whole budget: a lower bound.
-                let sum: u64 = found.iter().map(|f| f.first.unwrap_or(runs)).sum();
-                mean.push(format!("{:.1}", sum as f64 / trials as f64));
-                fails.push(median(found.iter().map(|f| f.failures).collect()));
-                features.push(median(found.iter().map(|f| f.features).collect()));
+                let found: Vec<Option<u64>> =
+                    (0..trials).map(|t| trial(protocol, base, guided, Seed(0x6d1d_0000 + t), cap)).collect();
+                // A trial that found nothing counts as past the cap: the median says `>N` then,
+                // and the mean counts the cap (a lower bound).
+                let middle = median(found.iter().map(|f| f.unwrap_or(u64::MAX)).collect());
+                medians.push(if middle == u64::MAX { format!(">{cap}") } else { middle.to_string() });
+                means.push(found.iter().map(|f| f.unwrap_or(cap)).sum::<u64>() as f64 / trials as f64);
+                features.push(median(
+                    (0..coverage_trials)
+                        .map(|t| coverage(protocol, base, guided, Seed(0xc0e0_0000 + t), coverage_runs))
+                        .collect(),
+                ));
             }
             let seconds = started.elapsed().as_secs_f64();
+            let ratio = means[1] / means[0];
             println!(
-                "{:<9} {:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8.1}",
+                "{:<9} {:<7} {:>10} {:>10} {:>10.1} {:>10.1} {:>6.2} {:>9} {:>9} {:>8.1}",
                 protocol.name,
                 base_name,
-                first[0],
-                first[1],
-                mean[0],
-                mean[1],
-                fails[0],
-                fails[1],
+                medians[0],
+                medians[1],
+                means[0],
+                means[1],
+                ratio,
                 features[0],
                 features[1],
                 seconds
             );
             markdown.push(format!(
-                "| `{}` | {base_name} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                protocol.name, first[0], first[1], mean[0], mean[1], fails[0], fails[1], features[0], features[1]
+                "| `{}` | {base_name} | {} / {:.1} | {} / {:.1} | {ratio:.2} | {} | {} |",
+                protocol.name, medians[0], means[0], medians[1], means[1], features[0], features[1]
             ));
         }
     }

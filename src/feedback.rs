@@ -19,6 +19,8 @@
 //! grows a small vector once), formats, reads the host clock or depends on addresses: the
 //! same seed gives the same feedback in every process.
 
+use std::cell::RefCell;
+
 use crate::check::{AssertionKind, Coverage};
 use crate::node::NodeId;
 use crate::trace::EventKind;
@@ -99,9 +101,18 @@ struct Class {
     other: Option<NodeId>,
 }
 
+thread_local! {
+    /// A cleared map left by the last collector of this thread: zeroing 64 KiB for every run
+    /// would cost a short run more than its events do.
+    static SPARE: RefCell<Option<Box<[u8]>>> = const { RefCell::new(None) };
+}
+
 impl Collector {
     pub(crate) fn new() -> Collector {
-        Collector { hits: vec![0; MAP_SIZE].into_boxed_slice(), touched: Vec::new(), last: Vec::new(), last_world: 0 }
+        let spare = SPARE.try_with(|spare| spare.borrow_mut().take()).ok().flatten();
+        let hits = spare.unwrap_or_else(|| vec![0; MAP_SIZE].into_boxed_slice());
+        debug_assert!(hits.iter().all(|&count| count == 0), "a spare map is handed on cleared");
+        Collector { hits, touched: Vec::new(), last: Vec::new(), last_world: 0 }
     }
 
     /// Count one event.
@@ -165,6 +176,17 @@ impl Collector {
         features.sort_unstable();
         features.dedup();
         Feedback { features }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        // Clear only what was touched, and leave the map for the thread's next run.
+        for &index in &self.touched {
+            self.hits[usize::from(index)] = 0;
+        }
+        let hits = std::mem::take(&mut self.hits);
+        let _ = SPARE.try_with(|spare| *spare.borrow_mut() = Some(hits));
     }
 }
 

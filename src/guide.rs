@@ -37,15 +37,16 @@ const GUIDE_STREAM: u64 = 1 << 48 | 2;
 const CORPUS_MAX: usize = 1_024;
 /// Fresh plans kept as donors for splices and replacements.
 const DONORS_MAX: usize = 64;
-/// Mutations stacked on one trial, at most.
-const STACK_MAX: u64 = 3;
+/// Mutations stacked on one trial, at most (measured: six beat one and three).
+const STACK_MAX: u64 = 6;
+/// Trials that are all fresh, before any mutant: easy bugs are found by fresh draws as fast as
+/// plain exploration finds them, and the corpus has something to offer by then.
+const WARMUP: u64 = 64;
+/// The fresh share's bounds, in 1/1024ths.
+const FRESH_MIN: u64 = 256;
+const FRESH_MAX: u64 = 768;
 /// Trials after which the fresh-or-mutant statistics are halved, so they follow the recent past.
 const WINDOW: u64 = 256;
-
-// TUNING KNOBS (temporary)
-fn knob(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// One run to make: a seed, and the plan to run it with (or `None`: the fault mode's own plan
 /// for the seed).
@@ -101,7 +102,7 @@ pub struct Entry {
     reached: Vec<u32>,
 }
 
-/// Trials and their productive share, for one kind of trial.
+/// Trials and the new features they found, for one kind of trial (fresh or mutant).
 #[derive(Clone, Copy, Debug, Default)]
 struct Arm {
     trials: u64,
@@ -111,14 +112,14 @@ struct Arm {
 impl Arm {
     fn add(&mut self, new: usize) {
         self.trials += 1;
-        self.productive += if knob("G_ARM_COUNT", 1) == 1 { new as u64 } else { u64::from(new > 0) };
+        self.productive += new as u64;
         if self.trials >= WINDOW {
             self.trials /= 2;
             self.productive /= 2;
         }
     }
 
-    /// The productive share, in 1/1024ths, with one pseudo-success in two pseudo-trials.
+    /// New features per trial, in 1/1024ths, with one pseudo-feature in two pseudo-trials.
     fn rate(self) -> u64 {
         (self.productive + 1) * 1024 / (self.trials + 2)
     }
@@ -173,7 +174,7 @@ pub struct Stats {
 ///
 /// let mut guide = Guide::new(Seed(1));
 /// let mut trials = Vec::new();
-/// for _ in 0..40 {
+/// for _ in 0..80 {
 ///     let (trial, outcome) = guide.run(build)?;
 ///     assert!(outcome.is_passed());
 ///     trials.push(trial);
@@ -266,18 +267,9 @@ impl Guide {
         self.handed += 1;
         let fresh_share = {
             let (fresh, mutant) = (self.fresh_arm.rate(), self.mutant_arm.rate());
-            let floor = if knob("G_SCHED", 0) == 1 {
-                match self.handed {
-                    0..=128 => 768,
-                    129..=512 => 512,
-                    _ => knob("G_FRESH_MIN", 256),
-                }
-            } else {
-                knob("G_FRESH_MIN", 256)
-            };
-            (fresh * 1024 / (fresh + mutant)).clamp(floor, knob("G_FRESH_MAX", 768).max(floor)) as u32
+            (fresh * 1024 / (fresh + mutant)).clamp(FRESH_MIN, FRESH_MAX) as u32
         };
-        let warm = self.handed <= knob("G_WARMUP", 32);
+        let warm = number < WARMUP;
         if !self.mutate
             || warm
             || self.corpus.is_empty()
@@ -289,21 +281,18 @@ impl Guide {
         }
         let index = self.pick();
         self.corpus[index].picks += 1;
-        let (parent, parent_seed) = (self.corpus[index].id, self.corpus[index].seed);
+        let parent = self.corpus[index].id;
         let mut plan = self.corpus[index].plan.clone();
         let mut mutations = Vec::new();
-        for _ in 0..self.rng.between(1, knob("G_STACK", STACK_MAX)) {
+        for _ in 0..self.rng.between(1, STACK_MAX) {
             let donor = self.donor();
             if let Some((child, mutation)) = self.mutator.mutate(&plan, donor.as_ref()) {
                 plan = child;
                 mutations.push(mutation);
             }
         }
-        let seed = if self.rng.chance(Ratio::new(knob("G_PARENT_SEED", 512) as u32, 1024).expect("valid")) {
-            parent_seed
-        } else {
-            Seed(self.rng.next_u64())
-        };
+        // A new seed: measured, a mutant on its parent's seed mostly replays its parent.
+        let seed = Seed(self.rng.next_u64());
         Trial { number, seed, plan: Some(plan), origin: Origin::Mutant { parent, mutations } }
     }
 
@@ -312,7 +301,9 @@ impl Guide {
     pub fn observe(&mut self, trial: &Trial, outcome: &Outcome) -> usize {
         let feedback = outcome.feedback();
         let mut new = 0;
-        let failed = !outcome.is_passed() && knob("G_FAILS", 0) == 0;
+        // A failure is a finding, not a stepping stone: its features are not counted, so the
+        // passing runs near it can still join the corpus.
+        let failed = !outcome.is_passed();
         for &feature in feedback.features().iter().filter(|_| !failed) {
             let hits = &mut self.hits[feature as usize];
             *hits = hits.saturating_add(1);
@@ -404,26 +395,18 @@ impl Guide {
         &self.growth
     }
 
-    /// An entry to mutate, by weight: more new features, fewer faults, recent and seldom
-    /// picked entries weigh more.
+    /// An entry to mutate, by weight: entries that hold a rarer feature, have fewer faults and
+    /// were picked less often weigh more.
     fn pick(&mut self) -> usize {
-        let trials = self.stats.trials;
-        let rarity_mode = knob("G_ENERGY", 1) == 1;
         let hits = &self.hits;
         let weights: Vec<u64> = self
             .corpus
             .iter()
             .map(|entry| {
-                if rarity_mode {
-                    // The rarest feature it holds: how many passing runs reached it.
-                    let rarest = entry.reached.iter().map(|&f| u64::from(hits[f as usize])).min().unwrap_or(1).max(1);
-                    let small = 64 / (8 + entry.plan.len() as u64).min(64);
-                    return ((1 << 16) / rarest * small.max(1) / (4 + entry.picks.min(60))).max(1);
-                }
-                let gain = 1 + u64::from((entry.new as u64).ilog2() + 1);
-                let small = 64 / (8 + entry.plan.len() as u64).min(64);
-                let recent = if trials - entry.found_at < (trials / 8).max(32) { 2 } else { 1 };
-                (gain * small.max(1) * recent * 16 / (4 + entry.picks.min(60))).max(1)
+                // The rarest feature it holds: how many passing runs reached it.
+                let rarest = entry.reached.iter().map(|&f| u64::from(hits[f as usize])).min().unwrap_or(1).max(1);
+                let small = (64 / (8 + entry.plan.len() as u64).min(64)).max(1);
+                ((1 << 16) / rarest * small / (4 + entry.picks.min(60))).max(1)
             })
             .collect();
         let total: u64 = weights.iter().sum();

@@ -586,10 +586,12 @@ fn merge(target: &'static str, files: &[PathBuf]) -> ExitCode {
     );
     for (signature, (count, smallest)) in &merged.groups {
         let seed = smallest["seed"].as_str().unwrap_or("?");
+        let replay = smallest["replay"].as_str().unwrap_or("?");
+        // A guided mutant's line names its seed (and plan file) already.
+        let seed_flag = if replay.contains(" --seed ") { String::new() } else { format!(" --seed {seed}") };
         say!(
-            "\n{count} run(s) failed with: {signature}\nthe smallest: seed {seed} ({} steps)\nreplay: {} --seed {seed}",
+            "\n{count} run(s) failed with: {signature}\nthe smallest: seed {seed} ({} steps)\nreplay: {replay}{seed_flag}",
             smallest["step"],
-            smallest["replay"].as_str().unwrap_or("?"),
         );
     }
     if merged.failed > 0 {

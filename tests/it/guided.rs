@@ -158,7 +158,7 @@ fn every_mutation_keeps_a_nemesis_plan_valid() {
 fn the_guide_hands_out_the_same_trials_for_the_same_start_seed() {
     let trials = |start| {
         let mut guide = Guide::new(Seed(start));
-        let trials: Vec<_> = (0..48).map(|_| guide.run(build).unwrap().0).collect();
+        let trials: Vec<_> = (0..96).map(|_| guide.run(build).unwrap().0).collect();
         (trials, guide.corpus().to_vec(), guide.stats())
     };
     let (first, corpus, stats) = trials(9);
