@@ -55,7 +55,9 @@ mod error;
 #[cfg(feature = "explore")]
 pub mod explore;
 pub mod fault;
+pub mod feedback;
 pub mod fs;
+pub mod guide;
 mod log;
 pub mod net;
 mod node;

@@ -441,6 +441,7 @@ impl Runner {
             replay: format!("SEEDSIM_SEED={seed} {}", self.replay_line()),
             faults: sim_a.fault_plan().clone(),
             coverage: Default::default(),
+            feedback: Default::default(),
         })
     }
 

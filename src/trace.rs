@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::check::Coverage;
+use crate::feedback::{Collector, Feedback};
 use crate::node::NodeId;
 use crate::task::TaskId;
 use crate::time::Instant;
@@ -668,7 +670,10 @@ pub(crate) struct Trace {
     full: Option<Vec<Event>>,
     /// Emit every event as a `tracing` debug event (target `seedsim`).
     log: bool,
-    /// `full.is_some() || log`: one branch on the hot path for both rare cases.
+    /// Behaviour feedback, when the run collects it (`Builder::feedback`).
+    feedback: Option<Box<Collector>>,
+    /// `full.is_some() || log || feedback.is_some()`: one branch on the hot path for every
+    /// rare case, so a run without them pays for none.
     slow_path: bool,
 }
 
@@ -682,13 +687,31 @@ impl Trace {
             cursor: 0,
             full: record_full.then(Vec::new),
             log: false,
+            feedback: None,
             slow_path: record_full,
         }
     }
 
     pub(crate) fn set_log(&mut self, log: bool) {
         self.log = log;
-        self.slow_path = self.full.is_some() || log;
+        self.update_slow_path();
+    }
+
+    /// Collect behaviour feedback from now on (or stop, dropping what was collected).
+    pub(crate) fn set_feedback(&mut self, on: bool) {
+        if on != self.feedback.is_some() {
+            self.feedback = on.then(|| Box::new(Collector::new()));
+        }
+        self.update_slow_path();
+    }
+
+    fn update_slow_path(&mut self) {
+        self.slow_path = self.full.is_some() || self.log || self.feedback.is_some();
+    }
+
+    /// The run's feedback so far, with `coverage`'s part; empty when none is collected.
+    pub(crate) fn feedback(&self, coverage: &Coverage) -> Feedback {
+        self.feedback.as_ref().map_or_else(Feedback::default, |collector| collector.finish(coverage))
     }
 
     #[inline]
@@ -714,6 +737,9 @@ impl Trace {
 
     #[cold]
     fn record_slow(&mut self, event: Event) {
+        if let Some(collector) = &mut self.feedback {
+            collector.observe(&event.kind);
+        }
         if let Some(full) = &mut self.full {
             full.push(event);
         }

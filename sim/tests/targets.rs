@@ -517,3 +517,86 @@ fn a_reader_that_goes_away_ends_the_target_quietly_instead_of_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(2), "{stderr}");
 }
+
+/// The arguments of a printed replay line after `--`, the way a shell would split them.
+fn replay_args(line: &str) -> Vec<String> {
+    let (_, args) = line.split_once(" -- ").expect("a replay line runs the target with arguments");
+    args.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn guided_exploration_finds_the_bug_and_a_failing_mutant_replays_from_its_plan_file() {
+    // In a folder of its own: with no --corpus, the plans go to target/seedsim-plans there.
+    let dir = temp("guided");
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("guided.jsonl");
+    let output = target("bugs")
+        .current_dir(&dir)
+        .args(["explore", "--scenario", "lock-buggy", "--guided", "--faults", "swarm", "--seeds", "300", "--jobs", "1"])
+        .arg("--quiet")
+        .args(["--json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("300 seeds of lock-buggy (swarm faults, guided)"), "{stdout}");
+    assert!(
+        stdout.contains("run(s) failed with: assert_always!(\"the store accepts writes in lock order\")"),
+        "{stdout}"
+    );
+    // The report says what the guide covered, and how coverage grew.
+    let guided = stdout.lines().find(|l| l.starts_with("guided: ")).expect("a guided line");
+    assert!(guided.contains(" features in 300 runs (") && guided.contains("features by runs: 1: "), "{guided}");
+    let lines = json_lines(&json);
+    let summary = &lines.last().unwrap()["guided"];
+    assert!(summary["features"].as_u64().unwrap() > 100, "{summary}");
+    assert!(summary["corpus"].as_u64().unwrap() > 0 && summary["mutants"].as_u64().unwrap() > 0, "{summary}");
+    let growth: Vec<(u64, u64)> = summary["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|point| (point[0].as_u64().unwrap(), point[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(growth.first().map(|p| p.0), Some(1));
+    assert_eq!(growth.last(), Some(&(300, summary["features"].as_u64().unwrap())));
+    assert!(growth.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{growth:?}");
+    // A failure of a mutant names its plan file; the line replays it to the same trace hash.
+    let mutant = lines
+        .iter()
+        .find(|l| l["type"] == "failure" && l["replay"].as_str().unwrap().contains("--plan"))
+        .expect("a mutant fails within 300 runs");
+    let replay = mutant["replay"].as_str().unwrap();
+    let seed = mutant["seed"].as_str().unwrap();
+    assert!(
+        replay.contains(&format!("replay --scenario lock-buggy --seed {seed} --plan target/seedsim-plans/")),
+        "{replay}"
+    );
+    let replayed = target("bugs").current_dir(&dir).args(replay_args(replay)).output().unwrap();
+    let report = text(&replayed.stdout);
+    assert_eq!(replayed.status.code(), Some(1), "{report}");
+    assert!(report.contains(&format!("trace hash: {}", mutant["trace_hash"].as_str().unwrap())), "{report}");
+    // And it shrinks from its plan file.
+    let mut shrink = replay_args(replay);
+    shrink[0] = "shrink".to_owned();
+    let shrunk = target("bugs").current_dir(&dir).args(&shrink).output().unwrap();
+    let shrunk_out = text(&shrunk.stdout);
+    assert_eq!(shrunk.status.code(), Some(1), "{shrunk_out}");
+    assert!(shrunk_out.contains(&format!("seed {seed} shrank from")), "{shrunk_out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn guided_exploration_keeps_failing_plans_in_the_corpus_folder_and_refuses_isolate() {
+    let corpus = temp("guided-corpus");
+    let args = ["explore", "--scenario", "lock-buggy", "--guided", "--seeds", "200", "--jobs", "2", "--quiet"];
+    let output = run("bugs", &[&args[..], &["--corpus", corpus.to_str().unwrap()]].concat());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let plans: Vec<PathBuf> = std::fs::read_dir(corpus.join("plans")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!plans.is_empty());
+    let plan = std::fs::read_to_string(&plans[0]).unwrap();
+    assert!(plan.starts_with("# seedsim fault plan of a failing mutant") && plan.contains("recover"), "{plan}");
+    let output = run("bugs", &[&args[..], &["--isolate"]].concat());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--guided and --isolate"), "{}", text(&output.stderr));
+    let _ = std::fs::remove_dir_all(corpus);
+}

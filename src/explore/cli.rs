@@ -169,6 +169,11 @@ fn clap(target: &'static str) -> Clap {
                         .help("write one JSON line per failure and a summary line"),
                 )
                 .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar"))
+                .arg(
+                    Arg::new("guided").long("guided").action(ArgAction::SetTrue).help(
+                        "keep the runs that reached new behaviour and mutate their fault plans, besides fresh seeds",
+                    ),
+                )
                 .arg(Arg::new("isolate").long("isolate").action(ArgAction::SetTrue).help(
                     "run every seed in a process of its own, so state left over in one run cannot touch the next",
                 ))
@@ -350,6 +355,12 @@ where
                     fail(target, format!("--shard {text:?}: expected K/N with 0 <= K < N, e.g. 3/16"))
                 })?,
             };
+            if sub.get_flag("guided") && sub.get_flag("isolate") {
+                return Err(fail(
+                    target,
+                    "--guided and --isolate: choose one (a guided run needs its feedback, which an isolated child does not send)",
+                ));
+            }
             let jobs = sub
                 .get_one::<u16>("jobs")
                 .map(|&jobs| usize::from(jobs))
@@ -367,6 +378,7 @@ where
                 corpus: sub.get_one::<PathBuf>("corpus").cloned(),
                 progress: !sub.get_flag("quiet"),
                 isolate: sub.get_flag("isolate"),
+                guided: sub.get_flag("guided"),
             }))
         }
         "check-determinism" => Ok(Command::CheckDeterminism {
@@ -391,6 +403,16 @@ fn parse_shard(text: &str) -> Option<Shard> {
 fn random_seed() -> Seed {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     Seed(crate::seed::splitmix64(nanos ^ u64::from(std::process::id())))
+}
+
+/// The command line that replays `seed` of this target with a plan file.
+pub(crate) fn replay_seed_plan_line(target: &str, scenario: &Scenario, seed: Seed, plan: &std::path::Path) -> String {
+    format!(
+        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --seed {seed} --plan {}",
+        scenario.name,
+        size_flag(scenario),
+        plan.display()
+    )
 }
 
 /// The command line that replays a seed of this target with a plan file.
@@ -597,10 +619,12 @@ fn merge(target: &'static str, files: &[PathBuf]) -> ExitCode {
     );
     for (signature, (count, smallest)) in &merged.groups {
         let seed = smallest["seed"].as_str().unwrap_or("?");
+        let replay = smallest["replay"].as_str().unwrap_or("?");
+        // A guided mutant's line names its seed (and plan file) already.
+        let seed_flag = if replay.contains(" --seed ") { String::new() } else { format!(" --seed {seed}") };
         say!(
-            "\n{count} run(s) failed with: {signature}\nthe smallest: seed {seed} ({} steps)\nreplay: {} --seed {seed}",
+            "\n{count} run(s) failed with: {signature}\nthe smallest: seed {seed} ({} steps)\nreplay: {replay}{seed_flag}",
             smallest["step"],
-            smallest["replay"].as_str().unwrap_or("?"),
         );
     }
     if merged.failed > 0 {

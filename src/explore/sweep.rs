@@ -4,6 +4,12 @@
 //! Each seed runs in a fresh world on one worker thread. Seeds are numbered `0, 1, 2, ...`
 //! from the start seed (`Seed::nth`); shard `K/N` runs the numbers `K, K+N, K+2N, ...`, so N
 //! machines with the same start and budget run disjoint seeds that together cover the range.
+//!
+//! With `--guided`, the workers share one [`Guide`] behind a lock: it hands each worker its
+//! next trial (a fresh seed of the shard, or a mutant of a corpus entry's plan) and takes
+//! back the run's feedback. A failing mutant cannot be replayed from its seed alone, so its
+//! plan is written to a file (under `plans/` in the `--corpus` folder, else under
+//! `target/seedsim-plans/`) that its replay line names.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // threads and the host clock schedule and time whole runs
 
@@ -12,13 +18,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cli::{replay_line, usage_flag};
+use super::cli::{replay_line, replay_seed_plan_line, usage_flag};
 use super::corpus::{read_corpus, replay as replay_entry, Entry};
 use super::{build, Faults, Scenario};
 use crate::check::Coverage;
+use crate::guide::{Guide, Trial};
 use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::Seed;
 
@@ -44,7 +51,12 @@ pub(crate) struct Plan {
     pub(crate) corpus: Option<PathBuf>,
     /// Run every seed in a process of its own.
     pub(crate) isolate: bool,
+    /// Mutate the plans of runs that reached new behaviour, besides fresh seeds.
+    pub(crate) guided: bool,
 }
+
+/// Where the plans of failing mutants go when no `--corpus` folder is given.
+pub(crate) const PLANS_DEFAULT: &str = "target/seedsim-plans";
 
 enum Report {
     /// This many seeds passed, with their coverage added up: workers send passes in batches,
@@ -151,6 +163,55 @@ fn run_seed(plan: &Plan, seed: Seed, replay: &str) -> Report {
     }
 }
 
+/// Run one trial of a guided sweep and report its outcome to the guide. A failing mutant's
+/// plan is written to a file, and its replay line names it.
+fn run_trial(plan: &Plan, guide: &Mutex<Guide>, trial: &Trial, replay: &str) -> Report {
+    let mut sim = match build(&plan.scenario, trial.seed, plan.faults, trial.plan.as_ref(), replay, false, None) {
+        Ok(sim) => sim,
+        Err(err) => return Report::Error(err.to_string()),
+    };
+    sim.set_feedback(true);
+    let outcome = sim.run();
+    guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe(trial, &outcome);
+    match outcome {
+        Outcome::Passed(summary) => Report::Passed(1, Box::new(summary.coverage)),
+        Outcome::Failed(mut failure) => {
+            if trial.plan.is_some() {
+                match write_plan(plan, &failure) {
+                    Ok(path) => {
+                        failure.replay = replay_seed_plan_line(plan.target, &plan.scenario, failure.seed, &path)
+                    }
+                    Err(message) => return Report::Error(message),
+                }
+            }
+            let coverage = std::mem::take(&mut failure.coverage);
+            Report::Failed(Box::new(Found::new(plan, &failure)), Box::new(coverage))
+        }
+    }
+}
+
+/// Write a failing mutant's plan where its replay line can name it; returns the path. The
+/// name holds the seed and a hash of the plan, so a plan found twice is written once.
+fn write_plan(plan: &Plan, failure: &Failure) -> Result<PathBuf, String> {
+    let dir = match &plan.corpus {
+        Some(corpus) => corpus.join("plans"),
+        None => PathBuf::from(PLANS_DEFAULT),
+    };
+    let text = failure.faults.to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let path = dir.join(format!("{}-{}-{:08x}.txt", plan.scenario.name(), failure.seed, hash as u32));
+    let contents = format!(
+        "# seedsim fault plan of a failing mutant (explore --guided)\n# scenario: {}\n# seed: {}\n# cause: {}\n{text}",
+        plan.scenario.name(),
+        failure.seed,
+        signature(&failure.cause).replace('\n', " ")
+    );
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, contents))
+        .map_err(|err| format!("cannot write the plan of a failing mutant to {}: {err}", path.display()))?;
+    Ok(path)
+}
+
 /// What groups failures: the panic's location, the assertion's or property's name, or the
 /// message with its numbers blanked (so one bug is one group whatever the values).
 pub(crate) fn signature(cause: &Cause) -> String {
@@ -227,11 +288,18 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
         }
     };
     let mut error = None;
+    let guide = plan.guided.then(|| Mutex::new(Guide::new(plan.start).shard(plan.shard.index, plan.shard.count)));
+    let guided_status = || {
+        guide.as_ref().map(|guide| {
+            let stats = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).stats();
+            format!(", {} features, corpus {}", stats.features, stats.corpus)
+        })
+    };
     let (sender, receiver) = mpsc::channel::<(Seed, Report)>();
     std::thread::scope(|scope| {
         for _ in 0..plan.jobs {
             let sender = sender.clone();
-            let (next, stop, replay, plan) = (&next, &stop, &replay, &plan);
+            let (next, stop, replay, plan, guide) = (&next, &stop, &replay, &plan, guide.as_ref());
             scope.spawn(move || {
                 let (mut passes, mut seen, mut last) = (0u64, Box::<Coverage>::default(), plan.start);
                 loop {
@@ -242,8 +310,17 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     if shard_seeds.is_some_and(|n| number >= n) {
                         break;
                     }
-                    let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
-                    let sent = match run_seed(plan, seed, replay) {
+                    let (seed, report) = match guide {
+                        Some(guide) => {
+                            let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+                            (trial.seed, run_trial(plan, guide, &trial, replay))
+                        }
+                        None => {
+                            let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
+                            (seed, run_seed(plan, seed, replay))
+                        }
+                    };
+                    let sent = match report {
                         Report::Passed(count, coverage) => {
                             (passes, last) = (passes + count, seed);
                             if !coverage.assertions.is_empty() || !coverage.buggify.is_empty() {
@@ -275,9 +352,12 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     if !seen.assertions.is_empty() || !seen.buggify.is_empty() {
                         let before = coverage.never_held().len();
                         coverage.absorb(&seen);
-                        if coverage.never_held().len() != before {
+                        if coverage.never_held().len() != before && guide.is_none() {
                             bar.set_message(status(failed, groups.len(), &coverage));
                         }
+                    }
+                    if let Some(guided) = guided_status() {
+                        bar.set_message(status(failed, groups.len(), &coverage) + &guided);
                     }
                 }
                 Report::Error(message) => {
@@ -305,7 +385,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                         }
                         None => drop(groups.insert(found.signature.clone(), Group { count: 1, smallest: found })),
                     }
-                    bar.set_message(status(failed, groups.len(), &coverage));
+                    bar.set_message(status(failed, groups.len(), &coverage) + &guided_status().unwrap_or_default());
                 }
             }
         }
@@ -318,13 +398,37 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
     let seconds = started.elapsed().as_secs_f64();
     let total = passed + failed;
     say!(
-        "{}: {total} seeds of {} ({} faults) in {seconds:.1} s ({:.0} seeds/s): {failed} failed, {} distinct failure(s)",
+        "{}: {total} seeds of {} ({} faults{}) in {seconds:.1} s ({:.0} seeds/s): {failed} failed, {} distinct failure(s)",
         plan.target,
         plan.scenario.name(),
         plan.faults.name(),
+        if plan.guided { ", guided" } else { "" },
         total as f64 / seconds.max(1e-9),
         groups.len()
     );
+    let guided = guide.map(|guide| guide.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    // Coverage growth: the guide's checkpoints, and where the sweep ended.
+    let growth = guided.as_ref().map(|guide| {
+        let mut growth = guide.growth().to_vec();
+        let end = (guide.stats().trials, guide.stats().features);
+        if growth.last() != Some(&end) {
+            growth.push(end);
+        }
+        growth
+    });
+    if let (Some(guide), Some(growth)) = (&guided, &growth) {
+        let stats = guide.stats();
+        let growth: Vec<String> = growth.iter().map(|(runs, features)| format!("{runs}: {features}")).collect();
+        say!(
+            "guided: {} features in {} runs ({} fresh, {} mutants); corpus {} entries; features by runs: {}",
+            stats.features,
+            stats.trials,
+            stats.fresh,
+            stats.mutants,
+            stats.corpus,
+            growth.join(", ")
+        );
+    }
     for (signature, group) in &groups {
         say!(
             "\n{} run(s) failed with: {signature}\nthe smallest (fewest steps):\n{}",
@@ -360,6 +464,16 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
             "distinct": groups.len(),
             "never_held": coverage.never_held().iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
             "corpus_regressions": regressions,
+            "guided": guided.as_ref().map(|guide| {
+                let stats = guide.stats();
+                serde_json::json!({
+                    "features": stats.features,
+                    "corpus": stats.corpus,
+                    "fresh": stats.fresh,
+                    "mutants": stats.mutants,
+                    "coverage": growth,
+                })
+            }),
             "seconds": seconds,
             "build": build_identity(),
         });

@@ -8,6 +8,7 @@
 //! from the seed, so the report of a failing run carries the exact faults that ran.
 
 mod buggify;
+mod mutate;
 mod nemesis;
 mod plan;
 mod profile;
@@ -18,6 +19,7 @@ mod usage;
 
 pub(crate) use buggify::buggify_enabled;
 pub use buggify::{buggify_with, BuggifySite};
+pub use mutate::{Mutation, Mutator};
 pub use nemesis::Nemesis;
 pub use plan::{FaultPlan, TimedFault};
 pub use profile::{Profile, Spread, Weights};
@@ -282,7 +284,6 @@ impl Fault {
     /// How long the fault lasts, for the faults that end by themselves (a bounce's downtime,
     /// a clog, a loss burst, a latency spike, a disk fault, a window of duplication or
     /// reordering, a cut of the primaries, a strobe); `None` for the rest.
-    #[cfg_attr(not(feature = "explore"), allow(dead_code))] // only shrinking needs it
     pub(crate) fn duration_mut(&mut self) -> Option<&mut Duration> {
         match self {
             Fault::Bounce { down: d, .. }

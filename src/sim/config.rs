@@ -45,6 +45,9 @@ pub struct Config {
     pub trace_tail: usize,
     /// Keep the whole trace, for [`Sim::take_trace`] and determinism diffs.
     pub record_trace: bool,
+    /// Collect behaviour feedback ([`Feedback`](crate::feedback::Feedback)) for the run's
+    /// summary or failure, as guided exploration needs (default off: it costs nothing then).
+    pub feedback: bool,
     /// A `tracing` filter; when set, the run logs to stdout with simulated time and node name
     /// on every line.
     pub log: Option<String>,
@@ -79,6 +82,7 @@ impl Default for Config {
             tasks_max: 1 << 22,
             trace_tail: 32,
             record_trace: false,
+            feedback: false,
             log: None,
             replay_command: None,
             scheduled_max: 1 << 24,
@@ -196,6 +200,21 @@ impl Builder {
     /// Keep the whole trace in memory (see [`Sim::take_trace`]).
     pub fn record_trace(mut self, record: bool) -> Builder {
         self.config.record_trace = record;
+        self
+    }
+
+    /// Collect behaviour feedback: the run's [`Summary::feedback`](crate::Summary::feedback)
+    /// (or [`Failure::feedback`](crate::Failure::feedback)) then holds the features it
+    /// reached, for a [`Guide`](crate::guide::Guide). Off by default, and free when off.
+    ///
+    /// ```
+    /// let mut sim = seedsim::Sim::builder().feedback(true).build()?;
+    /// sim.client("c", async { Ok::<(), std::io::Error>(()) })?;
+    /// assert!(!sim.run().unwrap().feedback.is_empty());
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn feedback(mut self, on: bool) -> Builder {
+        self.config.feedback = on;
         self
     }
 

@@ -107,6 +107,7 @@ impl Sim {
         let seed = config.seed;
         let mut trace = Trace::new(config.trace_tail, config.record_trace);
         trace.set_log(log.is_some());
+        trace.set_feedback(config.feedback);
         let id = waker::next_world_id();
         let shared = Box::new(Shared {
             tag: waker::next_world_tag(),
@@ -253,6 +254,15 @@ impl Sim {
     /// The trace hash so far.
     pub fn trace_hash(&self) -> u64 {
         self.shared.world.borrow().trace.hash()
+    }
+
+    /// Collect behaviour feedback, as [`Builder::feedback`] would have: for `explore
+    /// --guided`, which builds a scenario's own `Builder`.
+    #[cfg(feature = "explore")]
+    pub(crate) fn set_feedback(&mut self, on: bool) {
+        assert!(!self.started, "feedback is switched before the run starts");
+        self.config.feedback = on;
+        self.shared.world.borrow_mut().trace.set_feedback(on);
     }
 
     /// The whole trace, if the simulation was built with `record_trace(true)`.
@@ -630,6 +640,7 @@ impl Sim {
             return self.finish_failed(cause, None, None);
         }
         let world = self.shared.world.borrow();
+        let coverage = world.coverage();
         let outcome = Outcome::Passed(Summary {
             seed: self.config.seed,
             end,
@@ -640,7 +651,8 @@ impl Sim {
             tasks_spawned: self.shared.tasks.borrow().spawned(),
             net: world.net.stats,
             faults: self.plan.clone(),
-            coverage: world.coverage(),
+            feedback: world.trace.feedback(&coverage),
+            coverage,
         });
         drop(world);
         self.outcome = Some(outcome.clone());
@@ -650,6 +662,7 @@ impl Sim {
     fn finish_failed(&mut self, cause: Cause, node: Option<NodeId>, task: Option<crate::task::TaskId>) -> Outcome {
         let world = self.shared.world.borrow();
         let names = world.names();
+        let coverage = world.coverage();
         let failure = Failure {
             seed: self.config.seed,
             time: Instant::from_nanos(world.now),
@@ -667,7 +680,8 @@ impl Sim {
                 ),
             },
             faults: self.plan.clone(),
-            coverage: world.coverage(),
+            feedback: world.trace.feedback(&coverage),
+            coverage,
         };
         drop(world);
         let outcome = Outcome::Failed(Box::new(failure));

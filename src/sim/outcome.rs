@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::check::Coverage;
 use crate::fault::FaultPlan;
+use crate::feedback::Feedback;
 use crate::net::NetStats;
 use crate::seed::Seed;
 use crate::task::TaskId;
@@ -17,6 +18,8 @@ use crate::time::Instant;
 /// How a run ended.
 #[derive(Clone, Debug)]
 #[must_use = "an Outcome may be a failure: check it, or call .unwrap()"]
+// `Passed` is made once per run, and a box would cost every passing run an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// Every client finished (or, with no clients, nothing was left to do).
     Passed(Summary),
@@ -51,6 +54,23 @@ impl Outcome {
         match self {
             Outcome::Passed(summary) => &summary.coverage,
             Outcome::Failed(failure) => &failure.coverage,
+        }
+    }
+
+    /// The behaviour features the run reached (empty unless
+    /// [`Builder::feedback`](crate::Builder::feedback) was on).
+    pub fn feedback(&self) -> &Feedback {
+        match self {
+            Outcome::Passed(summary) => &summary.feedback,
+            Outcome::Failed(failure) => &failure.feedback,
+        }
+    }
+
+    /// The faults the run had installed (plans and nemeses), merged.
+    pub fn faults(&self) -> &FaultPlan {
+        match self {
+            Outcome::Passed(summary) => &summary.faults,
+            Outcome::Failed(failure) => &failure.faults,
         }
     }
 
@@ -121,6 +141,9 @@ pub struct Summary {
     pub faults: FaultPlan,
     /// What the assertions and `buggify!` sites did.
     pub coverage: Coverage,
+    /// The behaviour features the run reached (empty unless
+    /// [`Builder::feedback`](crate::Builder::feedback) was on).
+    pub feedback: Feedback,
 }
 
 /// A failed run, with everything needed to understand and replay it.
@@ -150,6 +173,9 @@ pub struct Failure {
     pub faults: FaultPlan,
     /// What the assertions and `buggify!` sites did up to the failure.
     pub coverage: Coverage,
+    /// The behaviour features the run reached up to the failure (empty unless
+    /// [`Builder::feedback`](crate::Builder::feedback) was on).
+    pub feedback: Feedback,
 }
 
 /// What went wrong in a failed run.

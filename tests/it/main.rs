@@ -12,6 +12,7 @@ mod determinism;
 mod errors;
 mod faults;
 mod fs;
+mod guided;
 mod history;
 mod interop;
 mod kv;
