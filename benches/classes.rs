@@ -29,6 +29,7 @@ mod quick;
 use std::time::{Duration, Instant};
 
 use seedsim::fault::{FaultPlan, Profile, Usage};
+use seedsim::guide::Guide;
 use seedsim::{Builder, Error, Failure, Seed, Sim};
 
 /// One protocol of the benchmark: its module's interface.
@@ -201,6 +202,33 @@ fn main() {
             }
             cells.push(cell);
         }
+        // Guided exploration over the default faults: runs a `Guide` hands out (fresh plans
+        // and mutants of the plans that reached new behaviour), counted like seeds.
+        let mut guided = Cell { failed: 0, first: None, seeds: FIND_SEEDS };
+        let mut guide = Guide::new(Seed(BASE));
+        for i in 0..FIND_SEEDS {
+            runs += 1;
+            let (_, outcome) = guide
+                .run(|seed, plan| {
+                    let mut sim = (protocol.builder)().seed(seed).feedback(true).build()?;
+                    (protocol.scenario)(&mut sim, false)?;
+                    match plan {
+                        Some(plan) => sim.faults(plan.clone())?,
+                        None => drop(sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage_buggy), seed))?),
+                    }
+                    Ok(sim)
+                })
+                .expect("a valid scenario");
+            if !outcome.is_passed() {
+                guided.failed += 1;
+                guided.first.get_or_insert(i);
+                if quick {
+                    guided.seeds = i + 1;
+                    break;
+                }
+            }
+        }
+        cells.push(guided);
         let mut fixed_passed = true;
         for (mode_name, mode) in MODES {
             for i in 0..fixed_seeds {
@@ -248,8 +276,13 @@ fn main() {
 }
 
 fn summary(cells: &[Cell], fixed: bool) -> String {
-    let mut parts: Vec<String> =
-        MODES.iter().zip(cells).map(|((name, _), cell)| format!("{name} {}", cell.text())).collect();
+    let mut parts: Vec<String> = MODES
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["guided"])
+        .zip(cells)
+        .map(|(name, cell)| format!("{name} {}", cell.text()))
+        .collect();
     parts.push(if fixed { "fixed passed".to_owned() } else { "FIXED FAILED".to_owned() });
     parts.join(", ")
 }
@@ -259,6 +292,7 @@ type Row = (&'static str, Cell, Vec<Cell>, bool, Duration);
 fn print_tables(rows: &[Row], fixed_seeds: u64) {
     let mut header = vec!["protocol".to_owned(), "witness".to_owned()];
     header.extend(MODES.iter().map(|(name, _)| name.to_string()));
+    header.push("guided".to_owned());
     header.push(format!("fixed ({fixed_seeds}/mode)"));
     header.push("per run".to_owned());
     let lines: Vec<Vec<String>> = rows
