@@ -30,6 +30,8 @@ const MAP_BITS: u32 = 16;
 const MAP_SIZE: usize = 1 << MAP_BITS;
 /// Bits of the hit-count bucket in a feature.
 const BUCKET_BITS: u32 = 3;
+/// Features of assertions and `buggify!` sites are at and above this; the events' below.
+const MARKED: u32 = 1 << (MAP_BITS + BUCKET_BITS);
 
 /// What a run reached: a sorted set of features, each below [`Feedback::SPACE`].
 ///
@@ -62,7 +64,14 @@ pub struct Feedback {
 
 impl Feedback {
     /// Every feature is below this: a set of features fits a bitmap of this many bits.
-    pub const SPACE: u32 = 1 << (MAP_BITS + BUCKET_BITS);
+    pub const SPACE: u32 = 2 << (MAP_BITS + BUCKET_BITS);
+
+    /// True for a feature of a point the user marked — an assertion reached, held or failed, a
+    /// `buggify!` site fired — and false for one of the events' bigrams. A guide weighs the
+    /// first kind more: the user put them where the states worth reaching are.
+    pub fn is_marked(feature: u32) -> bool {
+        feature >= MARKED
+    }
 
     /// The features, in increasing order, without repeats.
     pub fn features(&self) -> &[u32] {
@@ -156,22 +165,23 @@ impl Collector {
     pub(crate) fn finish(&self, coverage: &Coverage) -> Feedback {
         let mut features: Vec<u32> =
             self.touched.iter().map(|&index| feature(index, u64::from(self.hits[usize::from(index)]))).collect();
+        let marked = |key: u64, count: u64| MARKED | feature(index_of(key), count);
         for assertion in &coverage.assertions {
             let kind = match assertion.kind {
                 AssertionKind::Always => 1,
                 AssertionKind::Sometimes => 2,
             };
             let name = text_hash(&assertion.name) ^ kind;
-            features.push(feature(index_of(name), assertion.evaluated));
+            features.push(marked(name, assertion.evaluated));
             if assertion.held > 0 {
-                features.push(feature(index_of(name ^ 0x100), assertion.held));
+                features.push(marked(name ^ 0x100, assertion.held));
             }
             if assertion.held < assertion.evaluated {
-                features.push(feature(index_of(name ^ 0x200), assertion.evaluated - assertion.held));
+                features.push(marked(name ^ 0x200, assertion.evaluated - assertion.held));
             }
         }
         for site in coverage.buggify.iter().filter(|site| site.fired > 0) {
-            features.push(feature(index_of(text_hash(&site.location) ^ 0x300), site.fired));
+            features.push(marked(text_hash(&site.location) ^ 0x300, site.fired));
         }
         features.sort_unstable();
         features.dedup();

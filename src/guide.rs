@@ -1,19 +1,20 @@
 //! [`Guide`]: coverage-guided exploration of fault plans.
 //!
 //! Plain exploration draws a fresh fault plan for every seed (the nemesis's, or a swarm
-//! profile's). A guide also keeps a corpus of the runs that reached behaviour no earlier run
-//! had (new [`Feedback`] features) and hands out mutations of their plans
-//! ([`Mutator`]): a combination of faults that got somewhere is worth varying. A share of the
-//! trials stays fresh, so a guide never does much worse than the fresh draws alone; the share
-//! follows which of the two found new behaviour more often lately, between a quarter and
-//! three quarters.
+//! profile's). A guide also keeps a corpus of the passing runs that reached behaviour no
+//! earlier passing run had (new [`Feedback`] features) and hands out mutations of their plans
+//! ([`Mutator`]): a combination of faults that got somewhere is worth varying.
 //!
-//! Which entry to mutate is drawn by weight: entries that brought more new features, entries
-//! with fewer faults, recent entries and entries picked less often weigh more. A mutant runs
-//! its parent's seed half the time (the same schedule, nearly, with the faults changed) and a
-//! new seed otherwise. One to three mutations are stacked; the donor plan of a splice,
-//! replacement or crossover is a recent fresh plan (so new fault shapes come in) or another
-//! corpus entry's.
+//! The first trials are all fresh (the seeds plain exploration runs from the same start, so
+//! a bug that many plans reach is found as fast); after them a share of the trials stays
+//! fresh, between a quarter and three quarters, following which kind of trial found more new
+//! features lately. Which entry to mutate is drawn by weight: the rarer the rarest feature it
+//! holds (counted in passing runs), the heavier — rare features of assertions and `buggify!`
+//! sites, the states the user marked, weigh far more than rare event bigrams — and entries
+//! with fewer faults and entries picked less often weigh more. One to six mutations are
+//! stacked; the donor plan of a splice, replacement or crossover is a recent fresh plan (so
+//! new fault shapes come in) or another entry's. A mutant runs a new seed. A failing run is a
+//! finding, not a stepping stone: it is neither counted nor kept.
 //!
 //! A guide draws from its own stream, keyed by its start seed, and never reads the host
 //! clock: with one thread calling [`Guide::next`] and [`Guide::observe`] in turn, the trials
@@ -42,6 +43,12 @@ const STACK_MAX: u64 = 6;
 /// Trials that are all fresh, before any mutant: easy bugs are found by fresh draws as fast as
 /// plain exploration finds them, and the corpus has something to offer by then.
 const WARMUP: u64 = 64;
+/// How much more a marked feature's rarity weighs than an event bigram's (measured: the more,
+/// the better, up to a point: a rare marked feature should win over any rare bigram).
+const MARKED_BOOST: u64 = 4_096;
+/// Trials between two refreshes of the entries' rarity (computing it costs a pass over each
+/// entry's features).
+const RARITY_EVERY: u64 = 64;
 /// The fresh share's bounds, in 1/1024ths.
 const FRESH_MIN: u64 = 256;
 const FRESH_MAX: u64 = 768;
@@ -100,6 +107,8 @@ pub struct Entry {
     pub picks: u64,
     /// Its features (the passing runs that reached each are counted in `Guide::hits`).
     reached: Vec<u32>,
+    /// `Guide::rarity` of its features, as of the last refresh.
+    rarity: u64,
 }
 
 /// Trials and the new features they found, for one kind of trial (fresh or mutant).
@@ -203,6 +212,8 @@ pub struct Guide {
     seen: Vec<u64>,
     /// How many passing trials reached each feature (saturating).
     hits: Vec<u16>,
+    /// Trials observed when the entries' rarity was last brought up to date.
+    rarity_at: u64,
     stats: Stats,
     corpus: Vec<Entry>,
     donors: VecDeque<FaultPlan>,
@@ -233,6 +244,7 @@ impl Guide {
             mutate: true,
             seen: vec![0; (Feedback::SPACE / 64) as usize],
             hits: vec![0; Feedback::SPACE as usize],
+            rarity_at: 0,
             stats: Stats::default(),
             corpus: Vec::new(),
             donors: VecDeque::new(),
@@ -342,6 +354,7 @@ impl Guide {
                 new,
                 found_at: self.stats.trials,
                 picks: 0,
+                rarity: self.rarity(feedback.features()),
                 reached: feedback.features().to_vec(),
             });
         }
@@ -400,15 +413,19 @@ impl Guide {
     /// An entry to mutate, by weight: entries that hold a rarer feature, have fewer faults and
     /// were picked less often weigh more.
     fn pick(&mut self) -> usize {
-        let hits = &self.hits;
+        if self.stats.trials >= self.rarity_at + RARITY_EVERY {
+            // Counts only grow, so a stale rarity only overrates an entry a little, for a while.
+            self.rarity_at = self.stats.trials;
+            for index in 0..self.corpus.len() {
+                self.corpus[index].rarity = self.rarity(&self.corpus[index].reached);
+            }
+        }
         let weights: Vec<u64> = self
             .corpus
             .iter()
             .map(|entry| {
-                // The rarest feature it holds: how many passing runs reached it.
-                let rarest = entry.reached.iter().map(|&f| u64::from(hits[f as usize])).min().unwrap_or(1).max(1);
                 let small = (64 / (8 + entry.plan.len() as u64).min(64)).max(1);
-                ((1 << 16) / rarest * small / (4 + entry.picks.min(60))).max(1)
+                (entry.rarity * small / (4 + entry.picks.min(60))).max(1)
             })
             .collect();
         let total: u64 = weights.iter().sum();
@@ -421,6 +438,20 @@ impl Guide {
                 hit
             })
             .expect("the pick is below the total")
+    }
+
+    /// How rare a set of features is: the inverse of how many passing runs reached its rarest
+    /// event feature, plus `MARKED_BOOST` times that of its rarest marked feature.
+    fn rarity(&self, features: &[u32]) -> u64 {
+        let rarest = |marked: bool| {
+            features
+                .iter()
+                .filter(|&&f| Feedback::is_marked(f) == marked)
+                .map(|&f| u64::from(self.hits[f as usize]).max(1))
+                .min()
+        };
+        rarest(false).map_or(0, |hits| (1 << 16) / hits)
+            + rarest(true).map_or(0, |hits| (1 << 16) / hits * MARKED_BOOST)
     }
 
     /// A donor plan for a splice, replacement or crossover: a recent fresh plan or another

@@ -7,6 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use seedsim::fault::{Fault, FaultPlan, Mutation, Mutator, Nemesis, Profile};
+use seedsim::feedback::Feedback;
 use seedsim::guide::{Guide, Origin};
 use seedsim::net::UdpSocket;
 use seedsim::time::{interval, sleep, timeout};
@@ -91,6 +92,9 @@ fn feedback_sees_a_fault_and_the_state_it_hit() {
         sim.run().unwrap().feedback
     };
     assert_ne!(assertions(true), assertions(false));
+    // The features of marked points are told apart from the events' bigrams.
+    assert!(assertions(true).features().iter().any(|&f| Feedback::is_marked(f)));
+    assert!(crashed.iter().all(|&f| !Feedback::is_marked(f) && f < Feedback::SPACE));
 }
 
 /// The most servers down (bounced or paused) at one instant.
