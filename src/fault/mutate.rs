@@ -259,7 +259,8 @@ impl Mutator {
 
     /// Apply `mutation` to `plan`. `None` when it does not apply (no fault to change, no
     /// donor, or a donor with no fault to take) or the result would break the plan's bounds
-    /// (more servers down at once than `plan` and `donor` have, or one).
+    /// (more servers down at once than `plan` and `donor` have, or one) or a fault's own
+    /// (a strobe stretched past its most steps).
     pub fn apply(&mut self, mutation: Mutation, plan: &FaultPlan, donor: Option<&FaultPlan>) -> Option<FaultPlan> {
         let parts = Parts::of(plan);
         let body = match mutation {
@@ -272,6 +273,9 @@ impl Mutator {
             Mutation::Crossover => self.crossover(&parts, &Parts::of(donor?)),
         }?;
         let child = parts.assemble(body);
+        if child.faults().iter().any(|timed| timed.fault.invalid().is_some()) {
+            return None;
+        }
         let bound = down_max(plan).max(donor.map_or(0, down_max)).max(1);
         if down_max(&child) > bound {
             return None;
@@ -463,5 +467,20 @@ mod tests {
                 assert!(down_max(&child) <= 1, "{child}");
             }
         }
+    }
+
+    #[test]
+    fn a_stretch_never_makes_a_fault_invalid() {
+        // At its most steps: any stretch longer would be refused when the plan is installed.
+        let parent = plan("1s strobe a 5ms 1ms 1s\n9s recover");
+        let mut mutator = Mutator::new(Seed(3));
+        let mut stretched = 0;
+        for _ in 0..200 {
+            if let Some(child) = mutator.apply(Mutation::Stretch, &parent, None) {
+                assert!(child.faults().iter().all(|t| t.fault.invalid().is_none()), "{child}");
+                stretched += 1;
+            }
+        }
+        assert!(stretched > 0, "shorter strobes are still made");
     }
 }
