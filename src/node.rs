@@ -115,7 +115,9 @@ pub(crate) struct Node {
     /// The node's own random stream, made on its first draw: most nodes of a short run never
     /// draw, and a ChaCha setup is a good part of a tiny world's cost.
     pub(crate) rng: Option<Stream>,
-    pub(crate) isolated: bool,
+    /// How many isolations of this node are not yet undone by a rejoin (counted, as a pair's
+    /// partitions are, so overlapping faults compose).
+    pub(crate) isolated: u32,
     pub(crate) next_ephemeral_port: u16,
     pub(crate) added_at: &'static Location<'static>,
     /// A crash armed by `Fault::CrashAfter`: what sets it off, and the downtime (ns).
@@ -142,7 +144,7 @@ impl Node {
             starts: 0,
             clock: Clock::TRUE,
             rng: None,
-            isolated: false,
+            isolated: 0,
             crash_after: None,
             primary: false,
             sent: 0,

@@ -78,7 +78,7 @@ pub fn resume(node: &str) -> Result<(), Error> {
 }
 
 /// Partition two nodes both ways: nothing crosses, and datagrams in flight between them are
-/// dropped on arrival.
+/// dropped on arrival. Partitions stack: each needs its own [`repair`] (or a [`heal_all`]).
 ///
 /// # Errors
 /// [`UnknownNode`](crate::ErrorKind::UnknownNode).
@@ -94,7 +94,7 @@ pub fn partition_oneway(from: &str, to: &str) -> Result<(), Error> {
     try_with_shared("seedsim::world::partition_oneway", |s| s.partition_oneway(from, to))?
 }
 
-/// Undo a partition between two nodes, both ways.
+/// Undo one partition between two nodes, both ways.
 ///
 /// # Errors
 /// [`UnknownNode`](crate::ErrorKind::UnknownNode).
@@ -110,7 +110,8 @@ pub fn repair_oneway(from: &str, to: &str) -> Result<(), Error> {
     try_with_shared("seedsim::world::repair_oneway", |s| s.repair_oneway(from, to))?
 }
 
-/// Cut a node off from every other node (its loopback still works).
+/// Cut a node off from every other node (its loopback still works). Isolations stack: each
+/// needs its own [`rejoin`].
 ///
 /// # Errors
 /// [`UnknownNode`](crate::ErrorKind::UnknownNode).
@@ -118,7 +119,7 @@ pub fn isolate(node: &str) -> Result<(), Error> {
     try_with_shared("seedsim::world::isolate", |s| s.isolate(node))?
 }
 
-/// Reconnect an isolated node.
+/// Undo one isolation of a node.
 ///
 /// # Errors
 /// [`UnknownNode`](crate::ErrorKind::UnknownNode).
@@ -210,7 +211,7 @@ pub fn is_up(node: &str) -> Result<bool, Error> {
 pub fn is_isolated(node: &str) -> Result<bool, Error> {
     try_with_shared("seedsim::world::is_isolated", |s| {
         let world = s.world.borrow();
-        world.node_id(node).map(|id| world.node(id).isolated)
+        world.node_id(node).map(|id| world.node(id).isolated > 0)
     })?
 }
 

@@ -586,9 +586,11 @@ impl Client {
             self.socket.send_to(&bytes, SocketAddr::new(self.nodes[self.target], PORT)).await?;
             let mut attempt = time::sleep(ATTEMPT);
             let mut next = None;
-            while let Some((len, _)) = recv_or(&self.socket, &mut self.buf, &mut attempt).await? {
+            while let Some((len, from)) = recv_or(&self.socket, &mut self.buf, &mut attempt).await? {
                 match decode(&self.buf[..len]) {
-                    Some((REDIRECT, w)) if w.len() == 2 && w[0] == request => {
+                    // Only the node just asked: a duplicate of an older redirect would send the
+                    // client round in circles, never waiting for a live answer.
+                    Some((REDIRECT, w)) if w.len() == 2 && w[0] == request && from.ip() == self.nodes[self.target] => {
                         next = Some(w[1]);
                         break;
                     }

@@ -551,10 +551,13 @@ async fn ask(
         socket.send_to(request, SocketAddr::new(servers[*target], PORT)).await?;
         let mut attempt = time::sleep(ATTEMPT);
         let mut hint = None;
-        while let Some((len, _)) = recv_or(socket, &mut buf, &mut attempt).await? {
+        while let Some((len, from)) = recv_or(socket, &mut buf, &mut attempt).await? {
             match decode(&buf[..len]) {
                 Some((tag, w)) if accept.contains(&tag) && w.first() == Some(&id) => return Ok(Some(tag)),
-                Some((REDIRECT, w)) if w.len() == 2 && w[0] == id => {
+                // Only the server just asked: a duplicate of an older redirect (from another
+                // server, or one this server sent before it learned of a leader) would send the
+                // operator round in circles, never waiting for a live answer.
+                Some((REDIRECT, w)) if w.len() == 2 && w[0] == id && from.ip() == servers[*target] => {
                     hint = Some(w[1]);
                     break;
                 }

@@ -103,6 +103,7 @@ impl Nemesis {
                             Kind::CrashMany => room >= 2,
                             Kind::RollingRestart => room >= 1 && servers.len() >= 2,
                             Kind::Partition | Kind::PartitionOneWay | Kind::Clog => nodes.len() >= 2,
+                            Kind::PartitionPartial => nodes.len() >= 3,
                             Kind::PartitionHalves | Kind::Flap => servers.len() >= 2,
                             Kind::PartitionBridge => servers.len() >= 3,
                             Kind::PartitionRing => servers.len() >= 4,
@@ -149,6 +150,11 @@ impl Nemesis {
                 }
                 Kind::Partition => {
                     let (a, b) = split(&mut rng, nodes);
+                    plan.push(at, Fault::Partition { a: a.clone(), b: b.clone() });
+                    undo(&mut plan, undo_at, Fault::Repair { a, b });
+                }
+                Kind::PartitionPartial => {
+                    let (a, b) = partial(&mut rng, nodes);
                     plan.push(at, Fault::Partition { a: a.clone(), b: b.clone() });
                     undo(&mut plan, undo_at, Fault::Repair { a, b });
                 }
@@ -384,6 +390,21 @@ fn drift(rng: &mut Stream) -> Skew {
     let ppm = log_between(rng, DRIFT_PPM_MIN, DRIFT_PPM_MAX) as i32;
     let ppm = if rng.chance(Ratio::new(1, 2).expect("valid")) { ppm } else { -ppm };
     Skew::NONE.with_drift_ppm(ppm).expect("within range")
+}
+
+/// Two disjoint, non-empty random sets of `nodes` (which has at least three), leaving at
+/// least one node out of both: the nodes that still reach both sides.
+fn partial(rng: &mut Stream, nodes: &[String]) -> (Vec<String>, Vec<String>) {
+    let order = shuffled(rng, nodes);
+    let bridges = 1 + rng.below(order.len() as u64 - 2) as usize;
+    let sides = &order[bridges..];
+    let cut = 1 + rng.below(sides.len() as u64 - 1) as usize;
+    let mut a = sides[..cut].to_vec();
+    let mut b = sides[cut..].to_vec();
+    // Sorted, so a plan's text does not depend on the shuffle's leftovers.
+    a.sort();
+    b.sort();
+    (a, b)
 }
 
 /// Two disjoint, non-empty random sets covering `nodes` (which has at least two).
@@ -623,6 +644,25 @@ mod tests {
                 }
             }
         }
+        // A partial partition: two sides over every node, clients too, and some nodes on
+        // neither, reaching both.
+        let mut clients_cut = false;
+        for seed in 0..30 {
+            let plan = Nemesis::new(only(Weights { partition_partial: 1, ..Weights::default() })).plan(
+                Seed(seed),
+                &servers,
+                &nodes,
+            );
+            for timed in plan.faults() {
+                if let Fault::Partition { a, b } = &timed.fault {
+                    assert!(!a.is_empty() && !b.is_empty(), "{plan}");
+                    assert!(a.iter().all(|n| !b.contains(n)), "{plan}");
+                    assert!(a.len() + b.len() < nodes.len(), "no node reaches both sides: {plan}");
+                    clients_cut |= a.iter().chain(b).any(|n| !servers.contains(n));
+                }
+            }
+        }
+        assert!(clients_cut, "a partial partition never cut a client");
         // A ring of five: each server loses the two it is not next to.
         let cuts = ring_cuts(&servers);
         assert_eq!(cuts.len(), 5);

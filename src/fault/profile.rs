@@ -86,10 +86,14 @@ pub struct Weights {
     pub drift: u32,
     /// Step a node's clock back and forth rapidly for a while.
     pub strobe: u32,
+    /// Split every node (clients too) into two random sets that cannot reach each other and
+    /// a third that reaches both: a partial partition (Alquraan et al., OSDI 2018), where one
+    /// node sees a peer as dead that another still talks to.
+    pub partition_partial: u32,
 }
 
 /// How many kinds [`Weights`] has.
-pub(crate) const KINDS: usize = 28;
+pub(crate) const KINDS: usize = 29;
 
 /// The kinds of fault a nemesis draws, one for each field of [`Weights`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +126,7 @@ pub(crate) enum Kind {
     Reorder,
     Drift,
     Strobe,
+    PartitionPartial,
 }
 
 impl Weights {
@@ -155,6 +160,7 @@ impl Weights {
             (self.reorder, Kind::Reorder),
             (self.drift, Kind::Drift),
             (self.strobe, Kind::Strobe),
+            (self.partition_partial, Kind::PartitionPartial),
         ]
     }
 
@@ -188,6 +194,7 @@ impl Weights {
             &mut self.reorder,
             &mut self.drift,
             &mut self.strobe,
+            &mut self.partition_partial,
         ]
     }
 
@@ -232,6 +239,7 @@ impl Kind {
             Kind::Reorder => "reorder",
             Kind::Drift => "drift",
             Kind::Strobe => "strobe",
+            Kind::PartitionPartial => "partition-partial",
         }
     }
 
@@ -241,11 +249,49 @@ impl Kind {
         matches!(self, Kind::DiskErrors | Kind::DiskCorrupt | Kind::DiskFull | Kind::DiskSlow | Kind::DiskMisdirect)
     }
 
+    /// The family a kind belongs to, for swarm selection: kinds of one family act on the same
+    /// part of the world (processes, links, clocks, the network as a whole, disks).
+    fn family(self) -> Family {
+        match self {
+            Kind::Crash
+            | Kind::Pause
+            | Kind::CrashMany
+            | Kind::RollingRestart
+            | Kind::CrashRecovering
+            | Kind::CrashAfterMessage => Family::Process,
+            Kind::Partition
+            | Kind::PartitionOneWay
+            | Kind::Isolate
+            | Kind::Clog
+            | Kind::PartitionHalves
+            | Kind::PartitionBridge
+            | Kind::PartitionRing
+            | Kind::PartitionPrimaries
+            | Kind::PartitionPartial
+            | Kind::Flap => Family::Links,
+            Kind::Skew | Kind::Jump | Kind::Drift | Kind::Strobe => Family::Clocks,
+            Kind::LossBurst | Kind::LatencySpike | Kind::Duplicate | Kind::Reorder => Family::Network,
+            Kind::DiskErrors | Kind::DiskCorrupt | Kind::DiskFull | Kind::DiskSlow | Kind::DiskMisdirect => {
+                Family::Disks
+            }
+        }
+    }
+
     /// True for the kinds whose effect is on single datagrams (duplication, reordering):
     /// stream connections hide them from the application.
     fn needs_datagrams(self) -> bool {
         matches!(self, Kind::Duplicate | Kind::Reorder)
     }
+}
+
+/// What a family of fault kinds acts on (see [`Kind::family`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Family {
+    Process,
+    Links,
+    Clocks,
+    Network,
+    Disks,
 }
 
 /// How a profile draws the time between faults and how long each lasts, within its bounds.
@@ -279,6 +325,38 @@ pub(crate) fn log_between(rng: &mut Stream, min: u64, max: u64) -> u64 {
     let start = (1u64 << octave).max(min);
     let end = if octave >= 63 { u64::MAX } else { (1u64 << (octave + 1)) - 1 }.min(max);
     rng.between(start, end)
+}
+
+/// Which of the `available` kinds a swarm seed turns on, in two levels: each family with even
+/// odds (at least one), then each kind of a family that is on with even odds (at least one).
+/// With 28 kinds drawn one by one, nearly every seed would have some crash, some partition and
+/// some clock fault on, and a bug that needs one long fault left alone (a leader cut off for
+/// longer than its lease, with nothing crashing it meanwhile) would wait for 2^-20 odds; by
+/// families, half the seeds have no process fault at all, half no link fault, and so on.
+/// Drift is on whenever it is available: it is not an event but a property of every
+/// oscillator (see `Nemesis::plan`), and a clock that keeps perfect time is the rarer world.
+fn swarm_families(rng: &mut Stream, entries: &[(u32, Kind); KINDS], available: &[usize]) -> [bool; KINDS] {
+    let mut families: Vec<Family> = available.iter().map(|&i| entries[i].1.family()).collect();
+    families.sort();
+    families.dedup();
+    let keep = families[rng.below(families.len() as u64) as usize];
+    let mut on = [false; KINDS];
+    for family in families {
+        if family != keep && !rng.chance(Ratio::new(1, 2).expect("valid")) {
+            continue;
+        }
+        let members: Vec<usize> = available.iter().copied().filter(|&i| entries[i].1.family() == family).collect();
+        let keep = members[rng.below(members.len() as u64) as usize];
+        for i in members {
+            on[i] = i == keep || rng.chance(Ratio::new(1, 2).expect("valid"));
+        }
+    }
+    for &i in available {
+        if entries[i].1 == Kind::Drift {
+            on[i] = true;
+        }
+    }
+    on
 }
 
 /// A window of `min..=max`, 2^3 to 2^7 times wide (or all of it, if narrower), centred on a
@@ -394,6 +472,12 @@ impl Profile {
     /// long faults happen, so different seeds explore different corners. The same seed always
     /// makes the same profile.
     ///
+    /// A log-uniform base (the default faults) is swarmed by families: each family of kinds
+    /// (process faults, link faults, clock faults, network-wide windows, disk faults) is on
+    /// with even odds, then each kind of a family that is on; drift stays on. So half the
+    /// seeds crash nothing, half cut no link, and a fault that needs to be left alone gets its
+    /// chance. A uniform base (`chaos`) turns each kind on or off by itself, as it always has.
+    ///
     /// ```
     /// use seedsim::{fault::Profile, Seed};
     /// assert_eq!(Profile::swarm(Profile::chaos(), Seed(7)), Profile::swarm(Profile::chaos(), Seed(7)));
@@ -406,10 +490,22 @@ impl Profile {
         if available.is_empty() {
             return profile;
         }
-        let keep = available[rng.below(available.len() as u64) as usize];
-        for (i, weight) in profile.weights.entries_mut().into_iter().enumerate() {
-            let on = available.contains(&i) && (i == keep || rng.chance(Ratio::new(1, 2).expect("valid")));
-            *weight = if on { 1 + rng.below(5) as u32 } else { 0 };
+        match base.spread {
+            // The uniform draw keeps the choice it always made, kind by kind, so old seeds'
+            // plans stay.
+            Spread::Uniform => {
+                let keep = available[rng.below(available.len() as u64) as usize];
+                for (i, weight) in profile.weights.entries_mut().into_iter().enumerate() {
+                    let on = available.contains(&i) && (i == keep || rng.chance(Ratio::new(1, 2).expect("valid")));
+                    *weight = if on { 1 + rng.below(5) as u32 } else { 0 };
+                }
+            }
+            Spread::LogUniform => {
+                let on = swarm_families(&mut rng, &entries, &available);
+                for (i, weight) in profile.weights.entries_mut().into_iter().enumerate() {
+                    *weight = if on[i] { 1 + rng.below(5) as u32 } else { 0 };
+                }
+            }
         }
         let (often, long) = (rng.next_u64(), rng.next_u64());
         let mut often_rng = Stream::new(Seed(often), 0);
@@ -615,18 +711,36 @@ mod tests {
     }
 
     #[test]
-    fn swarm_of_the_default_turns_kinds_on_and_off_per_seed() {
+    fn swarm_of_the_default_turns_families_and_kinds_on_and_off_per_seed() {
+        const SEEDS: u32 = 400;
         let mut on = [0u32; KINDS];
-        for seed in 0..200 {
-            let profile = Profile::swarm(Profile::default(), Seed(seed));
+        let mut without_process_faults = 0;
+        let mut without_link_faults = 0;
+        for seed in 0..SEEDS {
+            let profile = Profile::swarm(Profile::default(), Seed(u64::from(seed)));
             assert!(!profile.is_calm());
             assert_eq!(profile.spread, Spread::LogUniform);
-            for (i, (weight, _)) in profile.weights.entries().into_iter().enumerate() {
+            let entries = profile.weights.entries();
+            for (i, (weight, _)) in entries.into_iter().enumerate() {
                 on[i] += u32::from(weight > 0);
             }
+            let none_of = |family| entries.iter().all(|(weight, kind)| kind.family() != family || *weight == 0);
+            without_process_faults += u32::from(none_of(Family::Process));
+            without_link_faults += u32::from(none_of(Family::Links));
         }
         for (i, count) in on.iter().enumerate() {
-            assert!((60..=150).contains(count), "kind {i} on in {count} of 200 seeds");
+            if Profile::default().weights.entries()[i].1 == Kind::Drift {
+                assert_eq!(*count, SEEDS, "drift is on in every seed");
+            } else {
+                // A family on half the time, a kind of it half of that (a little more for the
+                // family's one kind that is always kept).
+                assert!((SEEDS / 8..=SEEDS / 2).contains(count), "kind {i} on in {count} of {SEEDS} seeds");
+            }
+        }
+        // Whole families off: about half the seeds crash nothing, half cut no link (one
+        // family is always kept, so a little under half).
+        for count in [without_process_faults, without_link_faults] {
+            assert!((SEEDS / 4..=SEEDS * 2 / 3).contains(&count), "{count} of {SEEDS} seeds without a family");
         }
     }
 }

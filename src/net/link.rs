@@ -229,7 +229,7 @@ impl Links<'_> {
     #[inline(always)]
     pub(crate) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
         let pair = self.pairs.touch(now, from, to);
-        if from != to && (pair.blocked || nodes[from.index()].isolated || nodes[to.index()].isolated) {
+        if from != to && (pair.blocked > 0 || nodes[from.index()].isolated > 0 || nodes[to.index()].isolated > 0) {
             return Verdict::Dropped(DropReason::Partition);
         }
         let mut link = pair.link.as_deref().copied().unwrap_or(*self.link_default);
@@ -296,8 +296,10 @@ pub(crate) struct Pair {
     /// An override of the default link, boxed: overrides are rare, and a small `Pair` keeps
     /// the map's nodes small (they are moved on every insert and remove).
     pub(crate) link: Option<Box<Link>>,
-    /// Partitioned: nothing crosses in this direction.
-    pub(crate) blocked: bool,
+    /// How many partitions cut this direction and are not yet repaired: nothing crosses while
+    /// any is. Counted, so overlapping faults compose: the repair of a short partition does
+    /// not end a longer one that also cuts this pair.
+    pub(crate) blocked: u32,
     /// Clogged until this true time (ns): datagrams sent before it arrive after it.
     pub(crate) clogged_until: u64,
     /// When the last in-order datagram arrives, so the next one does not overtake it.
@@ -309,7 +311,7 @@ impl Pair {
     /// no override, partition or clog, and every in-order arrival it holds back by is past
     /// (a later packet arrives at `now` or after, so `max` with the past is a no-op).
     fn is_idle(&self, now: u64) -> bool {
-        self.link.is_none() && !self.blocked && self.clogged_until <= now && self.last_arrival <= now
+        self.link.is_none() && self.blocked == 0 && self.clogged_until <= now && self.last_arrival <= now
     }
 }
 

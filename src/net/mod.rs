@@ -447,13 +447,14 @@ impl Net {
     // --- faults --------------------------------------------------------------------------
 
     pub(crate) fn block(&mut self, from: NodeId, to: NodeId) {
-        self.pairs.entry((from, to)).or_default().blocked = true;
+        let pair = self.pairs.entry((from, to)).or_default();
+        pair.blocked = pair.blocked.saturating_add(1);
         self.drop_in_flight(DropReason::Partition, |f, t| f == from && t == to);
     }
 
     pub(crate) fn unblock(&mut self, from: NodeId, to: NodeId) {
         if let Some(pair) = self.pairs.get_mut(&(from, to)) {
-            pair.blocked = false;
+            pair.blocked = pair.blocked.saturating_sub(1);
         }
     }
 
@@ -475,7 +476,7 @@ impl Net {
     /// arrive first), so a healed link is a healthy link at once.
     pub(crate) fn heal_all(&mut self, now: u64) {
         for pair in self.pairs.values_mut() {
-            pair.blocked = false;
+            pair.blocked = 0;
             if pair.clogged_until > now {
                 pair.last_arrival = pair.last_arrival.min(now);
             }

@@ -334,6 +334,10 @@ impl Sim {
 
     /// Partition two nodes both ways.
     ///
+    /// Partitions stack: a pair cut twice needs two [`repair`](Sim::repair)s (or one
+    /// [`heal_all`](Sim::heal_all)), so overlapping faults compose and the end of a short one
+    /// does not end a longer one.
+    ///
     /// # Errors
     /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
     pub fn partition(&mut self, a: &str, b: &str) -> Result<(), Error> {
@@ -350,7 +354,8 @@ impl Sim {
         self.shared.partition_oneway(from, to)
     }
 
-    /// Undo a partition between two nodes, both ways.
+    /// Undo one partition between two nodes, both ways (a pair that is not partitioned is
+    /// left as it is).
     ///
     /// # Errors
     /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
@@ -368,7 +373,8 @@ impl Sim {
         self.shared.repair_oneway(from, to)
     }
 
-    /// Cut a node off from every other node.
+    /// Cut a node off from every other node. Isolations stack like partitions: each needs
+    /// its [`rejoin`](Sim::rejoin).
     ///
     /// # Errors
     /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).
@@ -377,7 +383,7 @@ impl Sim {
         self.shared.isolate(name)
     }
 
-    /// Reconnect an isolated node.
+    /// Undo one isolation of a node.
     ///
     /// # Errors
     /// [`ErrorKind::UnknownNode`](crate::ErrorKind::UnknownNode).

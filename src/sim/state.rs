@@ -586,13 +586,15 @@ impl World {
     }
 
     pub(crate) fn isolate(&mut self, node: NodeId) {
-        self.nodes[node.index()].isolated = true;
+        let isolated = &mut self.nodes[node.index()].isolated;
+        *isolated = isolated.saturating_add(1);
         self.net.isolate(node);
         self.trace.record(self.now, EventKind::Isolate { node });
     }
 
     pub(crate) fn rejoin(&mut self, node: NodeId) {
-        self.nodes[node.index()].isolated = false;
+        let isolated = &mut self.nodes[node.index()].isolated;
+        *isolated = isolated.saturating_sub(1);
         self.trace.record(self.now, EventKind::Rejoin { node });
     }
 
@@ -612,7 +614,7 @@ impl World {
     pub(crate) fn heal_all(&mut self) {
         self.net.heal_all(self.now);
         for node in &mut self.nodes {
-            node.isolated = false;
+            node.isolated = 0;
         }
         self.trace.record(self.now, EventKind::HealAll);
     }

@@ -269,20 +269,26 @@ impl Clock {
         (i128::from(self.base_true) + elapsed).clamp(0, i128::from(u64::MAX)) as u64
     }
 
-    /// This clock jumped by `delta` nanoseconds at true time `now`, keeping its drift.
+    /// This clock jumped by `delta` nanoseconds at true time `now`, keeping its drift. A step
+    /// back stops at zero (see [`Clock::starting_at`]).
     pub(crate) fn jumped(&self, now: u64, delta: i64) -> Clock {
         let local = i128::from(self.local(now));
-        Clock { base_true: now, base_local: local + i128::from(delta), drift_ppm: self.drift_ppm }
+        Clock::starting_at(now, local + i128::from(delta), self.drift_ppm)
+    }
+
+    /// The clock that reads `local` at true time `now`, or zero if `local` is negative: no
+    /// clock reads before the simulation's start. A clock that read a clamped zero while its
+    /// reckoning was below it would stand still, and a sleep begun then would last longer
+    /// than asked by however far below zero the clock was (a lease holder whose clock was
+    /// stepped back early would trust its lease for seconds too long).
+    fn starting_at(now: u64, local: i128, drift_ppm: i64) -> Clock {
+        Clock { base_true: now, base_local: local.max(0), drift_ppm }
     }
 
     /// The clock that `skew` sets at true time `now`: it reads `now + offset` and runs at the
     /// skew's drift.
     pub(crate) fn skewed(now: u64, skew: Skew) -> Clock {
-        Clock {
-            base_true: now,
-            base_local: i128::from(now) + i128::from(skew.offset_nanos),
-            drift_ppm: i64::from(skew.drift_ppm),
-        }
+        Clock::starting_at(now, i128::from(now) + i128::from(skew.offset_nanos), i64::from(skew.drift_ppm))
     }
 
     /// Set the clock to `next` at true time `now`. With `monotonic`, a `next` that reads less
@@ -616,12 +622,17 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_set_behind_clamps_at_zero() {
+    fn a_clock_set_behind_zero_stops_at_zero_and_runs_on_from_there() {
         let clock = Clock::skewed(10, Skew::behind(Duration::from_nanos(100)).with_drift_ppm(-500_000).unwrap());
         assert_eq!(clock.local(10), 0);
-        // base_local = 10 - 100 = -90; 300 ns later at half speed: -90 + 150 = 60.
-        assert_eq!(clock.local(310), 60);
-        assert_eq!(clock.true_time_of(60), 310);
+        // 300 ns later at half speed: 150, not -90 + 150. A clock that stood still at zero
+        // until its reckoning came back above it would stretch every sleep begun meanwhile.
+        assert_eq!(clock.local(310), 150);
+        assert_eq!(clock.true_time_of(60), 130);
+        // A step back past zero too.
+        let clock = Clock::TRUE.jumped(1_000, -5_000);
+        assert_eq!(clock.local(1_000), 0);
+        assert_eq!(clock.local(1_100), 100);
     }
 
     #[test]

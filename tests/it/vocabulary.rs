@@ -61,6 +61,45 @@ fn a_duplication_window_delivers_its_datagrams_twice_and_only_its_own() {
     assert_eq!(summary.net.duplicated, 20);
 }
 
+/// Datagrams 0..100 sent 10 ms apart to the counter, under `plan`: the numbers that arrived.
+fn arrivals_every_10ms(plan: &str) -> Vec<u8> {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let mut sim = Sim::new(Seed(5));
+    sim.node("counter", counter(seen.clone())).unwrap();
+    sim.client("sender", async {
+        let socket = UdpSocket::bind("0.0.0.0:0").await?;
+        for i in 0..100u8 {
+            time::sleep_until(Instant::ZERO + ms(10 * u64::from(i))).await;
+            socket.send_to(&[i], ("counter", 7)).await?;
+        }
+        sleep(ms(1_000)).await;
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    sim.faults(plan.parse().unwrap()).unwrap();
+    sim.run().unwrap();
+    let seen = seen.borrow().clone();
+    seen
+}
+
+#[test]
+fn overlapping_partitions_and_isolations_stack_until_each_is_undone() {
+    // Two partitions of one pair, 100-300 ms and 200-600 ms: the link is cut from 100 ms to
+    // 600 ms, the first repair leaving the second in force.
+    for plan in [
+        "100ms partition counter | sender\n200ms partition counter | sender\n300ms repair counter | sender\n600ms repair counter | sender",
+        "100ms isolate counter\n200ms isolate counter\n300ms rejoin counter\n600ms rejoin counter",
+    ] {
+        let seen = arrivals_every_10ms(plan);
+        assert!(seen.iter().all(|i| !(10..60).contains(i)), "{plan}: {seen:?}");
+        assert!((0..9).chain(61..100).all(|i| seen.contains(&i)), "{plan}: {seen:?}");
+    }
+    // A heal-all undoes every partition at once.
+    let seen =
+        arrivals_every_10ms("100ms partition counter | sender\n200ms partition counter | sender\n300ms heal-all");
+    assert!((31..100).all(|i| seen.contains(&i)), "{seen:?}");
+}
+
 #[test]
 fn a_reordering_window_lets_later_datagrams_overtake_and_order_returns_after_it() {
     let seen = Rc::new(RefCell::new(Vec::new()));
