@@ -4,7 +4,7 @@
 //! the runs until the first failure, and the behaviour features covered in a budget of runs.
 //!
 //! ```text
-//! cargo bench --bench guided                       # 31 trials (cap 4,000 runs); coverage in 500 runs
+//! cargo bench --bench guided                       # 101 trials (cap 4,000 runs); coverage in 500 runs
 //! SEEDSIM_BENCH_QUICK=1 cargo bench --bench guided  # 5 trials; coverage in 100 runs: a smoke run
 //! cargo bench --bench guided -- walkv combo        # only the protocols named
 //! ```
@@ -109,9 +109,7 @@ fn median(mut values: Vec<u64>) -> u64 {
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
     let (trials, cap, coverage_trials, coverage_runs) =
-        if quick::quick() { (5, 1_000, 2, 100) } else { (31, 4_000, 5, 500) };
-    let knob = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let (trials, coverage_trials) = (knob("G_TRIALS", trials), knob("G_COV", coverage_trials));
+        if quick::quick() { (5, 1_000, 2, 100) } else { (101, 4_000, 5, 500) };
     println!(
         "seedsim guided exploration benchmark: runs to the first failure over {trials} trials (cap {cap}); \
          features covered in {coverage_runs} runs (median of {coverage_trials})"
@@ -140,15 +138,11 @@ fn main() {
                 let middle = median(found.iter().map(|f| f.unwrap_or(u64::MAX)).collect());
                 medians.push(if middle == u64::MAX { format!(">{cap}") } else { middle.to_string() });
                 means.push(found.iter().map(|f| f.unwrap_or(cap)).sum::<u64>() as f64 / trials as f64);
-                features.push(if coverage_trials == 0 {
-                    0
-                } else {
-                    median(
-                        (0..coverage_trials)
-                            .map(|t| coverage(protocol, base, guided, Seed(0xc0e0_0000 + t), coverage_runs))
-                            .collect(),
-                    )
-                });
+                features.push(median(
+                    (0..coverage_trials)
+                        .map(|t| coverage(protocol, base, guided, Seed(0xc0e0_0000 + t), coverage_runs))
+                        .collect(),
+                ));
             }
             let seconds = started.elapsed().as_secs_f64();
             let ratio = means[1] / means[0];
