@@ -66,8 +66,11 @@ const PROTOCOLS: [Protocol; 7] = [
     Protocol { name: "combo", builder: combo::builder, scenario: combo::scenario },
 ];
 
+/// A fault base: its name, and the profile swarm profiles are drawn from.
+type Base = (&'static str, fn() -> Profile);
+
 /// The fault modes guided exploration is measured over: swarm profiles drawn from a base.
-const BASES: [(&str, fn() -> Profile); 2] = [
+const BASES: [Base; 2] = [
     ("swarm", Profile::chaos),
     // Four times fewer faults per run: a bug then needs the right few, not one of many.
     ("sparse", || Profile::chaos().interval(Duration::from_millis(400), Duration::from_secs(4))),

@@ -311,7 +311,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     }
                     let (seed, report) = match guide {
                         Some(guide) => {
-                            let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+                            let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next_trial();
                             (trial.seed, run_trial(plan, guide, &trial, replay))
                         }
                         None => {
