@@ -1,6 +1,9 @@
 //! The bug-finding benchmark: for each example protocol with a planted bug, the median number
-//! of seeds until a run fails, with no faults, with the `chaos` nemesis profile, and in swarm
-//! mode; and a check that each fixed variant passes its seeds.
+//! of seeds until a run fails, with no faults, with the `chaos` nemesis profile, in swarm mode
+//! over `chaos`, and with the default faults (swarm over the whole vocabulary); and a check
+//! that each fixed variant passes its seeds under `chaos` and the default faults. It fails
+//! (exit status non-zero) when a bug is not found within the cap by `chaos` or the default
+//! faults, or a fixed variant fails.
 //!
 //! ```text
 //! cargo bench --bench bugs                       # 9 trials of up to 1,000 seeds per cell
@@ -85,33 +88,43 @@ fn main() {
         if quick { "quick" } else { "full" }
     );
     println!(
-        "{:<9} {:<50} {:>8} {:>8} {:>8}   fixed variant",
-        "protocol", "planted bug", "no faults", "chaos", "swarm"
+        "{:<9} {:<50} {:>8} {:>8} {:>8} {:>8}   fixed variant",
+        "protocol", "planted bug", "no faults", "chaos", "swarm", "default"
     );
+    let mut missed = Vec::new();
     let started = std::time::Instant::now();
     for protocol in &PROTOCOLS {
         let mut cells = Vec::new();
-        for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm] {
+        for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm, Faults::Default] {
             let mut found: Vec<Option<u64>> =
                 (0..trials).map(|trial| seeds_to_find(protocol, faults, Seed(0xb0b0_0000 + trial), cap)).collect();
             found.sort_by_key(|f| f.unwrap_or(u64::MAX));
-            cells.push(match found[trials as usize / 2] {
+            let median = found[trials as usize / 2];
+            if median.is_none() && matches!(faults, Faults::Chaos | Faults::Default) {
+                missed.push(format!("{} under {faults:?}", protocol.name));
+            }
+            cells.push(match median {
                 Some(seeds) => seeds.to_string(),
                 None => format!(">{cap}"),
             });
         }
-        let runner = with_faults(
-            Runner::new().seeds(fixed_seeds).determinism_checks(0).builder((protocol.builder)()),
-            Faults::Chaos,
-        );
-        let report = runner.try_run(|sim| (protocol.scenario)(sim, true)).expect("a valid scenario");
-        if let Some(failure) = report.failure {
-            panic!("the fixed {} failed:\n{failure}", protocol.name);
+        let mut passed = 0;
+        for faults in [Faults::Chaos, Faults::Default] {
+            let runner = with_faults(
+                Runner::new().seeds(fixed_seeds).determinism_checks(0).builder((protocol.builder)()),
+                faults,
+            );
+            let report = runner.try_run(|sim| (protocol.scenario)(sim, true)).expect("a valid scenario");
+            if let Some(failure) = report.failure {
+                panic!("the fixed {} failed under {faults:?}:\n{failure}", protocol.name);
+            }
+            passed = report.passed;
         }
         println!(
-            "{:<9} {:<50} {:>8} {:>8} {:>8}   {} seeds passed (chaos)",
-            protocol.name, protocol.bug, cells[0], cells[1], cells[2], report.passed
+            "{:<9} {:<50} {:>8} {:>8} {:>8} {:>8}   {passed} seeds passed (chaos and default each)",
+            protocol.name, protocol.bug, cells[0], cells[1], cells[2], cells[3]
         );
     }
     println!("({:.1} s)", started.elapsed().as_secs_f64());
+    assert!(missed.is_empty(), "planted bugs not found within {cap} seeds (median of {trials} trials): {missed:?}");
 }

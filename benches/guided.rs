@@ -66,7 +66,7 @@ const PROTOCOLS: [Protocol; 7] = [
     Protocol { name: "combo", builder: combo::builder, scenario: combo::scenario },
 ];
 
-/// A fault base: its name, and the profile swarm profiles are drawn from.
+/// A fault mode: a name, and the base its swarm profiles are drawn from.
 type Base = (&'static str, fn() -> Profile);
 
 /// The fault modes guided exploration is measured over: swarm profiles drawn from a base.

@@ -17,7 +17,7 @@
 //! finding, not a stepping stone: it is neither counted nor kept.
 //!
 //! A guide draws from its own stream, keyed by its start seed, and never reads the host
-//! clock: with one thread calling [`Guide::next_trial`] and [`Guide::observe`] in turn, the trials
+//! clock: with one thread calling [`Guide::next`] and [`Guide::observe`] in turn, the trials
 //! it hands out are a pure function of the start seed (and of the runs' outcomes, which are a
 //! pure function of their seeds and plans). Threads may share one behind a lock (`explore
 //! --guided` does); the order of their reports then varies.
@@ -166,7 +166,7 @@ pub struct Stats {
 /// mode's own faults for that seed (its nemesis or swarm profile, so a new default is
 /// picked up by itself), and `build(seed, Some(plan))` with exactly `plan` installed; both
 /// with [`Builder::feedback`](crate::Builder::feedback) on. [`Guide::run`] does one trial
-/// with such a closure; [`Guide::next_trial`] and [`Guide::observe`] are the same in two halves, for
+/// with such a closure; [`Guide::next`] and [`Guide::observe`] are the same in two halves, for
 /// callers that run the trial elsewhere (another thread).
 ///
 /// ```
@@ -281,7 +281,9 @@ impl Guide {
     }
 
     /// The next trial to run.
-    pub fn next_trial(&mut self) -> Trial {
+    // Not an `Iterator`: what comes next depends on what the caller reports of the last.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Trial {
         let number = self.handed;
         self.handed += 1;
         let fresh_share = {
@@ -380,7 +382,7 @@ impl Guide {
     where
         F: FnOnce(Seed, Option<&FaultPlan>) -> Result<Sim, Error>,
     {
-        let trial = self.next_trial();
+        let trial = self.next();
         let mut sim = build(trial.seed, trial.plan.as_ref())?;
         if !sim.config().feedback {
             return Err(Error::new(

@@ -118,6 +118,15 @@ pub(crate) struct Node {
     pub(crate) isolated: bool,
     pub(crate) next_ephemeral_port: u16,
     pub(crate) added_at: &'static Location<'static>,
+    /// A crash armed by `Fault::CrashAfter`: what sets it off, and the downtime (ns).
+    pub(crate) crash_after: Option<(crate::fault::Trigger, u64)>,
+    /// The node says it is a primary (`world::set_primary`); a crash forgets it.
+    pub(crate) primary: bool,
+    /// Messages its code has sent to other servers (datagrams, and stream writes), and the
+    /// count when the primaries were last cut: the server that sent the most since stands in
+    /// for the primary of a system that names none.
+    pub(crate) sent: u64,
+    pub(crate) sent_at_cut: u64,
 }
 
 /// Ports handed out by `bind` with port 0, as Linux does.
@@ -134,6 +143,10 @@ impl Node {
             clock: Clock::TRUE,
             rng: None,
             isolated: false,
+            crash_after: None,
+            primary: false,
+            sent: 0,
+            sent_at_cut: 0,
             next_ephemeral_port: *EPHEMERAL_PORTS.start(),
             added_at,
         }

@@ -9,7 +9,7 @@
 
 use crate::check::Coverage;
 use crate::error::{Error, ErrorKind};
-use crate::fault::Profile;
+use crate::fault::{Profile, Usage};
 use crate::seed::Seed;
 use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::sim::{Builder, Sim};
@@ -62,6 +62,9 @@ enum FaultMode {
     Nemesis(Profile),
     /// A nemesis with a swarm profile drawn per seed from this base.
     Swarm(Profile),
+    /// The default exploration faults: a swarm profile per seed from [`Profile::default`],
+    /// without the kinds a probe of the scenario shows cannot touch it.
+    Default,
 }
 
 impl Default for Runner {
@@ -201,6 +204,32 @@ impl Runner {
         self
     }
 
+    /// The default exploration faults, as `explore` runs them: every run gets a nemesis
+    /// whose profile the seed draws ([`Profile::swarm`]) from the whole vocabulary
+    /// ([`Profile::default`]), less the kinds that cannot touch this scenario
+    /// ([`Profile::relevant_to`]: no disk faults for a system that writes no file, say).
+    /// What the scenario uses is learned from two probe runs at a fixed seed before the
+    /// sweep, so a replay of one seed draws the same plan.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::{time::sleep, Runner};
+    /// let report = Runner::new()
+    ///     .seeds(5)
+    ///     .default_faults()
+    ///     .try_run(|sim| {
+    ///         sim.node("a", || async { sleep(Duration::from_secs(30)).await })?;
+    ///         sim.client("c", async { sleep(Duration::from_secs(12)).await; Ok::<(), std::io::Error>(()) })?;
+    ///         Ok(())
+    ///     })?;
+    /// assert!(report.failure.is_none());
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn default_faults(mut self) -> Runner {
+        self.faults = FaultMode::Default;
+        self
+    }
+
     /// The command the replay line runs after `SEEDSIM_SEED=…`, for runners outside
     /// `cargo test` (an example binary: `cargo run --release --example kv`).
     pub fn replay_command(mut self, command: impl Into<String>) -> Runner {
@@ -308,18 +337,23 @@ impl Runner {
         F: Fn(&mut Sim) -> Result<(), Error>,
     {
         let plan = self.plan()?;
+        let usage = match self.faults {
+            FaultMode::Default => Usage::probe(|seed| self.setup(seed, None, false, &scenario))?,
+            _ => Usage::ALL,
+        };
+        let run_one = |seed: Seed, log: Option<&str>, record: bool| self.run_one(seed, log, record, usage, &scenario);
         let mut report = Report { runs: 0, passed: 0, failure: None, coverage: Coverage::default() };
         for index in 0..plan.seeds {
             let seed = plan.seed(index);
-            let outcome = self.run_one(seed, plan.log.as_deref(), false, &scenario)?.0;
+            let outcome = run_one(seed, plan.log.as_deref(), false)?.0;
             report.runs += 1;
             report.coverage.absorb(outcome.coverage());
             if index < self.determinism_checks {
                 // Not logged: one log of the seed is enough.
-                let again = self.run_one(seed, None, false, &scenario)?.0;
+                let again = run_one(seed, None, false)?.0;
                 report.runs += 1;
                 if again.trace_hash() != outcome.trace_hash() {
-                    report.failure = Some(Box::new(self.nondeterminism(seed, &scenario)?));
+                    report.failure = Some(Box::new(self.nondeterminism(seed, usage, &scenario)?));
                     return Ok(report);
                 }
             }
@@ -334,10 +368,10 @@ impl Runner {
                     }
                 }
                 Outcome::Failed(mut failure) => {
-                    let replayed = self.run_one(seed, None, false, &scenario)?.0;
+                    let replayed = run_one(seed, None, false)?.0;
                     report.runs += 1;
                     if replayed.trace_hash() != failure.trace_hash {
-                        let diff = self.nondeterminism(seed, &scenario)?;
+                        let diff = self.nondeterminism(seed, usage, &scenario)?;
                         failure.replay = format!("{} (WARNING: {})", failure.replay, diff.cause);
                     }
                     report.failure = Some(failure);
@@ -348,7 +382,8 @@ impl Runner {
         Ok(report)
     }
 
-    fn run_one<F>(&self, seed: Seed, log: Option<&str>, record: bool, scenario: &F) -> Result<(Outcome, Sim), Error>
+    /// Build the world for `seed` and set up the scenario, without this runner's faults.
+    fn setup<F>(&self, seed: Seed, log: Option<&str>, record: bool, scenario: &F) -> Result<Sim, Error>
     where
         F: Fn(&mut Sim) -> Result<(), Error>,
     {
@@ -358,22 +393,38 @@ impl Runner {
         }
         let mut sim = builder.build()?;
         scenario(&mut sim)?;
+        Ok(sim)
+    }
+
+    fn run_one<F>(
+        &self,
+        seed: Seed,
+        log: Option<&str>,
+        record: bool,
+        usage: Usage,
+        scenario: &F,
+    ) -> Result<(Outcome, Sim), Error>
+    where
+        F: Fn(&mut Sim) -> Result<(), Error>,
+    {
+        let mut sim = self.setup(seed, log, record, scenario)?;
         match &self.faults {
             FaultMode::None => {}
             FaultMode::Nemesis(profile) => drop(sim.nemesis(profile.clone())?),
             FaultMode::Swarm(base) => drop(sim.nemesis(Profile::swarm(base.clone(), seed))?),
+            FaultMode::Default => drop(sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage), seed))?),
         }
         let outcome = sim.run();
         Ok((outcome, sim))
     }
 
     /// Run `seed` twice recording full traces, and describe where they part.
-    fn nondeterminism<F>(&self, seed: Seed, scenario: &F) -> Result<Failure, Error>
+    fn nondeterminism<F>(&self, seed: Seed, usage: Usage, scenario: &F) -> Result<Failure, Error>
     where
         F: Fn(&mut Sim) -> Result<(), Error>,
     {
-        let (first, mut sim_a) = self.run_one(seed, None, true, scenario)?;
-        let (second, mut sim_b) = self.run_one(seed, None, true, scenario)?;
+        let (first, mut sim_a) = self.run_one(seed, None, true, usage, scenario)?;
+        let (second, mut sim_b) = self.run_one(seed, None, true, usage, scenario)?;
         let names = sim_a.node_names();
         let a = sim_a.take_trace().unwrap_or_default();
         let b = sim_b.take_trace().unwrap_or_default();

@@ -372,6 +372,51 @@ pub enum EventKind {
         /// The node.
         node: NodeId,
     },
+    /// Every link duplicates at least `ratio_num / ratio_den` of its packets until `until`.
+    DuplicateWindow {
+        /// The ratio's numerator.
+        ratio_num: u32,
+        /// The ratio's denominator.
+        ratio_den: u32,
+        /// When the window ends.
+        until: Instant,
+    },
+    /// Until `until`, `ratio_num / ratio_den` of the packets are held back by up to
+    /// `spread_nanos`, so later ones overtake them.
+    ReorderWindow {
+        /// The ratio's numerator.
+        ratio_num: u32,
+        /// The ratio's denominator.
+        ratio_den: u32,
+        /// The most a packet is held back.
+        spread_nanos: u64,
+        /// When the window ends.
+        until: Instant,
+    },
+    /// A node will crash right after its next send or receive, and restart after `down_nanos`.
+    CrashArmed {
+        /// The node.
+        node: NodeId,
+        /// What sets it off.
+        trigger: crate::fault::Trigger,
+        /// How long it stays down.
+        down_nanos: u64,
+    },
+    /// The nodes that call themselves primaries (`primaries` of them) are cut off from the
+    /// rest until `until` (the cuts follow as `Partition` events).
+    PrimariesCut {
+        /// How many primaries there were.
+        primaries: u32,
+        /// When the cut is repaired.
+        until: Instant,
+    },
+    /// A node said it is (or is no longer) a primary (`world::set_primary`).
+    PrimarySet {
+        /// The node.
+        node: NodeId,
+        /// Whether it is one now.
+        primary: bool,
+    },
 }
 
 /// A simulated disk operation that can fail with an injected error.
@@ -469,6 +514,15 @@ impl EventKind {
             DiskFault { node, fault, until } => [46, n(node), fault as u64, until.as_nanos()],
             DiskError { node, op } => [47, n(node), op as u64, 0],
             DiskMisdirected { node } => [48, n(node), 0, 0],
+            DuplicateWindow { ratio_num, ratio_den, until } => {
+                [49, (u64::from(ratio_num) << 32) | u64::from(ratio_den), until.as_nanos(), 0]
+            }
+            ReorderWindow { ratio_num, ratio_den, spread_nanos, until } => {
+                [50, (u64::from(ratio_num) << 32) | u64::from(ratio_den), spread_nanos, until.as_nanos()]
+            }
+            CrashArmed { node, trigger, down_nanos } => [51, n(node), trigger as u64, down_nanos],
+            PrimariesCut { primaries, until } => [52, u64::from(primaries), until.as_nanos(), 0],
+            PrimarySet { node, primary } => [53, n(node), u64::from(primary), 0],
         }
     }
 }
@@ -573,6 +627,25 @@ impl fmt::Display for Described<'_> {
             DiskFault { node, fault, until } => write!(f, "disk fault {fault:?} on {} until {until}", name(node)),
             DiskError { node, op } => write!(f, "disk {op:?} failed on {} (injected)", name(node)),
             DiskMisdirected { node } => write!(f, "disk write misdirected on {}", name(node)),
+            DuplicateWindow { ratio_num, ratio_den, until } => {
+                write!(f, "duplicate {ratio_num}/{ratio_den} of packets until {until}")
+            }
+            ReorderWindow { ratio_num, ratio_den, spread_nanos, until } => {
+                write!(f, "reorder {ratio_num}/{ratio_den} of packets by up to {spread_nanos} ns until {until}")
+            }
+            CrashArmed { node, trigger, down_nanos } => write!(
+                f,
+                "{} will crash after its next {} (down {down_nanos} ns)",
+                name(node),
+                match trigger {
+                    crate::fault::Trigger::Send => "send",
+                    crate::fault::Trigger::Receive => "receive",
+                }
+            ),
+            PrimariesCut { primaries, until } => write!(f, "cut {primaries} primary node(s) off until {until}"),
+            PrimarySet { node, primary } => {
+                write!(f, "{} is {}a primary", name(node), if primary { "" } else { "no longer " })
+            }
         }
     }
 }

@@ -213,3 +213,68 @@ pub fn is_isolated(node: &str) -> Result<bool, Error> {
         world.node_id(node).map(|id| world.node(id).isolated)
     })?
 }
+
+/// Say whether the calling node is a primary now (a leader, a coordinator, the node that
+/// holds a lease): a [`Fault::PartitionPrimaries`](crate::fault::Fault::PartitionPrimaries)
+/// cuts the nodes that said so off from the other servers, as Jepsen's "primaries" nemesis
+/// does (clients still reach them). A
+/// crash forgets it; a node says it again when it takes the role again. (Without it, that
+/// fault guesses: it cuts the server that sent the most messages lately.)
+///
+/// It is an annotation for node code, so it never fails: outside a simulation (on the real
+/// backend, in production) and outside any node's task it does nothing.
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc, time::Duration};
+/// use seedsim::{net::UdpSocket, time::{self, Instant}, world, Seed, Sim};
+///
+/// async fn leader() -> std::io::Result<()> {
+///     world::set_primary(true);
+///     let socket = UdpSocket::bind("0.0.0.0:7").await?;
+///     let mut buf = [0; 8];
+///     loop {
+///         let (len, from) = socket.recv_from(&mut buf).await?;
+///         socket.send_to(&buf[..len], from).await?;
+///     }
+/// }
+///
+/// let answered = Rc::new(RefCell::new(Vec::new()));
+/// let mut sim = Sim::new(Seed(1));
+/// sim.node("leader", leader)?;
+/// let seen = answered.clone();
+/// sim.node("follower", move || {
+///     let seen = seen.clone();
+///     async move {
+///         let socket = UdpSocket::bind("0.0.0.0:0").await?;
+///         for at in [500, 1500, 3500] {
+///             time::sleep_until(Instant::ZERO + Duration::from_millis(at)).await;
+///             socket.send_to(b"ping", ("leader", 7)).await?;
+///             let mut buf = [0; 8];
+///             let reply = time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await;
+///             seen.borrow_mut().push(reply.is_ok());
+///         }
+///         Ok::<(), std::io::Error>(())
+///     }
+/// })?;
+/// sim.client("clock", async {
+///     time::sleep(Duration::from_secs(4)).await;
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// sim.faults("1s partition-primaries 2s".parse()?)?;
+/// assert!(sim.run().is_passed());
+/// // Cut off from the other servers from 1 s to 3 s (clients still reach it).
+/// assert_eq!(*answered.borrow(), [true, false, true]);
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+pub fn set_primary(primary: bool) {
+    crate::context::with_current(|shared| {
+        let mut world = shared.world.borrow_mut();
+        if let Some(node) = world.current_node() {
+            if world.nodes[node.index()].primary != primary {
+                world.nodes[node.index()].primary = primary;
+                let now = world.now;
+                world.trace.record(now, crate::trace::EventKind::PrimarySet { node, primary });
+            }
+        }
+    });
+}

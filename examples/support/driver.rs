@@ -23,6 +23,8 @@ pub enum Faults {
     Calm,
     Chaos,
     Swarm,
+    /// The default exploration faults: swarm over the whole vocabulary.
+    Default,
 }
 
 /// Add the faults of `mode` to a runner.
@@ -31,6 +33,7 @@ pub fn with_faults(runner: Runner, mode: Faults) -> Runner {
         Faults::Calm => runner,
         Faults::Chaos => runner.nemesis(Profile::chaos()),
         Faults::Swarm => runner.swarm(Profile::chaos()),
+        Faults::Default => runner.default_faults(),
     }
 }
 
@@ -50,9 +53,9 @@ pub fn main(
         .arg(
             Arg::new("faults")
                 .long("faults")
-                .value_parser(["calm", "chaos", "swarm"])
+                .value_parser(["calm", "chaos", "swarm", "default"])
                 .default_value("chaos")
-                .help("faults for every run: none, a chaos nemesis, or swarm profiles"),
+                .help("faults for every run: none, a chaos nemesis, swarm profiles over chaos, or the default faults"),
         )
         .try_get_matches();
     let matches = match matches {
@@ -66,6 +69,7 @@ pub fn main(
     let faults = match matches.get_one::<String>("faults").map(String::as_str) {
         Some("calm") => Faults::Calm,
         Some("swarm") => Faults::Swarm,
+        Some("default") => Faults::Default,
         _ => Faults::Chaos,
     };
     let mut command = format!("cargo run --release --example {name} --");

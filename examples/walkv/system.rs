@@ -1,16 +1,29 @@
 //! A key-value store on a write-ahead log, with a planted missing-sync bug.
 //!
-//! Every put appends a record (position, key, value, checksum) to the log file `wal`; on
-//! start the store replays the log. The fixed variant syncs the log before it acknowledges a
-//! put, then appends how many records are durable to a second file, `meta` (each count
-//! written twice, checksummed, synced). On replay it keeps the log's valid prefix (each record
-//! must check out and sit at its own position, so a write that went astray is noticed): a torn
-//! or garbled tail beyond the largest durable count was never acknowledged and is dropped; a
-//! prefix shorter than that count means acknowledged records were corrupted or misdirected,
-//! and the store says so (it is degraded, and remembers it in a marker file) instead of
-//! serving old values as if current. The planted bug (`fixed == false`):
-//! the store acknowledges before it syncs, syncing in the background every 200 ms, so a crash
-//! loses acknowledged puts and nothing notices.
+//! Every put appends a record (position, key, value, request id, checksum) to the log file
+//! `wal`; on start the store replays the log. The fixed variant syncs the log before it
+//! acknowledges a put, then appends how many records are durable to a second file, `meta` (each
+//! count written twice, checksummed, synced). On replay it keeps the log's valid prefix (each
+//! record must check out and sit at its own position, so a write that went astray is noticed):
+//! a torn or garbled tail beyond the largest durable count was never acknowledged and is
+//! dropped; a prefix shorter than that count means acknowledged records were corrupted or
+//! misdirected, and the store says so (it is degraded, and remembers it in a marker file)
+//! instead of serving old values as if current. It says so too when corruption took both copies
+//! of a count (so the count is unknown) and the log holds more than its valid prefix. Checksums
+//! mix in one field at a time, so flipped bits in two fields do not cancel out.
+//!
+//! The client retries a put (each attempt with a new request id from one increasing counter)
+//! until it is acknowledged, so copies of an old attempt can still be in the network, delayed
+//! or reordered, after the client has moved on and put a newer value to the same key. Request
+//! ids order the client's puts, so the store keeps, with each key's value, the id of the put
+//! that wrote it (in the log record too, so a restart remembers it). A put whose id is not
+//! newer than that is stale: the store acknowledges it, as it did the copy it applied, and does
+//! not apply it over the newer value. (This orders the puts of one client, which is all this
+//! scenario has; several clients would need an order across them, e.g. versions the store
+//! assigns.)
+//!
+//! The planted bug (`fixed == false`): the store acknowledges before it syncs, syncing in the
+//! background every 200 ms, so a crash loses acknowledged puts and nothing notices.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -29,7 +42,7 @@ use seedsim::{Builder, Error, Sim};
 const PORT: u16 = 7000;
 const KEYS: u64 = 6;
 const PUTS: u64 = 30;
-const RECORD: usize = 32;
+const RECORD: usize = 40;
 const COUNT: usize = 16;
 
 const PUT: u8 = 1;
@@ -53,20 +66,41 @@ pub fn scenario(sim: &mut Sim, fixed: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn checksum(key: u64, value: u64) -> u64 {
-    // A fixed mix (SplitMix64's), so a flipped bit anywhere changes it.
-    let mut z = key.rotate_left(17) ^ value ^ 0x9e37_79b9_7f4a_7c15;
+/// A checksum of some words: each is mixed into the state in turn. Words xored together before
+/// one mix would let two flipped bits cancel out (a key's bit and a value's bit it lines up
+/// with); mixed in one by one, a change to any word scrambles the state before the next.
+fn checksum(words: &[u64]) -> u64 {
+    words.iter().fold(0x9e37_79b9_7f4a_7c15, |state, word| mix(state ^ word))
+}
+
+/// SplitMix64's finalizer: a fixed bijection of 64 bits, so a state changed in any bit mixes
+/// to a different one.
+fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
-fn record(position: u64, key: u64, value: u64) -> [u8; RECORD] {
+/// What a put left in the store: the value, and the request id of the put that wrote it.
+#[derive(Clone, Copy)]
+struct Written {
+    value: u64,
+    request: u64,
+}
+
+/// A log record's checksum, over every other field.
+fn record_sum(position: u64, key: u64, written: Written) -> u64 {
+    checksum(&[position, key, written.value, written.request])
+}
+
+/// A log record: position, key, value, request id, checksum.
+fn record(position: u64, key: u64, written: Written) -> [u8; RECORD] {
     let mut bytes = [0u8; RECORD];
     bytes[..8].copy_from_slice(&position.to_le_bytes());
     bytes[8..16].copy_from_slice(&key.to_le_bytes());
-    bytes[16..24].copy_from_slice(&value.to_le_bytes());
-    bytes[24..].copy_from_slice(&checksum(position ^ key.rotate_left(32), value).to_le_bytes());
+    bytes[16..24].copy_from_slice(&written.value.to_le_bytes());
+    bytes[24..32].copy_from_slice(&written.request.to_le_bytes());
+    bytes[32..].copy_from_slice(&record_sum(position, key, written).to_le_bytes());
     bytes
 }
 
@@ -74,7 +108,7 @@ fn record(position: u64, key: u64, value: u64) -> [u8; RECORD] {
 fn count_entry(count: u64) -> [u8; COUNT] {
     let mut bytes = [0u8; COUNT];
     bytes[..8].copy_from_slice(&count.to_le_bytes());
-    bytes[8..].copy_from_slice(&checksum(u64::MAX, count).to_le_bytes());
+    bytes[8..].copy_from_slice(&checksum(&[count]).to_le_bytes());
     bytes
 }
 
@@ -91,31 +125,42 @@ async fn retry<T, F: std::future::Future<Output = io::Result<T>>>(mut op: impl F
 
 /// Replay the log: the map, how many valid records, and whether acknowledged records are
 /// missing (degraded).
-async fn replay() -> (BTreeMap<u64, u64>, u64, bool) {
+async fn replay() -> (BTreeMap<u64, Written>, u64, bool) {
     let data = retry(|| seedsim::fs::read("wal")).await;
     let mut map = BTreeMap::new();
     let mut valid = 0;
     for chunk in data.chunks_exact(RECORD) {
         let word = |at: usize| u64::from_le_bytes(chunk[at..at + 8].try_into().expect("8 bytes"));
-        let (position, key, value, sum) = (word(0), word(8), word(16), word(24));
-        if position != valid || sum != checksum(position ^ key.rotate_left(32), value) {
+        let (position, key, sum) = (word(0), word(8), word(32));
+        let written = Written { value: word(16), request: word(24) };
+        if position != valid || sum != record_sum(position, key, written) {
             break; // the end of the valid prefix
         }
-        map.insert(key, value);
+        map.insert(key, written);
         valid += 1;
     }
-    // The largest count that checks out, wherever a write put it.
+    // The largest count that checks out, wherever a write put it. A pair of copies neither of
+    // which checks out, and not the zeros of an append a crash lost, was corrupted at rest (a
+    // torn append leaves zeros or a copy intact), and the count it held is unknown.
     let meta = retry(|| seedsim::fs::read("meta")).await;
-    let durable = meta
-        .chunks_exact(COUNT)
-        .filter_map(|entry| {
+    let mut durable = 0;
+    let mut unreadable = false;
+    for pair in meta.chunks(2 * COUNT) {
+        let counts = pair.chunks_exact(COUNT).filter_map(|entry| {
             let count = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
             let sum = u64::from_le_bytes(entry[8..].try_into().expect("8 bytes"));
-            (sum == checksum(u64::MAX, count)).then_some(count)
-        })
-        .max()
-        .unwrap_or(0);
-    (map, valid, valid < durable)
+            (sum == checksum(&[count])).then_some(count)
+        });
+        match counts.max() {
+            Some(count) => durable = durable.max(count),
+            None => unreadable |= pair.iter().any(|&byte| byte != 0),
+        }
+    }
+    // An acknowledged record that is missing left bytes where it should be (it was synced, and
+    // only a replay that found nothing missing cuts the log), so a log that ends with its valid
+    // prefix lost nothing, whatever the unknown count was; a longer one may have.
+    let beyond = data.len() as u64 > valid * RECORD as u64;
+    (map, valid, valid < durable || (unreadable && beyond))
 }
 
 async fn store(fixed: bool) -> io::Result<()> {
@@ -148,8 +193,18 @@ async fn store(fixed: bool) -> io::Result<()> {
         let (len, from) = socket.recv_from(&mut buf).await?;
         match wire::decode(&buf[..len]) {
             Some((PUT, id, key, value)) => {
+                // A late copy of an attempt older than the put that last wrote the key (or of
+                // that put itself): acknowledged, as the copy applied was, but not applied over
+                // a newer value.
+                let stale = map.get(&key).is_some_and(|written| written.request >= id);
+                seedsim::assert_sometimes!(stale, "a stale put arrived and was not applied");
+                if stale {
+                    socket.send_to(&wire::encode(PUT_OK, id, 0, 0), from).await?;
+                    continue;
+                }
+                let written = Written { value, request: id };
                 let ok = async {
-                    wal.write_at(&record(records, key, value), records * RECORD as u64).await?;
+                    wal.write_at(&record(records, key, written), records * RECORD as u64).await?;
                     if fixed {
                         wal.sync_data().await?;
                         // Twice, so one corrupted copy leaves the other.
@@ -165,7 +220,7 @@ async fn store(fixed: bool) -> io::Result<()> {
                 let reply = match ok {
                     Ok(()) => {
                         records += 1;
-                        map.insert(key, value);
+                        map.insert(key, written);
                         PUT_OK
                     }
                     Err(_) => PUT_FAILED, // the client tries again
@@ -175,7 +230,7 @@ async fn store(fixed: bool) -> io::Result<()> {
             Some((GET, id, key, _)) => {
                 let (value, flag) = match map.get(&key) {
                     _ if degraded => (0, DEGRADED),
-                    Some(value) => (*value, FOUND),
+                    Some(written) => (written.value, FOUND),
                     None => (0, ABSENT),
                 };
                 socket.send_to(&wire::encode(VALUE, id, value, flag), from).await?;
@@ -185,8 +240,9 @@ async fn store(fixed: bool) -> io::Result<()> {
     }
 }
 
-/// Puts values (each retried until acknowledged), then, once the faults are over, reads every
-/// key back: each must hold its last acknowledged value, unless the store reports corruption.
+/// Puts values (each retried until acknowledged, every attempt with a new, larger request id),
+/// then, once the faults are over, reads every key back: each must hold its last acknowledged
+/// value, unless the store reports corruption.
 async fn client() -> Result<(), String> {
     let socket = UdpSocket::bind("0.0.0.0:0").await.map_err(|e| e.to_string())?;
     let db = wire::addr("db", PORT);

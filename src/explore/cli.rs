@@ -10,7 +10,7 @@ use clap::{value_parser, Arg, ArgAction, ArgMatches, Command as Clap};
 
 use super::sweep::{self, Shard};
 use super::{build, Faults, Scenario};
-use crate::fault::FaultPlan;
+use crate::fault::{FaultPlan, Usage};
 use crate::sim::outcome::Outcome;
 use crate::trace::first_difference;
 use crate::Seed;
@@ -51,11 +51,10 @@ fn scenario_arg() -> Arg {
 }
 
 fn faults_arg() -> Arg {
-    Arg::new("faults")
-        .long("faults")
-        .value_parser(["calm", "chaos", "swarm"])
-        .default_value("swarm")
-        .help("faults for every run: none, a chaos nemesis, or a swarm profile drawn per seed")
+    Arg::new("faults").long("faults").value_parser(["default", "calm", "chaos", "swarm"]).default_value("default").help(
+        "faults for every run: swarm profiles over every fault kind the scenario can feel (default), \
+             none, the chaos nemesis, or swarm profiles over chaos",
+    )
 }
 
 fn size_arg() -> Arg {
@@ -94,6 +93,9 @@ fn clap(target: &'static str) -> Clap {
                 .arg(plan_arg())
                 .arg(size_arg())
                 .arg(Arg::new("emit-json").long("emit-json").action(ArgAction::SetTrue).hide(true))
+                // What `explore --isolate` learned of the scenario, so a child does not probe
+                // it again in its own process (where the probe's runs would be its "earlier" runs).
+                .arg(Arg::new("usage").long("usage").value_name("KINDS").hide(true))
                 .arg(
                     Arg::new("log").long("log").value_name("FILTER").help("a tracing filter, e.g. info,seedsim=debug"),
                 ),
@@ -232,12 +234,43 @@ fn seed_of(target: &str, text: &str, flag: &str) -> Result<Seed, ExitCode> {
     text.parse::<Seed>().map_err(|err| fail(target, format!("{flag}: {err}")))
 }
 
-fn faults_of(matches: &ArgMatches) -> Faults {
-    match matches.get_one::<String>("faults").map(String::as_str) {
-        Some("calm") => Faults::Calm,
-        Some("chaos") => Faults::Chaos,
-        _ => Faults::Swarm,
+fn faults_of(target: &str, scenario: &Scenario, matches: &ArgMatches) -> Result<Faults, ExitCode> {
+    let name = matches.get_one::<String>("faults").map_or("default", String::as_str);
+    if let (Some(text), "default") = (matches.try_get_one::<String>("usage").ok().flatten(), name) {
+        return usage_from_flag(text)
+            .map(Faults::Default)
+            .ok_or_else(|| fail(target, format!("--usage {text:?}: expected none or disk,datagrams")));
     }
+    Faults::named(name, scenario)
+        .map_err(|err| fail(target, format!("--faults {name}: setting up {} to probe it: {err}", scenario.name())))
+}
+
+/// The hidden `--usage` flag's text: `none`, or some of `disk,datagrams`.
+pub(crate) fn usage_flag(usage: Usage) -> String {
+    let names: Vec<&str> = [(usage.disk, "disk"), (usage.datagrams, "datagrams")]
+        .into_iter()
+        .filter_map(|(used, name)| used.then_some(name))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(",")
+    }
+}
+
+fn usage_from_flag(text: &str) -> Option<Usage> {
+    let mut usage = Usage::default();
+    if text == "none" {
+        return Some(usage);
+    }
+    for name in text.split(',') {
+        match name {
+            "disk" => usage.disk = true,
+            "datagrams" => usage.datagrams = true,
+            _ => return None,
+        }
+    }
+    Some(usage)
 }
 
 fn scenario_of(target: &str, scenarios: &[Scenario], matches: &ArgMatches) -> Result<Scenario, ExitCode> {
@@ -283,7 +316,7 @@ where
             Some((path.clone(), plan))
         }
     };
-    let faults = faults_of(sub);
+    let faults = faults_of(target, &scenario, sub)?;
     let start = |default: Seed| match sub.get_one::<String>("start").map(String::as_str) {
         None => Ok(default),
         Some("random") => Ok(random_seed()),

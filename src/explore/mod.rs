@@ -2,6 +2,10 @@
 //! it with its trace, sweeps many seeds on all cores (sharded over machines, swarm faults on
 //! by default), groups failures by cause, and checks determinism.
 //!
+//! Runs get the default faults unless `--faults` says otherwise: a swarm profile per seed
+//! from [`Profile::default`], the whole fault vocabulary, less the kinds that two probe runs
+//! of the scenario at a fixed seed show cannot touch it (see [`Usage`]).
+//!
 //! With the `explore` feature. A target is a few lines:
 //!
 //! ```no_run
@@ -61,7 +65,7 @@ pub use corpus::{check_corpus, read_corpus, Entry};
 pub use size::{Size, Sizes, SIZES_MAX};
 
 use crate::error::Error;
-use crate::fault::{FaultPlan, Profile};
+use crate::fault::{FaultPlan, Profile, Usage};
 use crate::sim::{Builder, Sim};
 use crate::Seed;
 
@@ -143,7 +147,11 @@ impl Scenario {
 pub(crate) enum Faults {
     Calm,
     Chaos,
+    /// Swarm profiles from `chaos`.
     Swarm,
+    /// The default: swarm profiles from the whole vocabulary ([`Profile::default`]), less the
+    /// kinds the scenario's probed usage says cannot touch it.
+    Default(Usage),
 }
 
 impl Faults {
@@ -152,7 +160,19 @@ impl Faults {
             Faults::Calm => "calm",
             Faults::Chaos => "chaos",
             Faults::Swarm => "swarm",
+            Faults::Default(_) => "default",
         }
+    }
+
+    /// The faults named `name` on the command line for `scenario`: `default` probes the
+    /// scenario for what it uses.
+    pub(crate) fn named(name: &str, scenario: &Scenario) -> Result<Faults, Error> {
+        Ok(match name {
+            "calm" => Faults::Calm,
+            "chaos" => Faults::Chaos,
+            "swarm" => Faults::Swarm,
+            _ => Faults::Default(Usage::probe(|seed| build(scenario, seed, Faults::Calm, None, "", false, None))?),
+        })
     }
 }
 
@@ -184,6 +204,7 @@ pub(crate) fn build(
         Faults::Calm => {}
         Faults::Chaos => drop(sim.nemesis(Profile::chaos())?),
         Faults::Swarm => drop(sim.nemesis(Profile::swarm(Profile::chaos(), seed))?),
+        Faults::Default(usage) => drop(sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage), seed))?),
     }
     Ok(sim)
 }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cli::{replay_line, replay_seed_plan_line};
+use super::cli::{replay_line, replay_seed_plan_line, usage_flag};
 use super::corpus::{read_corpus, replay as replay_entry, Entry};
 use super::{build, Faults, Scenario};
 use crate::check::Coverage;
@@ -125,20 +125,21 @@ fn run_seed(plan: &Plan, seed: Seed, replay: &str) -> Report {
             Ok(exe) => exe,
             Err(err) => return Report::Error(format!("--isolate: cannot find this executable: {err}")),
         };
-        let output = std::process::Command::new(exe)
-            .args([
-                "run",
-                "--emit-json",
-                "--seed",
-                &seed.to_string(),
-                "--scenario",
-                plan.scenario.name(),
-                "--faults",
-                plan.faults.name(),
-            ])
-            .env_remove("SEEDSIM_SEED")
-            .env_remove("SEEDSIM_LOG")
-            .output();
+        let mut command = std::process::Command::new(exe);
+        command.args([
+            "run",
+            "--emit-json",
+            "--seed",
+            &seed.to_string(),
+            "--scenario",
+            plan.scenario.name(),
+            "--faults",
+            plan.faults.name(),
+        ]);
+        if let Faults::Default(usage) = plan.faults {
+            command.args(["--usage", &usage_flag(usage)]);
+        }
+        let output = command.env_remove("SEEDSIM_SEED").env_remove("SEEDSIM_LOG").output();
         return match output {
             Err(err) => Report::Error(format!("--isolate: cannot run a child process: {err}")),
             Ok(output) if output.status.code() == Some(2) => {
@@ -311,7 +312,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                     }
                     let (seed, report) = match guide {
                         Some(guide) => {
-                            let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next_trial();
+                            let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
                             (trial.seed, run_trial(plan, guide, &trial, replay))
                         }
                         None => {

@@ -11,17 +11,21 @@ mod buggify;
 mod mutate;
 mod nemesis;
 mod plan;
+mod profile;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 mod text;
+mod usage;
 
 pub(crate) use buggify::buggify_enabled;
 pub use buggify::{buggify_with, BuggifySite};
 pub use mutate::{Mutation, Mutator};
-pub use nemesis::{Nemesis, Profile, Weights};
+pub use nemesis::Nemesis;
 pub use plan::{FaultPlan, TimedFault};
+pub use profile::{Profile, Spread, Weights};
 #[cfg(feature = "explore")]
 pub(crate) use text::parse_duration;
+pub use usage::Usage;
 
 use std::fmt;
 use std::time::Duration;
@@ -152,6 +156,58 @@ pub enum Fault {
     /// One bit of a random synced block of a random file on a node's disk flips: corruption at
     /// rest, which only a checksum notices.
     DiskCorrupt(String),
+    /// Every link delivers at least `ratio` of its packets twice for `duration` (each copy
+    /// with its own latency).
+    Duplicate {
+        /// The chance a packet is delivered twice.
+        ratio: Ratio,
+        /// How long it lasts.
+        duration: Duration,
+    },
+    /// For `duration`, `ratio` of the packets on every link are held back by up to `spread`
+    /// and hold back nothing behind them, so later packets overtake them.
+    Reorder {
+        /// The chance a packet is held back.
+        ratio: Ratio,
+        /// The most a packet is held back.
+        spread: Duration,
+        /// How long it lasts.
+        duration: Duration,
+    },
+    /// Cut the nodes that currently call themselves primaries
+    /// ([`world::set_primary`](crate::world::set_primary)) off from the other servers (nodes
+    /// added with `Sim::node`), both ways, for `duration`; clients still reach everyone. Who is cut is decided when the fault happens, as Jepsen's
+    /// "primaries" nemesis asks the system. In a system where no node says so, the server
+    /// that sent the most messages to other servers since the last such cut (or the start) is
+    /// cut (a leader's heartbeats and replication make it the busiest); with no such traffic
+    /// it does nothing.
+    PartitionPrimaries {
+        /// How long the cut lasts.
+        duration: Duration,
+    },
+    /// A node's clock steps forward by `by`, then back by `by`, every `period`, for
+    /// `duration`: a clock strobing between two readings (and stepping backwards each time).
+    Strobe {
+        /// The node.
+        node: String,
+        /// The size of each step.
+        by: Duration,
+        /// The time between two steps.
+        period: Duration,
+        /// How long it lasts; it ends on a step back, so the clock is where it would have been.
+        duration: Duration,
+    },
+    /// Crash a node right after its next send or receive of a message (an event, not a
+    /// time), and restart it after `down`: a crash between handling a request and persisting
+    /// or answering it. Until the node sends (or receives) again, or a `recover`, it waits.
+    CrashAfter {
+        /// The node.
+        node: String,
+        /// The message that sets it off.
+        trigger: Trigger,
+        /// How long the node stays down.
+        down: Duration,
+    },
     /// The end of the faults: heal the network and the disks, restart crashed nodes, resume
     /// paused ones and set every clock right. Liveness properties are measured from the last
     /// `Recover`.
@@ -183,6 +239,12 @@ impl Fault {
             Fault::DiskFull { .. } => "disk-full",
             Fault::DiskSlow { .. } => "disk-slow",
             Fault::DiskCorrupt(_) => "disk-corrupt",
+            Fault::Duplicate { .. } => "duplicate",
+            Fault::Reorder { .. } => "reorder",
+            Fault::PartitionPrimaries { .. } => "partition-primaries",
+            Fault::Strobe { .. } => "strobe",
+            Fault::CrashAfter { trigger: Trigger::Send, .. } => "crash-after-send",
+            Fault::CrashAfter { trigger: Trigger::Receive, .. } => "crash-after-receive",
             Fault::Recover => "recover",
         }
     }
@@ -203,19 +265,33 @@ impl Fault {
             | Fault::DiskMisdirect { node: n, .. }
             | Fault::DiskFull { node: n, .. }
             | Fault::DiskSlow { node: n, .. }
-            | Fault::DiskCorrupt(n) => vec![n.as_str()],
+            | Fault::DiskCorrupt(n)
+            | Fault::Strobe { node: n, .. }
+            | Fault::CrashAfter { node: n, .. } => vec![n.as_str()],
             Fault::Partition { a, b } | Fault::Repair { a, b } => a.iter().chain(b).map(String::as_str).collect(),
             Fault::PartitionOneWay { from, to } => from.iter().chain(to).map(String::as_str).collect(),
             Fault::Clog { a, b, .. } => vec![a.as_str(), b.as_str()],
-            Fault::HealAll | Fault::LossBurst { .. } | Fault::LatencySpike { .. } | Fault::Recover => Vec::new(),
+            Fault::HealAll
+            | Fault::LossBurst { .. }
+            | Fault::LatencySpike { .. }
+            | Fault::Duplicate { .. }
+            | Fault::Reorder { .. }
+            | Fault::PartitionPrimaries { .. }
+            | Fault::Recover => Vec::new(),
         }
     }
 
     /// How long the fault lasts, for the faults that end by themselves (a bounce's downtime,
-    /// a clog, a loss burst, a latency spike, a disk fault); `None` for the rest.
+    /// a clog, a loss burst, a latency spike, a disk fault, a window of duplication or
+    /// reordering, a cut of the primaries, a strobe); `None` for the rest.
     pub(crate) fn duration_mut(&mut self) -> Option<&mut Duration> {
         match self {
             Fault::Bounce { down: d, .. }
+            | Fault::CrashAfter { down: d, .. }
+            | Fault::Duplicate { duration: d, .. }
+            | Fault::Reorder { duration: d, .. }
+            | Fault::PartitionPrimaries { duration: d }
+            | Fault::Strobe { duration: d, .. }
             | Fault::Clog { duration: d, .. }
             | Fault::LossBurst { duration: d, .. }
             | Fault::LatencySpike { duration: d, .. }
@@ -229,8 +305,51 @@ impl Fault {
 
     /// True for faults that take a node down or freeze it (servers only: clients run once).
     pub(crate) fn needs_server(&self) -> bool {
-        matches!(self, Fault::Crash(_) | Fault::Restart(_) | Fault::Bounce { .. } | Fault::Pause(_) | Fault::Resume(_))
+        matches!(
+            self,
+            Fault::Crash(_)
+                | Fault::Restart(_)
+                | Fault::Bounce { .. }
+                | Fault::CrashAfter { .. }
+                | Fault::Pause(_)
+                | Fault::Resume(_)
+        )
     }
+
+    /// Why the fault cannot be applied as written, if it cannot: a strobe needs a period of
+    /// at least a millisecond and at most [`STROBE_STEPS_MAX`] steps.
+    pub(crate) fn invalid(&self) -> Option<&'static str> {
+        match self {
+            Fault::Strobe { period, duration, .. } => {
+                if *period < STROBE_PERIOD_MIN {
+                    Some("a strobe period of at least 1ms")
+                } else if duration.as_nanos() / period.as_nanos() > u128::from(STROBE_STEPS_MAX) {
+                    Some("a strobe of at most 1000 steps (its duration divided by its period)")
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The shortest period of a [`Fault::Strobe`].
+pub const STROBE_PERIOD_MIN: Duration = Duration::from_millis(1);
+
+/// The most clock steps one [`Fault::Strobe`] makes: it is applied as that many scheduled
+/// steps.
+pub const STROBE_STEPS_MAX: u32 = 1_000;
+
+/// What sets off a [`Fault::CrashAfter`]: the node's next message out or in, as its code sees
+/// it (a datagram sent or received, a stream write or read that moved bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The node's next `send_to` or stream write: the message has left when it crashes.
+    Send,
+    /// The node's next `recv_from` or stream read: its code has the message (and runs until
+    /// it next waits) when it crashes.
+    Receive,
 }
 
 /// The fault's text form, as a line of a plan without its time: `partition a,b | c`.

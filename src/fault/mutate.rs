@@ -334,7 +334,8 @@ impl Mutator {
 
     /// Apply `mutation` to `plan`. `None` when it does not apply (no fault to change, no
     /// donor, or a donor with no fault to take) or the result would break the plan's bounds
-    /// (more servers down at once than `plan` and `donor` have, or one).
+    /// (more servers down at once than `plan` and `donor` have, or one) or a fault's own
+    /// (a strobe stretched past its most steps).
     pub fn apply(&mut self, mutation: Mutation, plan: &FaultPlan, donor: Option<&FaultPlan>) -> Option<FaultPlan> {
         let child = self.attempt(mutation, &Parts::of(plan), donor.map(Parts::of).as_ref(), down_bound(plan, donor))?;
         Some(child.into_plan())
@@ -378,6 +379,10 @@ impl Mutator {
             let mut fault = fault.clone();
             if let (Some(changed), Some(duration)) = (item.lasts, fault.duration_mut()) {
                 *duration = changed;
+                // A fault with bounds of its own (a strobe's most steps) may not stretch past them.
+                if fault.invalid().is_some() {
+                    return None;
+                }
             }
             body.push(TimedFault { at: item.at, fault });
             lasts.push(item.lasts.or(lasted));
@@ -548,5 +553,20 @@ mod tests {
                 assert!(down_max(&child) <= 1, "{child}");
             }
         }
+    }
+
+    #[test]
+    fn a_stretch_never_makes_a_fault_invalid() {
+        // At its most steps: any stretch longer would be refused when the plan is installed.
+        let parent = plan("1s strobe a 5ms 1ms 1s\n9s recover");
+        let mut mutator = Mutator::new(Seed(3));
+        let mut stretched = 0;
+        for _ in 0..200 {
+            if let Some(child) = mutator.apply(Mutation::Stretch, &parent, None) {
+                assert!(child.faults().iter().all(|t| t.fault.invalid().is_none()), "{child}");
+                stretched += 1;
+            }
+        }
+        assert!(stretched > 0, "shorter strobes are still made");
     }
 }

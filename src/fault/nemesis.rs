@@ -1,331 +1,21 @@
-//! The nemesis: a seeded fault generator driven by a [`Profile`] of rates and bounds, and
-//! swarm profiles that let each seed pick which fault kinds are on and how strong they are.
+//! The nemesis: a seeded fault generator driven by a [`Profile`] (see `profile.rs`).
 //!
 //! A nemesis writes a whole [`FaultPlan`] up front from the run's seed (its own random
 //! stream, so it shifts no other draw), with every fault it starts undone later (a partition
 //! repaired, a crashed node restarted, a skew set right) and a final `recover`. The plan is
 //! installed like any other, so the faults are in the trace and the plan is in the report.
+//!
+//! Each kind of [`Weights`](super::Weights) has one arm in [`Nemesis::plan`], which draws
+//! only from the nemesis's stream: the arms of the kinds `chaos` uses draw exactly what they
+//! always drew, so adding a kind changes no existing seed's plan.
 
-use std::fmt;
 use std::time::Duration;
 
-use super::{Fault, FaultPlan};
+use super::profile::{log_between, Kind, Profile, Spread};
+use super::{Fault, FaultPlan, Trigger, STROBE_PERIOD_MIN, STROBE_STEPS_MAX};
 use crate::rand::{Purpose, Ratio, Stream};
 use crate::seed::Seed;
 use crate::time::{nanos, Skew};
-
-/// Relative weights of the fault kinds a nemesis picks from; 0 turns a kind off.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Weights {
-    /// Crash a server and restart it later.
-    pub crash: u32,
-    /// Pause a server and resume it later.
-    pub pause: u32,
-    /// Split the nodes into two random halves.
-    pub partition: u32,
-    /// Block one random set's datagrams to another, one way.
-    pub partition_oneway: u32,
-    /// Cut one node off.
-    pub isolate: u32,
-    /// Clog the link between two nodes.
-    pub clog: u32,
-    /// Set a node's clock off (offset and drift).
-    pub skew: u32,
-    /// Step a node's clock forward or back.
-    pub jump: u32,
-    /// Lose a share of every link's datagrams for a while.
-    pub loss_burst: u32,
-    /// Add latency to every link for a while.
-    pub latency_spike: u32,
-    /// Make a server's disk fail some reads, writes and syncs for a while.
-    pub disk_errors: u32,
-    /// Flip a bit of a synced block on a server's disk.
-    pub disk_corrupt: u32,
-    /// Fill a server's disk for a while.
-    pub disk_full: u32,
-    /// Slow a server's disk for a while.
-    pub disk_slow: u32,
-    /// Make a server's disk misdirect some writes for a while.
-    pub disk_misdirect: u32,
-}
-
-impl Weights {
-    fn entries(&self) -> [(u32, Kind); 15] {
-        [
-            (self.crash, Kind::Crash),
-            (self.pause, Kind::Pause),
-            (self.partition, Kind::Partition),
-            (self.partition_oneway, Kind::PartitionOneWay),
-            (self.isolate, Kind::Isolate),
-            (self.clog, Kind::Clog),
-            (self.skew, Kind::Skew),
-            (self.jump, Kind::Jump),
-            (self.loss_burst, Kind::LossBurst),
-            (self.latency_spike, Kind::LatencySpike),
-            (self.disk_errors, Kind::DiskErrors),
-            (self.disk_corrupt, Kind::DiskCorrupt),
-            (self.disk_full, Kind::DiskFull),
-            (self.disk_slow, Kind::DiskSlow),
-            (self.disk_misdirect, Kind::DiskMisdirect),
-        ]
-    }
-
-    fn entries_mut(&mut self) -> [&mut u32; 15] {
-        [
-            &mut self.crash,
-            &mut self.pause,
-            &mut self.partition,
-            &mut self.partition_oneway,
-            &mut self.isolate,
-            &mut self.clog,
-            &mut self.skew,
-            &mut self.jump,
-            &mut self.loss_burst,
-            &mut self.latency_spike,
-            &mut self.disk_errors,
-            &mut self.disk_corrupt,
-            &mut self.disk_full,
-            &mut self.disk_slow,
-            &mut self.disk_misdirect,
-        ]
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Crash,
-    Pause,
-    Partition,
-    PartitionOneWay,
-    Isolate,
-    Clog,
-    Skew,
-    Jump,
-    LossBurst,
-    LatencySpike,
-    DiskErrors,
-    DiskCorrupt,
-    DiskFull,
-    DiskSlow,
-    DiskMisdirect,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Crash => "crash",
-            Kind::Pause => "pause",
-            Kind::Partition => "partition",
-            Kind::PartitionOneWay => "partition-oneway",
-            Kind::Isolate => "isolate",
-            Kind::Clog => "clog",
-            Kind::Skew => "skew",
-            Kind::Jump => "jump",
-            Kind::LossBurst => "loss-burst",
-            Kind::LatencySpike => "latency-spike",
-            Kind::DiskErrors => "disk-errors",
-            Kind::DiskCorrupt => "disk-corrupt",
-            Kind::DiskFull => "disk-full",
-            Kind::DiskSlow => "disk-slow",
-            Kind::DiskMisdirect => "disk-misdirect",
-        }
-    }
-}
-
-/// What a nemesis does: which faults, how often, how long each lasts, and its bounds.
-///
-/// ```
-/// use std::time::Duration;
-/// use seedsim::fault::Profile;
-/// let profile = Profile::chaos().duration(Duration::from_secs(20)).down_max(1).focus("leader");
-/// assert!(profile.to_string().starts_with("chaos"));
-/// assert_eq!(Profile::calm().to_string(), "calm (no faults)");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Profile {
-    /// A name for reports: `calm`, `flaky`, `chaos`, `swarm`.
-    pub name: String,
-    /// Faults start during this long from the start of the run; then everything recovers.
-    pub duration: Duration,
-    /// Shortest time between two faults' starts.
-    pub interval_min: Duration,
-    /// Longest time between two faults' starts.
-    pub interval_max: Duration,
-    /// Shortest time a fault lasts before it is undone.
-    pub fault_min: Duration,
-    /// Longest time a fault lasts before it is undone.
-    pub fault_max: Duration,
-    /// The most servers down (crashed or paused) at once.
-    pub down_max: usize,
-    /// A node (say, the leader) that half of the faults aimed at one node hit.
-    pub focus: Option<String>,
-    /// Which faults, and how often each.
-    pub weights: Weights,
-}
-
-impl Profile {
-    /// No faults at all.
-    pub fn calm() -> Profile {
-        Profile {
-            name: "calm".to_owned(),
-            duration: Duration::from_secs(10),
-            interval_min: Duration::from_millis(100),
-            interval_max: Duration::from_secs(1),
-            fault_min: Duration::from_millis(10),
-            fault_max: Duration::from_secs(1),
-            down_max: 1,
-            focus: None,
-            weights: Weights::default(),
-        }
-    }
-
-    /// Network faults only: partitions, one-way partitions, isolation, clogs, loss bursts and
-    /// latency spikes.
-    pub fn flaky() -> Profile {
-        Profile {
-            name: "flaky".to_owned(),
-            weights: Weights {
-                partition: 3,
-                partition_oneway: 2,
-                isolate: 2,
-                clog: 2,
-                loss_burst: 1,
-                latency_spike: 1,
-                ..Weights::default()
-            },
-            ..Profile::calm()
-        }
-    }
-
-    /// Every fault: the network's, crashes, pauses and clock faults.
-    pub fn chaos() -> Profile {
-        Profile {
-            name: "chaos".to_owned(),
-            weights: Weights {
-                crash: 3,
-                pause: 2,
-                partition: 3,
-                partition_oneway: 2,
-                isolate: 2,
-                clog: 2,
-                skew: 1,
-                jump: 1,
-                loss_burst: 1,
-                latency_spike: 1,
-                disk_errors: 1,
-                disk_corrupt: 1,
-                disk_full: 1,
-                disk_slow: 1,
-                disk_misdirect: 1,
-            },
-            ..Profile::calm()
-        }
-    }
-
-    /// Swarm testing (Groce et al., ISSTA 2012): from `base`, the seed turns each fault kind
-    /// on or off (at least one stays on), redraws its weight, and scales how often and how
-    /// long faults happen, so different seeds explore different corners. The same seed always
-    /// makes the same profile.
-    ///
-    /// ```
-    /// use seedsim::{fault::Profile, Seed};
-    /// assert_eq!(Profile::swarm(Profile::chaos(), Seed(7)), Profile::swarm(Profile::chaos(), Seed(7)));
-    /// ```
-    pub fn swarm(base: Profile, seed: Seed) -> Profile {
-        let mut rng = Stream::for_purpose(seed, Purpose::Swarm);
-        let mut profile = Profile { name: "swarm".to_owned(), ..base.clone() };
-        let available: Vec<usize> = (0..15).filter(|&i| *base.weights.clone().entries_mut()[i] > 0).collect();
-        if available.is_empty() {
-            return profile;
-        }
-        let keep = available[rng.below(available.len() as u64) as usize];
-        for (i, weight) in profile.weights.entries_mut().into_iter().enumerate() {
-            let on = available.contains(&i) && (i == keep || rng.chance(Ratio::new(1, 2).expect("valid")));
-            *weight = if on { 1 + rng.below(5) as u32 } else { 0 };
-        }
-        // Intensity: how often faults start, and how long they last, each scaled by 1/4 to 4.
-        let scale = |d: Duration, rng: &mut Stream| {
-            let quarters = rng.between(1, 16);
-            Duration::from_nanos(nanos(d).saturating_mul(quarters) / 4)
-        };
-        let (often, long) = (rng.next_u64(), rng.next_u64());
-        let mut often_rng = Stream::new(Seed(often), 0);
-        let mut long_rng = Stream::new(Seed(long), 0);
-        profile.interval_min = scale(base.interval_min, &mut often_rng);
-        profile.interval_max = profile.interval_min.max(scale(base.interval_max, &mut often_rng));
-        profile.fault_min = scale(base.fault_min, &mut long_rng);
-        profile.fault_max = profile.fault_min.max(scale(base.fault_max, &mut long_rng));
-        profile
-    }
-
-    /// How long faults start for, before everything recovers.
-    pub fn duration(mut self, duration: Duration) -> Profile {
-        self.duration = duration;
-        self
-    }
-
-    /// The most servers down (crashed or paused) at once.
-    pub fn down_max(mut self, down_max: usize) -> Profile {
-        self.down_max = down_max;
-        self
-    }
-
-    /// A node half the single-node faults aim at (the leader, the primary).
-    pub fn focus(mut self, node: impl Into<String>) -> Profile {
-        self.focus = Some(node.into());
-        self
-    }
-
-    /// The time between two faults' starts: uniform over `min..=max`.
-    pub fn interval(mut self, min: Duration, max: Duration) -> Profile {
-        self.interval_min = min;
-        self.interval_max = max.max(min);
-        self
-    }
-
-    /// How long a fault lasts: uniform over `min..=max`.
-    pub fn fault_length(mut self, min: Duration, max: Duration) -> Profile {
-        self.fault_min = min;
-        self.fault_max = max.max(min);
-        self
-    }
-
-    /// The weights.
-    pub fn weights(mut self, weights: Weights) -> Profile {
-        self.weights = weights;
-        self
-    }
-
-    /// True if the profile injects nothing.
-    pub fn is_calm(&self) -> bool {
-        self.weights.entries().iter().all(|(weight, _)| *weight == 0)
-    }
-}
-
-impl fmt::Display for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_calm() {
-            return write!(f, "{} (no faults)", self.name);
-        }
-        write!(f, "{}:", self.name)?;
-        for (weight, kind) in self.weights.entries() {
-            if weight > 0 {
-                write!(f, " {}x{weight}", kind.name())?;
-            }
-        }
-        write!(
-            f,
-            "; a fault every {:?} to {:?}, lasting {:?} to {:?}, for {:?}; at most {} down",
-            self.interval_min, self.interval_max, self.fault_min, self.fault_max, self.duration, self.down_max
-        )?;
-        if let Some(focus) = &self.focus {
-            write!(f, "; focus {focus}")?;
-        }
-        Ok(())
-    }
-}
 
 /// Writes fault plans from a seed and a [`Profile`].
 ///
@@ -341,6 +31,18 @@ pub struct Nemesis {
     profile: Profile,
 }
 
+/// The most partition/repair cycles of one flap.
+const FLAP_CYCLES_MAX: u64 = 8;
+
+/// The shortest and the longest shaped partition of the servers (halves, bridge, ring,
+/// primaries), unless the profile's fault lengths reach further.
+const OUTAGE_MIN: u64 = 1_000_000_000;
+const OUTAGE_MAX: u64 = 20_000_000_000;
+
+/// The drift of a `drift` fault: 1% to 10%, fast or slow.
+const DRIFT_PPM_MIN: u64 = 10_000;
+const DRIFT_PPM_MAX: u64 = 100_000;
+
 impl Nemesis {
     /// A nemesis with this profile.
     pub fn new(profile: Profile) -> Nemesis {
@@ -353,7 +55,9 @@ impl Nemesis {
     }
 
     /// The plan for `seed`: `servers` may crash and pause; every node in `nodes` (servers and
-    /// clients) takes network and clock faults. A calm profile gives an empty plan.
+    /// clients) takes network and clock faults. The shaped partitions (halves, bridge, ring,
+    /// flaps) split the servers and leave clients reaching both sides, as Jepsen's nemeses
+    /// split the database's nodes and not its clients. A calm profile gives an empty plan.
     pub fn plan(&self, seed: Seed, servers: &[String], nodes: &[String]) -> FaultPlan {
         let profile = &self.profile;
         let mut plan = FaultPlan::new();
@@ -362,18 +66,32 @@ impl Nemesis {
         }
         let mut rng = Stream::for_purpose(seed, Purpose::Faults);
         let end = nanos(profile.duration);
+        if profile.weights.drift > 0 {
+            // Drift is a property of a node's oscillator, there all along: with drift on, every
+            // clock runs at its own rate from the start until the recover, so a lease or a
+            // timeout meets clocks that disagree whenever the other faults strike.
+            for node in nodes {
+                plan.push(Duration::ZERO, Fault::Skew { node: node.clone(), skew: drift(&mut rng) });
+            }
+        }
+        // Servers down (crashed or paused) and until when, for `down_max`.
         let mut down: Vec<(String, u64)> = Vec::new();
         let mut t = 0u64;
         loop {
-            t = t.saturating_add(rng.between(nanos(profile.interval_min), nanos(profile.interval_max).max(1)));
+            let interval = match profile.spread {
+                // The uniform draw keeps the bounds it always had, so old seeds' plans stay.
+                Spread::Uniform => rng.between(nanos(profile.interval_min), nanos(profile.interval_max).max(1)),
+                Spread::LogUniform => log_between(&mut rng, nanos(profile.interval_min), nanos(profile.interval_max)),
+            };
+            t = t.saturating_add(interval);
             if t >= end {
                 break;
             }
             down.retain(|(_, until)| *until > t);
-            let length = rng.between(nanos(profile.fault_min), nanos(profile.fault_max));
+            let length = profile.spread.draw(&mut rng, nanos(profile.fault_min), nanos(profile.fault_max));
             let undo_at = t.saturating_add(length);
             let up_servers: Vec<&String> = servers.iter().filter(|s| !down.iter().any(|(d, _)| d == *s)).collect();
-            let can_take_down = down.len() < profile.down_max && !up_servers.is_empty();
+            let room = profile.down_max.saturating_sub(down.len()).min(up_servers.len());
             let candidates: Vec<(u32, Kind)> = profile
                 .weights
                 .entries()
@@ -381,8 +99,13 @@ impl Nemesis {
                 .filter(|(weight, kind)| {
                     *weight > 0
                         && match kind {
-                            Kind::Crash | Kind::Pause => can_take_down,
+                            Kind::Crash | Kind::Pause | Kind::CrashRecovering | Kind::CrashAfterMessage => room >= 1,
+                            Kind::CrashMany => room >= 2,
+                            Kind::RollingRestart => room >= 1 && servers.len() >= 2,
                             Kind::Partition | Kind::PartitionOneWay | Kind::Clog => nodes.len() >= 2,
+                            Kind::PartitionHalves | Kind::Flap => servers.len() >= 2,
+                            Kind::PartitionBridge => servers.len() >= 3,
+                            Kind::PartitionRing => servers.len() >= 4,
                             Kind::DiskErrors
                             | Kind::DiskCorrupt
                             | Kind::DiskFull
@@ -408,9 +131,9 @@ impl Nemesis {
                 .expect("the pick is below the total");
             let at = Duration::from_nanos(t);
             // An undo at or after the end is left to the final recover.
-            let undo = |plan: &mut FaultPlan, fault: Fault| {
-                if undo_at < end {
-                    plan.push(Duration::from_nanos(undo_at), fault);
+            let undo = |plan: &mut FaultPlan, at: u64, fault: Fault| {
+                if at < end {
+                    plan.push(Duration::from_nanos(at), fault);
                 }
             };
             match kind {
@@ -421,24 +144,24 @@ impl Nemesis {
                         plan.push(at, Fault::Bounce { node, down: Duration::from_nanos(length) });
                     } else {
                         plan.push(at, Fault::Pause(node.clone()));
-                        undo(&mut plan, Fault::Resume(node));
+                        undo(&mut plan, undo_at, Fault::Resume(node));
                     }
                 }
                 Kind::Partition => {
                     let (a, b) = split(&mut rng, nodes);
                     plan.push(at, Fault::Partition { a: a.clone(), b: b.clone() });
-                    undo(&mut plan, Fault::Repair { a, b });
+                    undo(&mut plan, undo_at, Fault::Repair { a, b });
                 }
                 Kind::PartitionOneWay => {
                     let (from, to) = split(&mut rng, nodes);
                     plan.push(at, Fault::PartitionOneWay { from: from.clone(), to: to.clone() });
-                    undo(&mut plan, Fault::Repair { a: from, b: to });
+                    undo(&mut plan, undo_at, Fault::Repair { a: from, b: to });
                 }
                 Kind::Isolate => {
                     let all: Vec<&String> = nodes.iter().collect();
                     let node = self.aim(&mut rng, &all);
                     plan.push(at, Fault::Isolate(node.clone()));
-                    undo(&mut plan, Fault::Rejoin(node));
+                    undo(&mut plan, undo_at, Fault::Rejoin(node));
                 }
                 Kind::Clog => {
                     let a = rng.below(nodes.len() as u64) as usize;
@@ -461,7 +184,7 @@ impl Nemesis {
                     let drift = rng.between(0, 2_000) as i32 - 1_000;
                     let skew = skew.with_drift_ppm(drift).expect("within range");
                     plan.push(at, Fault::Skew { node: node.clone(), skew });
-                    undo(&mut plan, Fault::Skew { node, skew: Skew::NONE });
+                    undo(&mut plan, undo_at, Fault::Skew { node, skew: Skew::NONE });
                 }
                 Kind::Jump => {
                     let node = nodes[rng.below(nodes.len() as u64) as usize].clone();
@@ -494,10 +217,155 @@ impl Nemesis {
                         },
                     );
                 }
+                Kind::PartitionHalves | Kind::PartitionBridge => {
+                    let mut order = shuffled(&mut rng, servers);
+                    // A bridge: one server kept out of both sides, so it alone sees both.
+                    if kind == Kind::PartitionBridge {
+                        order.pop();
+                    }
+                    let (a, b) = halves(&order);
+                    let until = t.saturating_add(self.outage(&mut rng));
+                    plan.push(at, Fault::Partition { a: a.clone(), b: b.clone() });
+                    undo(&mut plan, until, Fault::Repair { a, b });
+                }
+                Kind::PartitionRing => {
+                    let order = shuffled(&mut rng, servers);
+                    let until = t.saturating_add(self.outage(&mut rng));
+                    for (a, b) in ring_cuts(&order) {
+                        plan.push(at, Fault::Partition { a: vec![a.clone()], b: vec![b.clone()] });
+                        undo(&mut plan, until, Fault::Repair { a: vec![a], b: vec![b] });
+                    }
+                }
+                Kind::PartitionPrimaries => {
+                    let duration = Duration::from_nanos(self.outage(&mut rng));
+                    plan.push(at, Fault::PartitionPrimaries { duration });
+                }
+                Kind::Flap => {
+                    // Cycles of cut and heal within the fault's length, each cut half a cycle.
+                    let cycles = rng.between(2, FLAP_CYCLES_MAX);
+                    let period = (length / cycles).max(2 * nanos(STROBE_PERIOD_MIN));
+                    let (a, b) = if rng.chance(Ratio::new(1, 2).expect("valid")) {
+                        halves(&shuffled(&mut rng, servers))
+                    } else {
+                        let node = self.aim(&mut rng, &servers.iter().collect::<Vec<_>>());
+                        let rest = servers.iter().filter(|s| **s != node).cloned().collect();
+                        (vec![node], rest)
+                    };
+                    for cycle in 0..cycles {
+                        let cut = t.saturating_add(cycle * period);
+                        if cut >= end {
+                            break;
+                        }
+                        plan.push(Duration::from_nanos(cut), Fault::Partition { a: a.clone(), b: b.clone() });
+                        undo(&mut plan, cut + period / 2, Fault::Repair { a: a.clone(), b: b.clone() });
+                    }
+                }
+                Kind::CrashMany => {
+                    // A minority, a majority or every server (a power cut), within `room`.
+                    let n = servers.len() as u64;
+                    let wanted = match rng.below(3) {
+                        0 => rng.between(1, ((n - 1) / 2).max(1)).max(2),
+                        1 => rng.between(n / 2 + 1, n),
+                        _ => n,
+                    };
+                    let mut order = shuffled(&mut rng, &up_servers.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+                    order.truncate((wanted as usize).min(room));
+                    for node in order {
+                        let down_for = profile.spread.draw(&mut rng, nanos(profile.fault_min), length);
+                        down.push((node.clone(), t.saturating_add(down_for)));
+                        plan.push(at, Fault::Bounce { node, down: Duration::from_nanos(down_for) });
+                    }
+                }
+                Kind::RollingRestart => {
+                    // One server at a time, each back before the next goes down.
+                    let order = shuffled(&mut rng, servers);
+                    let step = (length / order.len() as u64).max(1);
+                    for (i, node) in order.into_iter().enumerate() {
+                        let start = t.saturating_add(i as u64 * step);
+                        if start >= end {
+                            break;
+                        }
+                        let down_for = rng.between(step / 4, step / 2).max(1);
+                        down.push((node.clone(), start.saturating_add(down_for)));
+                        plan.push(
+                            Duration::from_nanos(start),
+                            Fault::Bounce { node, down: Duration::from_nanos(down_for) },
+                        );
+                    }
+                }
+                Kind::CrashRecovering => {
+                    // Down, back, and down again within its first moments (or seconds) up.
+                    let node = self.aim(&mut rng, &up_servers);
+                    let first = profile.spread.draw(&mut rng, nanos(profile.fault_min), length);
+                    let recovering = log_between(&mut rng, 1_000_000, 1_000_000_000);
+                    let second = profile.spread.draw(&mut rng, nanos(profile.fault_min), length);
+                    let again = t.saturating_add(first).saturating_add(recovering);
+                    down.push((node.clone(), again.saturating_add(second)));
+                    plan.push(at, Fault::Bounce { node: node.clone(), down: Duration::from_nanos(first) });
+                    undo(&mut plan, again, Fault::Bounce { node, down: Duration::from_nanos(second) });
+                }
+                Kind::CrashAfterMessage => {
+                    let node = self.aim(&mut rng, &up_servers);
+                    let trigger =
+                        if rng.chance(Ratio::new(1, 2).expect("valid")) { Trigger::Send } else { Trigger::Receive };
+                    down.push((node.clone(), undo_at));
+                    plan.push(at, Fault::CrashAfter { node, trigger, down: Duration::from_nanos(length) });
+                }
+                Kind::Duplicate => {
+                    let ratio = Ratio::percent(5 + rng.below(46) as u32).expect("at most 50%");
+                    plan.push(at, Fault::Duplicate { ratio, duration: Duration::from_nanos(length) });
+                }
+                Kind::Reorder => {
+                    let ratio = Ratio::percent(10 + rng.below(41) as u32).expect("at most 50%");
+                    let spread = Duration::from_nanos(log_between(&mut rng, 1_000_000, 500_000_000));
+                    plan.push(at, Fault::Reorder { ratio, spread, duration: Duration::from_nanos(length) });
+                }
+                Kind::Drift => {
+                    // As Jepsen's clock nemesis, on a random subset of the nodes (the aimed one
+                    // and each other with even odds), each 1% to 10% fast or slow on its own
+                    // draw, from its current reading (no step), until the recover: clocks that
+                    // disagree for as long as faults last, as a bad oscillator does. (`skew`
+                    // covers drifts under 0.1%; between them, only a lease with no margin at all
+                    // breaks, and a larger drift breaks it too.)
+                    let all: Vec<&String> = nodes.iter().collect();
+                    let aimed = self.aim(&mut rng, &all);
+                    for node in nodes {
+                        if *node != aimed && !rng.chance(Ratio::new(1, 2).expect("valid")) {
+                            continue;
+                        }
+                        plan.push(at, Fault::Skew { node: node.clone(), skew: drift(&mut rng) });
+                    }
+                }
+                Kind::Strobe => {
+                    let all: Vec<&String> = nodes.iter().collect();
+                    let node = self.aim(&mut rng, &all);
+                    let by = Duration::from_nanos(log_between(&mut rng, 1_000_000, 2_000_000_000));
+                    let period = log_between(&mut rng, nanos(STROBE_PERIOD_MIN), 100_000_000);
+                    let duration = length.min(period.saturating_mul(u64::from(STROBE_STEPS_MAX)));
+                    let fault = Fault::Strobe {
+                        node,
+                        by,
+                        period: Duration::from_nanos(period),
+                        duration: Duration::from_nanos(duration),
+                    };
+                    debug_assert_eq!(fault.invalid(), None, "{fault}");
+                    plan.push(at, fault);
+                }
             }
         }
         plan.push(profile.duration, Fault::Recover);
         plan
+    }
+
+    /// How long a shaped partition of the servers lasts: from [`OUTAGE_MIN`] (or the profile's
+    /// shortest fault) to [`OUTAGE_MAX`] (or its longest), whatever time scale a swarm gave the
+    /// seed's other faults. These shapes are for what happens once failure detectors fire and
+    /// the sides act on their own (a new leader, a failover), which takes seconds; flaps and
+    /// clogs cover the short cuts.
+    fn outage(&self, rng: &mut Stream) -> u64 {
+        let profile = &self.profile;
+        let min = nanos(profile.fault_min).max(OUTAGE_MIN);
+        profile.spread.draw(rng, min, nanos(profile.fault_max).max(OUTAGE_MAX))
     }
 
     /// A node for a single-node fault: the focus half the time, if it is a candidate.
@@ -509,6 +377,13 @@ impl Nemesis {
         }
         candidates[rng.below(candidates.len() as u64) as usize].clone()
     }
+}
+
+/// A clock's drift, and no step: 1% to 10% (log-uniform), fast or slow.
+fn drift(rng: &mut Stream) -> Skew {
+    let ppm = log_between(rng, DRIFT_PPM_MIN, DRIFT_PPM_MAX) as i32;
+    let ppm = if rng.chance(Ratio::new(1, 2).expect("valid")) { ppm } else { -ppm };
+    Skew::NONE.with_drift_ppm(ppm).expect("within range")
 }
 
 /// Two disjoint, non-empty random sets covering `nodes` (which has at least two).
@@ -526,9 +401,46 @@ fn split(rng: &mut Stream, nodes: &[String]) -> (Vec<String>, Vec<String>) {
     (a, b)
 }
 
+/// `names` in a random order.
+fn shuffled(rng: &mut Stream, names: &[String]) -> Vec<String> {
+    let mut order = names.to_vec();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    order
+}
+
+/// The first half of `order` (the smaller, for an odd count) and the rest, each sorted.
+fn halves(order: &[String]) -> (Vec<String>, Vec<String>) {
+    let (a, b) = order.split_at(order.len() / 2);
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    (a, b)
+}
+
+/// The pairs to cut so that, with the nodes in a ring in this order, each sees the nodes
+/// within `reach` of it on either side, a majority with itself, and no two see the same one.
+fn ring_cuts(order: &[String]) -> Vec<(String, String)> {
+    let n = order.len();
+    let majority = n / 2 + 1;
+    let reach = (majority - 1).div_ceil(2);
+    let mut cuts = Vec::new();
+    for i in 0..n {
+        for j in i + 1..n {
+            let distance = (j - i).min(n - (j - i));
+            if distance > reach {
+                cuts.push((order[i].clone(), order[j].clone()));
+            }
+        }
+    }
+    cuts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::Weights;
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("n{i}")).collect()
@@ -592,5 +504,153 @@ mod tests {
             }
         }
         assert!(focus * 100 / total > 45 && focus * 100 / total < 75, "{focus}/{total}");
+    }
+
+    /// A fingerprint of the text of many plans: a change to any draw changes it.
+    fn fingerprint(plans: impl Iterator<Item = String>) -> u64 {
+        plans
+            .flat_map(String::into_bytes)
+            .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    }
+
+    #[test]
+    fn chaos_and_its_swarm_write_the_plans_they_always_wrote() {
+        // Pinned before the vocabulary grew: old seeds under chaos and swarm(chaos) keep their
+        // plans, so their failures still replay and the bug benchmark's columns still compare.
+        let nodes = names(5);
+        let servers = nodes[..3].to_vec();
+        let texts = (0..200).flat_map(|seed| {
+            let swarm = Profile::swarm(Profile::chaos(), Seed(seed));
+            [
+                Nemesis::new(Profile::chaos()).plan(Seed(seed), &servers, &nodes).to_string(),
+                Nemesis::new(swarm.clone()).plan(Seed(seed), &servers, &nodes).to_string(),
+                swarm.to_string(),
+            ]
+        });
+        assert_eq!(fingerprint(texts), 0x89ed_e3d3_4d09_851f);
+    }
+
+    #[test]
+    fn default_plans_are_valid_recover_and_read_back() {
+        let nodes = names(7);
+        let servers = nodes[..5].to_vec();
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..300 {
+            let profile = Profile::swarm(Profile::default(), Seed(seed));
+            let plan = Nemesis::new(profile).plan(Seed(seed), &servers, &nodes);
+            assert_eq!(plan.faults().last().map(|t| &t.fault), Some(&Fault::Recover), "{plan}");
+            assert!(plan.end() <= Duration::from_secs(10), "{plan}");
+            for timed in plan.faults() {
+                assert_eq!(timed.fault.invalid(), None, "{plan}");
+                if timed.fault.needs_server() {
+                    assert!(timed.fault.nodes().iter().all(|n| servers.iter().any(|s| s == n)), "{plan}");
+                }
+                kinds.insert(timed.fault.kind());
+            }
+            assert_eq!(plan.to_string().parse::<FaultPlan>().unwrap(), plan);
+        }
+        for kind in [
+            "bounce",
+            "crash-after-send",
+            "crash-after-receive",
+            "pause",
+            "partition",
+            "partition-oneway",
+            "partition-primaries",
+            "isolate",
+            "clog",
+            "duplicate",
+            "reorder",
+            "skew",
+            "jump",
+            "strobe",
+            "loss-burst",
+            "latency-spike",
+            "disk-errors",
+            "disk-corrupt",
+        ] {
+            assert!(kinds.contains(kind), "{kind} never drawn: {kinds:?}");
+        }
+    }
+
+    #[test]
+    fn fault_lengths_of_the_default_span_milliseconds_to_seconds() {
+        let nodes = names(3);
+        let profile = Profile::default().weights(Weights { loss_burst: 1, ..Weights::default() });
+        let mut lengths = Vec::new();
+        for seed in 0..100 {
+            for timed in Nemesis::new(profile.clone()).plan(Seed(seed), &nodes, &nodes).faults() {
+                if let Fault::LossBurst { duration, .. } = timed.fault {
+                    lengths.push(duration);
+                }
+            }
+        }
+        let short = lengths.iter().filter(|d| **d < Duration::from_millis(10)).count();
+        let long = lengths.iter().filter(|d| **d > Duration::from_secs(2)).count();
+        assert!(
+            short * 10 > lengths.len() && long * 10 > lengths.len(),
+            "{short} short, {long} long of {}",
+            lengths.len()
+        );
+    }
+
+    #[test]
+    fn shaped_partitions_split_the_servers_as_their_names_say() {
+        let nodes = names(7);
+        let servers = nodes[..5].to_vec();
+        let only = |weights: Weights| Profile::default().weights(weights);
+        for seed in 0..30 {
+            let plan = Nemesis::new(only(Weights { partition_halves: 1, ..Weights::default() })).plan(
+                Seed(seed),
+                &servers,
+                &nodes,
+            );
+            for timed in plan.faults() {
+                if let Fault::Partition { a, b } = &timed.fault {
+                    assert_eq!((a.len(), b.len()), (2, 3), "{plan}");
+                }
+            }
+            let plan = Nemesis::new(only(Weights { partition_bridge: 1, ..Weights::default() })).plan(
+                Seed(seed),
+                &servers,
+                &nodes,
+            );
+            for timed in plan.faults() {
+                if let Fault::Partition { a, b } = &timed.fault {
+                    // Two on each side, and one server, the bridge, on neither.
+                    assert_eq!((a.len(), b.len()), (2, 2), "{plan}");
+                    assert!(a.iter().chain(b).all(|n| servers.contains(n)), "{plan}");
+                }
+            }
+        }
+        // A ring of five: each server loses the two it is not next to.
+        let cuts = ring_cuts(&servers);
+        assert_eq!(cuts.len(), 5);
+        for server in &servers {
+            let lost = cuts.iter().filter(|(a, b)| a == server || b == server).count();
+            assert_eq!(lost, 2, "{server}: {cuts:?}");
+        }
+    }
+
+    #[test]
+    fn crash_shapes_respect_down_max() {
+        let nodes = names(5);
+        let weights =
+            Weights { crash_many: 1, crash_recovering: 1, rolling_restart: 1, crash: 1, ..Weights::default() };
+        for (bound, seed) in
+            [(2usize, 0u64), (3, 1), (5, 2)].iter().flat_map(|&(b, s)| (0..20).map(move |k| (b, s * 100 + k)))
+        {
+            let profile = Profile::default().weights(weights).down_max(bound);
+            let plan = Nemesis::new(profile).plan(Seed(seed), &nodes, &nodes);
+            let mut down: Vec<(String, Duration)> = Vec::new();
+            for timed in plan.faults() {
+                down.retain(|(_, until)| *until > timed.at);
+                if let Fault::Bounce { node, down: d } = &timed.fault {
+                    down.retain(|(n, _)| n != node);
+                    down.push((node.clone(), timed.at + *d));
+                }
+                assert!(down.len() <= bound, "seed {seed}, bound {bound}: {down:?}\n{plan}");
+            }
+        }
     }
 }

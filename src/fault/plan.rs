@@ -131,6 +131,7 @@ impl FromStr for FaultPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::Trigger;
     use crate::rand::Ratio;
     use crate::time::Skew;
 
@@ -161,6 +162,12 @@ mod tests {
             Fault::DiskFull { node: n("c"), duration: Duration::from_secs(3) },
             Fault::DiskSlow { node: n("a"), extra: ms(20), duration: ms(300) },
             Fault::DiskCorrupt(n("b")),
+            Fault::Duplicate { ratio: Ratio::percent(20).unwrap(), duration: ms(900) },
+            Fault::Reorder { ratio: Ratio::new(1, 3).unwrap(), spread: ms(15), duration: Duration::from_secs(4) },
+            Fault::PartitionPrimaries { duration: ms(1200) },
+            Fault::Strobe { node: n("c"), by: ms(300), period: ms(10), duration: Duration::from_secs(2) },
+            Fault::CrashAfter { node: n("a"), trigger: Trigger::Send, down: ms(80) },
+            Fault::CrashAfter { node: n("b"), trigger: Trigger::Receive, down: Duration::from_secs(1) },
             Fault::Recover,
         ];
         for (i, fault) in faults.into_iter().enumerate() {
@@ -198,6 +205,12 @@ mod tests {
             ("1s explode a", 1, "a fault kind"),
             ("1s skew a +1s drift 2000000ppm", 1, "a drift from"),
             ("1s loss-burst 150% 1s", 1, "loss-burst NUM/DEN|PERCENT% DURATION"),
+            ("1s duplicate 10%", 1, "duplicate NUM/DEN|PERCENT% DURATION"),
+            ("1s reorder 10% 1s", 1, "reorder NUM/DEN|PERCENT% SPREAD DURATION"),
+            ("1s strobe a 1s 100us 1s", 1, "a strobe period of at least 1ms"),
+            ("1s strobe a 1s 1ms 2s", 1, "at most 1000 steps"),
+            ("1s crash-after-send a", 1, "crash-after-send NODE DOWN"),
+            ("1s partition-primaries", 1, "partition-primaries DURATION"),
         ];
         for (text, line, expected) in cases {
             let err = text.parse::<FaultPlan>().unwrap_err();

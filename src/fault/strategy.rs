@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::{Fault, FaultPlan};
+use super::{Fault, FaultPlan, Trigger};
 use crate::rand::Ratio;
 use crate::time::Skew;
 
@@ -60,7 +60,31 @@ pub fn fault(servers: Vec<String>, nodes: Vec<String>) -> impl Strategy<Value = 
         (proptest::sample::select(servers.clone()), 1u32..=50, millis(2_000)).prop_map(|(node, percent, duration)| {
             Fault::DiskErrors { node, ratio: Ratio::percent(percent).expect("<= 100"), duration }
         }),
-        proptest::sample::select(servers).prop_map(Fault::DiskCorrupt),
+        proptest::sample::select(servers.clone()).prop_map(Fault::DiskCorrupt),
+        (1u32..=100, millis(3_000)).prop_map(|(percent, duration)| Fault::Duplicate {
+            ratio: Ratio::percent(percent).expect("<= 100"),
+            duration
+        }),
+        (1u32..=100, millis(500), millis(3_000)).prop_map(|(percent, spread, duration)| Fault::Reorder {
+            ratio: Ratio::percent(percent).expect("<= 100"),
+            spread,
+            duration
+        }),
+        millis(3_000).prop_map(|duration| Fault::PartitionPrimaries { duration }),
+        (proptest::sample::select(nodes.clone()), -100_000i32..=100_000).prop_map(|(node, drift)| Fault::Skew {
+            node,
+            skew: Skew::NONE.with_drift_ppm(drift).expect("within range")
+        }),
+        (proptest::sample::select(nodes), millis(1_000), 1u64..=100, millis(3_000)).prop_map(
+            |(node, by, period_ms, duration)| {
+                let period = Duration::from_millis(period_ms);
+                Fault::Strobe { node, by, period, duration: duration.min(period * 1_000) }
+            }
+        ),
+        (proptest::sample::select(servers), any::<bool>(), millis(2_000)).prop_map(|(node, send, down)| {
+            let trigger = if send { Trigger::Send } else { Trigger::Receive };
+            Fault::CrashAfter { node, trigger, down }
+        }),
     ]
 }
 

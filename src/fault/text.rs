@@ -17,7 +17,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::Fault;
+use super::{Fault, Trigger};
 use crate::error::{Error, ErrorKind};
 use crate::rand::Ratio;
 use crate::time::Skew;
@@ -90,6 +90,13 @@ pub(crate) fn write_fault(f: &mut fmt::Formatter<'_>, fault: &Fault) -> fmt::Res
         Fault::DiskFull { node, duration } => write!(f, "{kind} {node} {}", Dur(*duration)),
         Fault::DiskSlow { node, extra, duration } => write!(f, "{kind} {node} {} {}", Dur(*extra), Dur(*duration)),
         Fault::DiskCorrupt(node) => write!(f, "{kind} {node}"),
+        Fault::Duplicate { ratio, duration } => write!(f, "{kind} {ratio} {}", Dur(*duration)),
+        Fault::Reorder { ratio, spread, duration } => write!(f, "{kind} {ratio} {} {}", Dur(*spread), Dur(*duration)),
+        Fault::PartitionPrimaries { duration } => write!(f, "{kind} {}", Dur(*duration)),
+        Fault::Strobe { node, by, period, duration } => {
+            write!(f, "{kind} {node} {} {} {}", Dur(*by), Dur(*period), Dur(*duration))
+        }
+        Fault::CrashAfter { node, down, .. } => write!(f, "{kind} {node} {}", Dur(*down)),
     }
 }
 
@@ -259,10 +266,61 @@ pub(crate) fn parse_fault(line: usize, text: &str) -> Result<Fault, Error> {
             _ => return Err(bad("disk-slow NODE EXTRA DURATION")),
         },
         "disk-corrupt" => Fault::DiskCorrupt(one_node("disk-corrupt NODE")?),
+        "duplicate" => {
+            let expected = "duplicate NUM/DEN|PERCENT% DURATION";
+            match args {
+                [ratio, d] => Fault::Duplicate {
+                    ratio: parse_ratio(ratio).ok_or_else(|| bad(expected))?,
+                    duration: duration(d, expected)?,
+                },
+                _ => return Err(bad(expected)),
+            }
+        }
+        "reorder" => {
+            let expected = "reorder NUM/DEN|PERCENT% SPREAD DURATION";
+            match args {
+                [ratio, spread, d] => Fault::Reorder {
+                    ratio: parse_ratio(ratio).ok_or_else(|| bad(expected))?,
+                    spread: duration(spread, expected)?,
+                    duration: duration(d, expected)?,
+                },
+                _ => return Err(bad(expected)),
+            }
+        }
+        "partition-primaries" => match args {
+            [d] => Fault::PartitionPrimaries { duration: duration(d, "partition-primaries DURATION")? },
+            _ => return Err(bad("partition-primaries DURATION")),
+        },
+        "strobe" => {
+            let expected = "strobe NODE STEP PERIOD DURATION";
+            let [node, by, period, d] = args else { return Err(bad(expected)) };
+            let fault = Fault::Strobe {
+                node: node.to_string(),
+                by: duration(by, expected)?,
+                period: duration(period, expected)?,
+                duration: duration(d, expected)?,
+            };
+            if let Some(expected) = fault.invalid() {
+                return Err(bad(expected));
+            }
+            fault
+        }
+        "crash-after-send" | "crash-after-receive" => {
+            let (trigger, expected) = if kind == "crash-after-send" {
+                (Trigger::Send, "crash-after-send NODE DOWN")
+            } else {
+                (Trigger::Receive, "crash-after-receive NODE DOWN")
+            };
+            match args {
+                [node, down] => Fault::CrashAfter { node: node.to_string(), trigger, down: duration(down, expected)? },
+                _ => return Err(bad(expected)),
+            }
+        }
         _ => {
             return Err(bad(
-                "a fault kind: crash, restart, bounce, pause, resume, partition, partition-oneway, repair, \
-                 isolate, rejoin, clog, heal-all, skew, jump, loss-burst, latency-spike, disk-errors, disk-misdirect, \
+                "a fault kind: crash, restart, bounce, crash-after-send, crash-after-receive, pause, resume, \
+                 partition, partition-oneway, partition-primaries, repair, isolate, rejoin, clog, heal-all, \
+                 duplicate, reorder, skew, jump, strobe, loss-burst, latency-spike, disk-errors, disk-misdirect, \
                  disk-full, disk-slow, disk-corrupt or recover",
             ))
         }

@@ -73,6 +73,13 @@ pub(crate) struct Disk {
     pub(crate) slow: Window<u64>,
 }
 
+impl Disk {
+    /// True once anything was written to this disk (a file made, a block written).
+    pub(crate) fn is_used(&self) -> bool {
+        self.next_seq > 0 || !self.inodes.is_empty()
+    }
+}
+
 fn not_found(path: &str) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, format!("no such file: {path:?}"))
 }

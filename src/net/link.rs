@@ -164,17 +164,51 @@ impl Link {
     }
 }
 
+/// Faults over every link for a window of true time: a loss burst, a latency spike, a
+/// duplication window and a reordering window. Each ends at its `until` (ns); a window that
+/// has ended changes nothing and draws nothing. `until_max`, the latest end, lets a packet
+/// sent after every window skip them all with one comparison.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Windows {
+    /// The latest `until` of the four.
+    pub(crate) until_max: u64,
+    /// At least this loss until this time.
+    pub(crate) burst: (Ratio, u64),
+    /// This much extra latency (ns) until this time.
+    pub(crate) spike: (u64, u64),
+    /// At least this duplication until this time.
+    pub(crate) duplicate: (Ratio, u64),
+    /// This share of packets held back by up to `spread` ns, until this time.
+    pub(crate) reorder: Reorder,
+}
+
+/// A reordering window: a share of packets is held back by `1..=spread` ns and holds back no
+/// packet after it, so later packets overtake it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reorder {
+    pub(crate) ratio: Ratio,
+    pub(crate) spread: u64,
+    pub(crate) until: u64,
+}
+
+impl Windows {
+    pub(crate) const NONE: Windows = Windows {
+        until_max: 0,
+        burst: (Ratio::NEVER, 0),
+        spike: (0, 0),
+        duplicate: (Ratio::NEVER, 0),
+        reorder: Reorder { ratio: Ratio::NEVER, spread: 0, until: 0 },
+    };
+}
+
 /// A view of the network's links for one send: the per-pair state, the default link, the
-/// network's random stream, and the loss burst and latency spike over every link. Datagrams
-/// and stream segments both go through [`Links::route`], so they see the same network.
+/// network's random stream, and the fault windows over every link. Datagrams and stream
+/// segments both go through [`Links::route`], so they see the same network.
 pub(crate) struct Links<'a> {
     pub(crate) pairs: &'a mut Pairs,
     pub(crate) link_default: &'a Link,
     pub(crate) rng: &'a mut Stream,
-    /// At least this loss until this true time (ns).
-    pub(crate) burst: (Ratio, u64),
-    /// This much extra latency (ns) until this true time.
-    pub(crate) spike: (u64, u64),
+    pub(crate) windows: &'a Windows,
 }
 
 /// The link's verdict on one packet.
@@ -186,11 +220,12 @@ pub(crate) enum Verdict {
 
 impl Links<'_> {
     /// Decide the fate of a packet sent now from `from` to `to`, in this order: a partition
-    /// or isolation in the way; loss (the link's, or a burst's if higher); duplication; then
-    /// for each copy a latency draw (plus a spike), no earlier than the end of a clog, and
-    /// either reordered (held back by one more draw, holding back nothing) or kept behind the
-    /// pair's previous arrival. `extra` nanoseconds are added last and hold back no other
-    /// packet (a slow stream connection).
+    /// or isolation in the way; loss (the link's, or a burst's if higher); duplication (the
+    /// link's, or a duplication window's if higher); then for each copy a latency draw (plus a
+    /// spike), no earlier than the end of a clog, and either reordered (by the link: held back
+    /// by one more draw; or by a reordering window: held back by up to its spread; holding back
+    /// nothing either way) or kept behind the pair's previous arrival. `extra` nanoseconds are
+    /// added last and hold back no other packet (a slow stream connection).
     #[inline(always)]
     pub(crate) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
         let pair = self.pairs.touch(now, from, to);
@@ -198,30 +233,54 @@ impl Links<'_> {
             return Verdict::Dropped(DropReason::Partition);
         }
         let mut link = pair.link.as_deref().copied().unwrap_or(*self.link_default);
-        if now < self.burst.1 && self.burst.0.exceeds(link.loss) {
-            link.loss = self.burst.0;
+        let (mut extra_latency, mut reorder) = (0, None);
+        let windows = self.windows;
+        if now < windows.until_max {
+            if now < windows.burst.1 && windows.burst.0.exceeds(link.loss) {
+                link.loss = windows.burst.0;
+            }
+            if now < windows.duplicate.1 && windows.duplicate.0.exceeds(link.duplicate) {
+                link.duplicate = windows.duplicate.0;
+            }
+            if now < windows.spike.1 {
+                extra_latency = windows.spike.0;
+            }
+            if now < windows.reorder.until {
+                reorder = Some(windows.reorder);
+            }
         }
-        let extra_latency = if now < self.spike.1 { self.spike.0 } else { 0 };
         if self.rng.chance(link.loss) {
             return Verdict::Dropped(DropReason::Loss);
         }
         let duplicate = self.rng.chance(link.duplicate);
-        let first = arrival(pair, &link, self.rng, now, extra_latency, extra);
-        let second = if duplicate { Some(arrival(pair, &link, self.rng, now, extra_latency, extra)) } else { None };
+        let first = arrival(pair, &link, reorder, self.rng, now, extra_latency, extra);
+        let second =
+            if duplicate { Some(arrival(pair, &link, reorder, self.rng, now, extra_latency, extra)) } else { None };
         Verdict::Arrives(first, second)
     }
 }
 
 /// When one copy of a packet sent at `now` arrives: a latency draw (plus a spike's
-/// `extra_latency`), no earlier than the end of a clog, then either reordered or kept behind
-/// the pair's previous arrival, then `extra`.
+/// `extra_latency`), no earlier than the end of a clog, then either reordered (by the link or
+/// by a reordering window) or kept behind the pair's previous arrival, then `extra`.
 #[inline(always)]
-fn arrival(pair: &mut Pair, link: &Link, rng: &mut Stream, now: u64, extra_latency: u64, extra: u64) -> u64 {
+fn arrival(
+    pair: &mut Pair,
+    link: &Link,
+    reorder: Option<Reorder>,
+    rng: &mut Stream,
+    now: u64,
+    extra_latency: u64,
+    extra: u64,
+) -> u64 {
     let mut at = now.saturating_add(link.latency.sample(rng)).saturating_add(extra_latency);
     at = at.max(pair.clogged_until);
     if rng.chance(link.reorder) {
         // Held back by another latency draw, and not holding back the packets after it.
         at = at.saturating_add(link.latency.sample(rng).max(1));
+    } else if let Some(window) = reorder.filter(|window| rng.chance(window.ratio)) {
+        // Held back by up to the window's spread, from where it would have arrived in line.
+        at = at.max(pair.last_arrival).saturating_add(1 + rng.below(window.spread.max(1)));
     } else {
         at = at.max(pair.last_arrival);
         pair.last_arrival = at;

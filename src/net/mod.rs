@@ -30,7 +30,7 @@ use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
 use crate::rand::{Ratio, Stream};
 use crate::trace::{DropReason, EventKind, Trace};
-use link::{Links, Pairs, Verdict};
+use link::{Links, Pairs, Reorder, Verdict, Windows};
 
 /// The largest UDP payload, as on a real IPv4 stack.
 pub const DATAGRAM_MAX: usize = 65_507;
@@ -216,10 +216,8 @@ pub(crate) struct Net {
     spare_payloads: Vec<Vec<u8>>,
     /// TCP: listeners, connections and segments in flight, over the same links.
     pub(crate) streams: stream::Streams,
-    /// A loss burst over every link: at least this loss until this true time (ns).
-    burst: (Ratio, u64),
-    /// A latency spike over every link: this much extra latency (ns) until this true time.
-    spike: (u64, u64),
+    /// Loss bursts, latency spikes, duplication and reordering over every link.
+    windows: Windows,
 }
 
 /// Where and when a datagram arrives; the world schedules it.
@@ -242,8 +240,7 @@ impl Net {
             stats: NetStats::default(),
             spare_payloads: Vec::new(),
             streams: stream::Streams::new(),
-            burst: (Ratio::NEVER, 0),
-            spike: (0, 0),
+            windows: Windows::NONE,
         }
     }
 
@@ -369,8 +366,8 @@ impl Net {
             },
         );
         // Split the borrows: the links decide while the rest of the network is used.
-        let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, burst, spike, .. } = self;
-        let mut links = Links { pairs, link_default, rng, burst: *burst, spike: *spike };
+        let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, windows, .. } = self;
+        let mut links = Links { pairs, link_default, rng, windows };
         let (first, second) = match links.route(now, nodes, from, to_node, 0) {
             Verdict::Dropped(reason) => {
                 stats.dropped += 1;
@@ -473,32 +470,53 @@ impl Net {
         self.pairs.entry((from, to)).or_default().link = link.map(Box::new);
     }
 
-    pub(crate) fn heal_all(&mut self) {
+    /// Every partition, clog and window ends at `now`. Packets a clog already holds arrive
+    /// when it would have ended; packets sent from now on are not held behind them (they may
+    /// arrive first), so a healed link is a healthy link at once.
+    pub(crate) fn heal_all(&mut self, now: u64) {
         for pair in self.pairs.values_mut() {
             pair.blocked = false;
+            if pair.clogged_until > now {
+                pair.last_arrival = pair.last_arrival.min(now);
+            }
             pair.clogged_until = 0;
         }
-        self.burst = (Ratio::NEVER, 0);
-        self.spike = (0, 0);
+        self.windows = Windows::NONE;
     }
 
     /// Every link loses at least `loss` until `until`.
     pub(crate) fn loss_burst(&mut self, loss: Ratio, until: u64) {
-        self.burst = (loss, until);
+        self.windows.burst = (loss, until);
+        self.windows.until_max = self.windows.until_max.max(until);
     }
 
     /// Every datagram sent before `until` takes `extra` more nanoseconds.
     pub(crate) fn latency_spike(&mut self, extra: u64, until: u64) {
-        self.spike = (extra, until);
+        self.windows.spike = (extra, until);
+        self.windows.until_max = self.windows.until_max.max(until);
+    }
+
+    /// Every link duplicates at least `ratio` of its packets until `until`.
+    pub(crate) fn duplicate_window(&mut self, ratio: Ratio, until: u64) {
+        self.windows.duplicate = (ratio, until);
+        self.windows.until_max = self.windows.until_max.max(until);
+    }
+
+    /// Until `until`, `ratio` of the packets are held back by up to `spread` nanoseconds.
+    pub(crate) fn reorder_window(&mut self, ratio: Ratio, spread: u64, until: u64) {
+        self.windows.reorder = Reorder { ratio, spread, until };
+        self.windows.until_max = self.windows.until_max.max(until);
     }
 
     /// A node crashed: close its sockets and drop every datagram to or from it.
-    pub(crate) fn crash(&mut self, node: NodeId) {
+    /// With `keep_sent`, what the node sent is on the wire and still arrives (a crash right
+    /// after a send); what was on its way to it is lost either way.
+    pub(crate) fn crash(&mut self, node: NodeId, keep_sent: bool) {
         let ports: Vec<SocketKey> = self.bound.range((node, 0)..=(node, u16::MAX)).map(|(_, key)| *key).collect();
         for key in ports {
             self.close(key);
         }
-        self.drop_in_flight(DropReason::Crash, |f, t| f == node || t == node);
+        self.drop_in_flight(DropReason::Crash, |f, t| t == node || (f == node && !keep_sent));
     }
 
     pub(crate) fn in_flight_count(&self) -> usize {

@@ -20,6 +20,7 @@ use futures::io::{AsyncRead, AsyncWrite};
 use super::stream::{EndpointKey, Io, ListenerKey, Opened, Streams, Wakes};
 use super::{resolve, ToSocketAddrs};
 use crate::context::{self, Shared};
+use crate::fault::Trigger;
 use crate::sim::state::World;
 
 /// A TCP socket listening for connections on the calling node.
@@ -463,7 +464,11 @@ impl TcpStream {
         };
         let key = stream.key;
         match with_world(stream.world, "seedsim::net::TcpStream::poll_read", |world| {
-            Ok(world.with_streams(|streams, io| streams.read(io, key, cx.waker(), buf)))
+            let polled = world.with_streams(|streams, io| streams.read(io, key, cx.waker(), buf));
+            if matches!(polled, Poll::Ready(Ok(1..))) {
+                world.note_message(Trigger::Receive);
+            }
+            Ok(polled)
         }) {
             Ok(polled) => polled,
             Err(err) => Poll::Ready(Err(err)),
@@ -480,7 +485,11 @@ impl TcpStream {
         };
         let key = stream.key;
         match with_world(stream.world, "seedsim::net::TcpStream::poll_write", |world| {
-            Ok(world.with_streams(|streams, io| streams.write(io, key, cx.waker(), buf, value)))
+            let polled = world.with_streams(|streams, io| streams.write(io, key, cx.waker(), buf, value));
+            if matches!(polled, Poll::Ready(Ok(1..))) {
+                world.note_stream_write(stream.peer.ip());
+            }
+            Ok(polled)
         }) {
             Ok(polled) => polled,
             Err(err) => Poll::Ready(Err(err)),

@@ -8,6 +8,7 @@ use std::task::Poll;
 
 use super::{resolve, SocketKey, ToSocketAddrs, DATAGRAM_MAX};
 use crate::context;
+use crate::fault::Trigger;
 use crate::node::NodeId;
 
 /// A UDP socket bound on the calling node.
@@ -133,6 +134,7 @@ impl UdpSocket {
         socket.with_world("seedsim::net::UdpSocket::send_to", |world| {
             let to = resolve(world, spec)?;
             world.send_datagram(socket.key, socket.node, socket.local.port(), to, buf)?;
+            world.note_message(Trigger::Send);
             Ok(buf.len())
         })
     }
@@ -150,7 +152,11 @@ impl UdpSocket {
         };
         poll_fn(|cx| {
             let received = socket.with_world("seedsim::net::UdpSocket::recv_from", |world| {
-                world.net.recv_into(socket.key, cx.waker(), buf)
+                let received = world.net.recv_into(socket.key, cx.waker(), buf)?;
+                if received.is_some() {
+                    world.note_message(Trigger::Receive);
+                }
+                Ok(received)
             });
             match received {
                 Ok(Some(received)) => Poll::Ready(Ok(received)),
@@ -173,7 +179,10 @@ impl UdpSocket {
         };
         socket.with_world("seedsim::net::UdpSocket::try_recv_from", |world| {
             match world.net.try_recv_into(socket.key, buf)? {
-                Some(received) => Ok(received),
+                Some(received) => {
+                    world.note_message(Trigger::Receive);
+                    Ok(received)
+                }
                 None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
             }
         })

@@ -62,6 +62,11 @@ pub struct Config {
     /// Events scheduled at once (timers, datagrams in flight, restarts) before the run fails
     /// as overloaded (default: 16 million).
     pub scheduled_max: usize,
+    /// No clock fault steps a node's clock backwards (default: false). With it, a backward
+    /// jump or strobe step does nothing, a skew that would set a clock back only changes its
+    /// drift, and a `recover` leaves a clock that is ahead where it is (running at the true
+    /// rate): for systems that read a monotonic clock, as `CLOCK_MONOTONIC` never steps back.
+    pub clocks_monotonic: bool,
 }
 
 impl Default for Config {
@@ -83,6 +88,7 @@ impl Default for Config {
             scheduled_max: 1 << 24,
             check_every: 1,
             disk: crate::fs::DiskConfig::default(),
+            clocks_monotonic: false,
         }
     }
 }
@@ -223,6 +229,33 @@ impl Builder {
     /// that reads `SEEDSIM_SEED` (a `Runner` sets this itself).
     pub fn replay_command(mut self, command: impl Into<String>) -> Builder {
         self.config.replay_command = Some(command.into());
+        self
+    }
+
+    /// Keep every node's clock monotonic: clock faults may run a clock fast or slow and step it
+    /// forward, never back (see [`Config::clocks_monotonic`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::{time::Instant, Sim};
+    /// let mut sim = Sim::builder().clocks_monotonic().build()?;
+    /// sim.client("c", async {
+    ///     let mut last = Instant::ZERO;
+    ///     for _ in 0..50 {
+    ///         seedsim::time::sleep(Duration::from_millis(3)).await;
+    ///         let now = Instant::now();
+    ///         assert!(now >= last);
+    ///         last = now;
+    ///     }
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// // Backward steps: a jump, and every other step of a strobe.
+    /// sim.faults("10ms jump c -5s\n20ms strobe c 1s 5ms 100ms".parse()?)?;
+    /// assert!(sim.run().is_passed());
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn clocks_monotonic(mut self) -> Builder {
+        self.config.clocks_monotonic = true;
         self
     }
 

@@ -108,8 +108,13 @@ impl Shared {
         self.crash_id(id)
     }
 
-    fn crash_id(&self, id: NodeId) -> Result<(), Error> {
-        if !self.world.borrow_mut().crash(id)? {
+    pub(crate) fn crash_id(&self, id: NodeId) -> Result<(), Error> {
+        self.crash_keeping(id, false)
+    }
+
+    /// Crash a node; with `keep_sent`, the packets it sent stay in flight.
+    pub(crate) fn crash_keeping(&self, id: NodeId, keep_sent: bool) -> Result<(), Error> {
+        if !self.world.borrow_mut().crash(id, keep_sent)? {
             return Ok(());
         }
         let removed = {

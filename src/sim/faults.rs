@@ -8,21 +8,123 @@
 
 use std::time::Duration;
 
-use super::state::World;
+use super::state::{Strobe, World};
 use super::Sim;
 use crate::context::Shared;
 use crate::error::{Error, ErrorKind};
-use crate::fault::{Fault, FaultPlan, Nemesis, Profile};
-use crate::node::{NodeId, State};
+use crate::fault::{Fault, FaultPlan, Nemesis, Profile, Trigger, STROBE_PERIOD_MIN, STROBE_STEPS_MAX};
+use crate::node::{Node, NodeId, State};
 use crate::rand::Ratio;
 use crate::time::{nanos, Clock, Instant};
 use crate::trace::{DiskFaultKind, EventKind};
 
 impl World {
+    /// Step a node's clock; with monotonic clocks a step back does nothing. The trace has the
+    /// step the clock took.
     pub(crate) fn jump_clock(&mut self, node: NodeId, by_nanos: i64) {
         let now = self.now;
-        self.nodes[node.index()].clock.jump(now, by_nanos);
+        let monotonic = self.clocks_monotonic;
+        let clock = &mut self.nodes[node.index()].clock;
+        let by_nanos = clock.set(now, clock.jumped(now, by_nanos), monotonic);
         self.trace.record(now, EventKind::ClockJump { node, by_nanos });
+    }
+
+    /// Start a strobe: steps forward by `by`, back by `by`, every `period`, an even number of
+    /// them, so it ends where the clock would have been. Each step schedules the next; a
+    /// recover ends it (its steps belong to the recover epoch they started in).
+    fn strobe(&mut self, node: NodeId, by: Duration, period: Duration, duration: Duration) {
+        let period = nanos(period).max(nanos(STROBE_PERIOD_MIN));
+        let steps = (nanos(duration) / period).min(u64::from(STROBE_STEPS_MAX)) & !1;
+        if steps == 0 {
+            return;
+        }
+        let by_nanos = i64::try_from(nanos(by)).unwrap_or(i64::MAX);
+        let index = self.strobes.len() as u32;
+        self.strobes.push(Strobe { node, by_nanos, period, steps_left: steps, epoch: self.recover_epoch });
+        self.schedule_strobe(index);
+    }
+
+    pub(crate) fn duplicate_window(&mut self, ratio: Ratio, duration: Duration) {
+        let until = self.now.saturating_add(nanos(duration));
+        self.net.duplicate_window(ratio, until);
+        let event = EventKind::DuplicateWindow {
+            ratio_num: ratio.num(),
+            ratio_den: ratio.den(),
+            until: Instant::from_nanos(until),
+        };
+        self.trace.record(self.now, event);
+    }
+
+    pub(crate) fn reorder_window(&mut self, ratio: Ratio, spread: Duration, duration: Duration) {
+        let until = self.now.saturating_add(nanos(duration));
+        self.net.reorder_window(ratio, nanos(spread), until);
+        let event = EventKind::ReorderWindow {
+            ratio_num: ratio.num(),
+            ratio_den: ratio.den(),
+            spread_nanos: nanos(spread),
+            until: Instant::from_nanos(until),
+        };
+        self.trace.record(self.now, event);
+    }
+
+    /// Arm a crash that goes off at the node's next send or receive (servers only; a node
+    /// that is down is not armed).
+    fn arm_crash(&mut self, node: NodeId, trigger: Trigger, down: Duration) {
+        let target = &mut self.nodes[node.index()];
+        if target.is_client() || target.state == State::Crashed {
+            return;
+        }
+        if target.crash_after.replace((trigger, nanos(down))).is_none() {
+            self.crashes_armed += 1;
+        }
+        self.trace.record(self.now, EventKind::CrashArmed { node, trigger, down_nanos: nanos(down) });
+    }
+
+    /// The nodes that say they are primaries; if none does, the server up now whose code sent
+    /// the most messages since the primaries were last cut (a leader's heartbeats and
+    /// replication make it the busiest), if any sent one. Starts the next count.
+    fn primaries(&mut self) -> Vec<NodeId> {
+        let declared: Vec<NodeId> = self.nodes.iter().filter(|node| node.primary).map(|node| node.id).collect();
+        let busiest = self
+            .nodes
+            .iter()
+            .filter(|node| !node.is_client() && node.state != State::Crashed)
+            .map(|node| (node.sent - node.sent_at_cut, std::cmp::Reverse(node.id.index()), node.id))
+            .max();
+        for node in &mut self.nodes {
+            node.sent_at_cut = node.sent;
+        }
+        match busiest {
+            _ if !declared.is_empty() => declared,
+            Some((sent, _, id)) if sent > 0 => vec![id],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Cut the primaries off from the other servers, both ways, and schedule the repair;
+    /// clients still reach everyone, as in Jepsen's nemeses. Does nothing (but trace it) when
+    /// there is no primary.
+    fn cut_primaries(&mut self, duration: Duration) {
+        let until = self.now.saturating_add(nanos(duration));
+        let primaries = self.primaries();
+        let (primaries, rest): (Vec<&Node>, Vec<&Node>) =
+            self.nodes.iter().filter(|node| !node.is_client()).partition(|node| primaries.contains(&node.id));
+        let a: Vec<NodeId> = primaries.iter().map(|node| node.id).collect();
+        let b: Vec<NodeId> = rest.iter().map(|node| node.id).collect();
+        let names = |side: &[&Node]| side.iter().map(|node| node.name.clone()).collect::<Vec<String>>();
+        let repair = Fault::Repair { a: names(&primaries), b: names(&rest) };
+        self.trace
+            .record(self.now, EventKind::PrimariesCut { primaries: a.len() as u32, until: Instant::from_nanos(until) });
+        if a.is_empty() || b.is_empty() {
+            return;
+        }
+        for &x in &a {
+            for &y in &b {
+                self.partition(x, y);
+                self.partition(y, x);
+            }
+        }
+        self.schedule_fault(until, repair);
     }
 
     pub(crate) fn loss_burst(&mut self, loss: Ratio, duration: Duration) {
@@ -47,8 +149,11 @@ impl World {
         self.heal_disks();
         let mut crashed = Vec::new();
         let mut paused = Vec::new();
+        let (now, monotonic) = (self.now, self.clocks_monotonic);
+        self.crashes_armed = 0;
         for node in &mut self.nodes {
-            node.clock = Clock::TRUE;
+            node.clock.set(now, Clock::TRUE, monotonic);
+            node.crash_after = None;
             match node.state {
                 State::Crashed if !node.is_client() => crashed.push(node.id),
                 State::Paused => paused.push(node.id),
@@ -117,11 +222,42 @@ impl Shared {
             Fault::DiskCorrupt(node) => {
                 self.disk_fault(node, DiskFaultKind::Corrupt, Ratio::NEVER, Duration::ZERO, Duration::ZERO)
             }
+            Fault::Duplicate { ratio, duration } => {
+                self.world.borrow_mut().duplicate_window(*ratio, *duration);
+                Ok(())
+            }
+            Fault::Reorder { ratio, spread, duration } => {
+                self.world.borrow_mut().reorder_window(*ratio, *spread, *duration);
+                Ok(())
+            }
+            Fault::PartitionPrimaries { duration } => {
+                self.world.borrow_mut().cut_primaries(*duration);
+                Ok(())
+            }
+            Fault::Strobe { node, by, period, duration } => {
+                let mut world = self.world.borrow_mut();
+                world.node_id(node).map(|id| world.strobe(id, *by, *period, *duration))
+            }
+            Fault::CrashAfter { node, trigger, down } => {
+                let mut world = self.world.borrow_mut();
+                world.node_id(node).map(|id| world.arm_crash(id, *trigger, *down))
+            }
             Fault::Recover => {
                 self.recover();
                 Ok(())
             }
         };
+    }
+
+    /// Crash the nodes whose armed crash went off during the last poll, each restarting after
+    /// its downtime. After a send, what the node sent is on the wire: it still arrives.
+    pub(crate) fn crash_due(&self) {
+        let due = std::mem::take(&mut self.world.borrow_mut().crashes_due);
+        for (node, down, trigger) in due {
+            if self.crash_keeping(node, trigger == Trigger::Send).is_ok() {
+                self.world.borrow_mut().schedule_restart(node, down);
+            }
+        }
     }
 
     fn disk_fault(
@@ -190,6 +326,12 @@ impl Sim {
         {
             let world = self.shared.world.borrow();
             for timed in plan.faults() {
+                if let Some(expected) = timed.fault.invalid() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig { field: "FaultPlan", expected },
+                        format!("{:?} {}", timed.at, timed.fault),
+                    ));
+                }
                 for name in timed.fault.nodes() {
                     let id = world.node_id(name)?;
                     if timed.fault.needs_server() && world.node(id).is_client() {
@@ -243,17 +385,20 @@ impl Sim {
     /// # Errors
     /// As [`Sim::faults`] (a profile's `focus` must name a node).
     pub fn nemesis(&mut self, profile: Profile) -> Result<FaultPlan, Error> {
-        let (servers, nodes) = {
-            let world = self.shared.world.borrow();
-            if let Some(focus) = &profile.focus {
-                world.node_id(focus)?;
-            }
-            let servers = world.nodes.iter().filter(|n| !n.is_client()).map(|n| n.name.clone()).collect::<Vec<_>>();
-            (servers, world.names())
-        };
+        if let Some(focus) = &profile.focus {
+            self.shared.world.borrow().node_id(focus)?;
+        }
+        let (servers, nodes) = self.server_and_node_names();
         let plan = Nemesis::new(profile).plan(self.config.seed, &servers, &nodes);
         self.faults(plan.clone())?;
         Ok(plan)
+    }
+
+    /// The names of the servers (nodes added with [`Sim::node`]) and of every node.
+    pub(crate) fn server_and_node_names(&self) -> (Vec<String>, Vec<String>) {
+        let world = self.shared.world.borrow();
+        let servers = world.nodes.iter().filter(|n| !n.is_client()).map(|n| n.name.clone()).collect();
+        (servers, world.names())
     }
 
     /// What `node`'s disk would hold if it crashed now with nothing unsynced surviving: its
@@ -265,6 +410,25 @@ impl Sim {
         let world = self.shared.world.borrow();
         let id = world.node_id(node)?;
         Ok(world.disks[id.index()].durable_image())
+    }
+
+    /// What the run has used so far: whether some node wrote a file or sent a datagram. [`Profile::relevant_to`] leaves out the fault kinds that cannot
+    /// touch a scenario that uses none of them; exploration learns it from a probe run.
+    ///
+    /// ```
+    /// use seedsim::{net::UdpSocket, Seed, Sim};
+    /// let mut sim = Sim::new(Seed(1));
+    /// sim.client("c", async {
+    ///     UdpSocket::bind("0.0.0.0:0").await?.send_to(b"hi", "c:9").await?;
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// sim.run().unwrap();
+    /// let usage = sim.usage();
+    /// assert!(usage.datagrams && !usage.disk);
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn usage(&self) -> crate::fault::Usage {
+        self.shared.world.borrow().usage()
     }
 
     /// Every fault plan installed so far, merged.

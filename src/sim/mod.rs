@@ -116,6 +116,7 @@ impl Sim {
                 let mut world = World::new(seed, config.link, trace, config.scheduled_max);
                 world.id = id;
                 world.disk_config = config.disk;
+                world.clocks_monotonic = config.clocks_monotonic;
                 world
             }),
             tasks: RefCell::new(Tasks::new(
@@ -473,6 +474,13 @@ impl Sim {
                 if world.clients > 0 && world.clients_unfinished == 0 {
                     drop(world);
                     return Advance::Ended(self.finish_passed(End::ClientsDone));
+                }
+                if !world.crashes_due.is_empty() {
+                    // A crash armed to go off at a send or receive: the poll that sent or
+                    // received is over, and nothing else has run since.
+                    drop(world);
+                    shared.crash_due();
+                    continue;
                 }
             }
             let picked = {

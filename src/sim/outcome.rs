@@ -18,8 +18,7 @@ use crate::time::Instant;
 /// How a run ended.
 #[derive(Clone, Debug)]
 #[must_use = "an Outcome may be a failure: check it, or call .unwrap()"]
-// A passing run's summary is made once per run and moved out at once: boxing it would cost an
-// allocation per run, and a change of the public enum, to save a return slot's bytes.
+// `Passed` is made once per run, and a box would cost every passing run an allocation.
 #[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// Every client finished (or, with no clients, nothing was left to do).

@@ -24,7 +24,7 @@ use crate::seed::Seed;
 use crate::sim::outcome::Cause;
 use crate::task::TaskId;
 use crate::time::queue::EventQueue;
-use crate::time::{Instant, Skew, TimerKey};
+use crate::time::{Clock, Instant, Skew, TimerKey};
 use crate::trace::{EventKind, Trace};
 
 /// Something scheduled to happen at a simulated time.
@@ -52,6 +52,20 @@ enum Pending {
         check: u32,
         epoch: u32,
     },
+    /// The next step of a strobe, by its index in `World::strobes`.
+    Strobe {
+        index: u32,
+    },
+}
+
+/// A strobing clock: the steps it has left, and the recover epoch it belongs to (a recover
+/// ends it).
+pub(crate) struct Strobe {
+    pub(crate) node: NodeId,
+    pub(crate) by_nanos: i64,
+    pub(crate) period: u64,
+    pub(crate) steps_left: u64,
+    pub(crate) epoch: u32,
 }
 
 struct TimerEntry {
@@ -116,6 +130,16 @@ pub(crate) struct World {
     pub(crate) disks: Vec<crate::fs::disk::Disk>,
     pub(crate) disk_config: crate::fs::DiskConfig,
     pub(crate) rng_disk: Option<Stream>,
+    /// No clock fault steps a clock back (`Config::clocks_monotonic`).
+    pub(crate) clocks_monotonic: bool,
+    /// Nodes with a crash armed by `Fault::CrashAfter`: while zero, a send or receive checks
+    /// nothing more.
+    pub(crate) crashes_armed: u32,
+    /// Nodes whose armed crash went off during the current poll, with their downtime (ns) and
+    /// what set it off: crashed by the run loop once the poll is over.
+    pub(crate) crashes_due: Vec<(NodeId, u64, crate::fault::Trigger)>,
+    /// Strobes applied in this run, each stepping until done or until a recover.
+    pub(crate) strobes: Vec<Strobe>,
 }
 
 impl World {
@@ -147,6 +171,10 @@ impl World {
             disk_config: crate::fs::DiskConfig::default(),
             rng_disk: None,
             rng_buggify: None,
+            clocks_monotonic: false,
+            crashes_armed: 0,
+            crashes_due: Vec::new(),
+            strobes: Vec::new(),
         }
     }
 
@@ -232,9 +260,10 @@ impl World {
         }
     }
 
-    /// The world's part of a crash: state, sockets, datagrams. Returns false if the node was
-    /// not up (a crash of a crashed node changes nothing).
-    pub(crate) fn crash(&mut self, id: NodeId) -> Result<bool, Error> {
+    /// The world's part of a crash: state, sockets, datagrams (those it sent too, unless
+    /// `keep_sent`). Returns false if the node was not up (a crash of a crashed node changes
+    /// nothing).
+    pub(crate) fn crash(&mut self, id: NodeId, keep_sent: bool) -> Result<bool, Error> {
         let node = &self.nodes[id.index()];
         if node.is_client() {
             return Err(Error::new(
@@ -250,8 +279,13 @@ impl World {
             // Crashed before the run started it: it starts only when restarted.
             State::Added | State::Running | State::Paused => {}
         }
-        self.nodes[id.index()].state = State::Crashed;
-        self.net.crash(id);
+        let node = &mut self.nodes[id.index()];
+        node.state = State::Crashed;
+        node.primary = false;
+        if node.crash_after.take().is_some() {
+            self.crashes_armed -= 1;
+        }
+        self.net.crash(id, keep_sent);
         self.crash_disk(id);
         self.trace.record(self.now, EventKind::NodeCrash { node: id });
         self.crash_streams(id);
@@ -403,6 +437,10 @@ impl World {
             Pending::Stream(event) => self.fire_stream(event),
             Pending::Fault { index } => Fired::Fault(self.faults[index as usize].clone()),
             Pending::Deadline { check, epoch } => Fired::Deadline { check, epoch },
+            Pending::Strobe { index } => {
+                self.strobe_step(index);
+                Fired::Nothing
+            }
             Pending::Restart { node, starts } => {
                 let n = &self.nodes[node.index()];
                 if n.state == State::Crashed && n.starts == starts {
@@ -433,6 +471,27 @@ impl World {
         let index = self.faults.len() as u32;
         self.faults.push(fault);
         self.schedule(at, Pending::Fault { index });
+    }
+
+    /// Schedule the first step of the strobe at `index` now.
+    pub(crate) fn schedule_strobe(&mut self, index: u32) {
+        self.schedule(self.now, Pending::Strobe { index });
+    }
+
+    /// One step of a strobe, and the next scheduled, unless a recover ended it.
+    fn strobe_step(&mut self, index: u32) {
+        let strobe = &mut self.strobes[index as usize];
+        if strobe.epoch != self.recover_epoch || strobe.steps_left == 0 {
+            return;
+        }
+        let (node, by_nanos, period) = (strobe.node, strobe.by_nanos, strobe.period);
+        strobe.by_nanos = -by_nanos;
+        strobe.steps_left -= 1;
+        let more = strobe.steps_left > 0;
+        self.jump_clock(node, by_nanos);
+        if more {
+            self.schedule(self.now.saturating_add(period), Pending::Strobe { index });
+        }
     }
 
     pub(crate) fn schedule_deadline(&mut self, at: u64, check: u32, epoch: u32) {
@@ -508,6 +567,7 @@ impl World {
     ) -> io::Result<()> {
         self.net.check_open(key)?;
         let now = self.now;
+        self.count_sent(node, to.ip());
         let arrivals = self.net.send(now, &self.nodes, node, port, to, payload, &mut self.trace);
         for arrival in arrivals.into_iter().flatten() {
             self.schedule(arrival.at, Pending::Deliver { slot: arrival.slot });
@@ -550,7 +610,7 @@ impl World {
     }
 
     pub(crate) fn heal_all(&mut self) {
-        self.net.heal_all();
+        self.net.heal_all(self.now);
         for node in &mut self.nodes {
             node.isolated = false;
         }
@@ -559,8 +619,61 @@ impl World {
 
     pub(crate) fn skew(&mut self, node: NodeId, skew: Skew) {
         let now = self.now;
-        self.nodes[node.index()].clock.apply(now, skew);
+        let monotonic = self.clocks_monotonic;
+        let clock = &mut self.nodes[node.index()].clock;
+        clock.set(now, Clock::skewed(now, skew), monotonic);
         self.trace
             .record(now, EventKind::Skew { node, offset_nanos: skew.offset_nanos(), drift_ppm: skew.drift_ppm() });
+    }
+
+    /// What the run has used so far, for leaving out fault kinds that cannot touch it.
+    pub(crate) fn usage(&self) -> crate::fault::Usage {
+        crate::fault::Usage { disk: self.disks.iter().any(|disk| disk.is_used()), datagrams: self.net.stats.sent > 0 }
+    }
+
+    /// A node's code sent or received a message: if that sets off a crash armed on the current
+    /// node, the crash is due once the poll is over. While nothing is armed the check is
+    /// `crashes_armed == 0`.
+    #[inline(always)]
+    pub(crate) fn note_message(&mut self, trigger: crate::fault::Trigger) {
+        if self.crashes_armed != 0 {
+            self.note_message_armed(trigger);
+        }
+    }
+
+    /// A node's code wrote to a stream whose peer is at `peer`: a message sent.
+    #[inline]
+    pub(crate) fn note_stream_write(&mut self, peer: std::net::IpAddr) {
+        if let Some((node, _)) = self.current {
+            self.count_sent(node, peer);
+        }
+        self.note_message(crate::fault::Trigger::Send);
+    }
+
+    /// Count a message from `node` to the node at `to` if both are servers: a leader's
+    /// heartbeats and replication make it the busiest sender among the servers, while
+    /// answers to clients would not tell a leader from a follower that redirects.
+    #[inline(always)]
+    fn count_sent(&mut self, node: NodeId, to: std::net::IpAddr) {
+        let std::net::IpAddr::V4(ip) = to else { return };
+        let is_server = |id: Option<NodeId>, nodes: &[Node]| {
+            id.and_then(|id| nodes.get(id.index())).is_some_and(|node| !node.is_client())
+        };
+        if is_server(NodeId::from_ip(ip), &self.nodes) && is_server(Some(node), &self.nodes) {
+            self.nodes[node.index()].sent += 1;
+        }
+    }
+
+    #[cold]
+    fn note_message_armed(&mut self, trigger: crate::fault::Trigger) {
+        let Some((node, _)) = self.current else { return };
+        let armed = &mut self.nodes[node.index()].crash_after;
+        if let Some((wanted, down)) = *armed {
+            if wanted == trigger {
+                *armed = None;
+                self.crashes_armed -= 1;
+                self.crashes_due.push((node, down, trigger));
+            }
+        }
     }
 }

@@ -269,20 +269,35 @@ impl Clock {
         (i128::from(self.base_true) + elapsed).clamp(0, i128::from(u64::MAX)) as u64
     }
 
-    /// Jump the clock by `delta` nanoseconds at true time `now`, keeping its drift.
-    pub(crate) fn jump(&mut self, now: u64, delta: i64) {
+    /// This clock jumped by `delta` nanoseconds at true time `now`, keeping its drift.
+    pub(crate) fn jumped(&self, now: u64, delta: i64) -> Clock {
         let local = i128::from(self.local(now));
-        *self = Clock { base_true: now, base_local: local + i128::from(delta), drift_ppm: self.drift_ppm };
+        Clock { base_true: now, base_local: local + i128::from(delta), drift_ppm: self.drift_ppm }
     }
 
-    /// Apply `skew` at true time `now`: from now on the clock reads `now + offset` and runs at
-    /// the skew's drift.
-    pub(crate) fn apply(&mut self, now: u64, skew: Skew) {
-        *self = Clock {
+    /// The clock that `skew` sets at true time `now`: it reads `now + offset` and runs at the
+    /// skew's drift.
+    pub(crate) fn skewed(now: u64, skew: Skew) -> Clock {
+        Clock {
             base_true: now,
             base_local: i128::from(now) + i128::from(skew.offset_nanos),
             drift_ppm: i64::from(skew.drift_ppm),
+        }
+    }
+
+    /// Set the clock to `next` at true time `now`. With `monotonic`, a `next` that reads less
+    /// than this clock reads now keeps this reading and takes only `next`'s drift, so the
+    /// clock never steps back. Returns the step the reading took, in nanoseconds.
+    pub(crate) fn set(&mut self, now: u64, next: Clock, monotonic: bool) -> i64 {
+        let before = self.local(now);
+        *self = if monotonic && next.local(now) < before {
+            Clock { base_true: now, base_local: i128::from(before), drift_ppm: next.drift_ppm }
+        } else {
+            next
         };
+        let after = self.local(now);
+        debug_assert!(!monotonic || after >= before, "a monotonic clock stepped back: {before} -> {after}");
+        (i128::from(after) - i128::from(before)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 }
 
@@ -590,8 +605,7 @@ mod tests {
 
     #[test]
     fn offset_and_drift_invert_exactly() {
-        let mut clock = Clock::TRUE;
-        clock.apply(1_000, Skew::ahead(Duration::from_nanos(500)).with_drift_ppm(250_000).unwrap());
+        let clock = Clock::skewed(1_000, Skew::ahead(Duration::from_nanos(500)).with_drift_ppm(250_000).unwrap());
         assert_eq!(clock.local(1_000), 1_500);
         assert_eq!(clock.local(5_000), 1_500 + 5_000);
         for local in [1_500u64, 1_501, 2_000, 9_999, 1 << 40] {
@@ -603,12 +617,31 @@ mod tests {
 
     #[test]
     fn a_clock_set_behind_clamps_at_zero() {
-        let mut clock = Clock::TRUE;
-        clock.apply(10, Skew::behind(Duration::from_nanos(100)).with_drift_ppm(-500_000).unwrap());
+        let clock = Clock::skewed(10, Skew::behind(Duration::from_nanos(100)).with_drift_ppm(-500_000).unwrap());
         assert_eq!(clock.local(10), 0);
         // base_local = 10 - 100 = -90; 300 ns later at half speed: -90 + 150 = 60.
         assert_eq!(clock.local(310), 60);
         assert_eq!(clock.true_time_of(60), 310);
+    }
+
+    #[test]
+    fn a_monotonic_clock_never_steps_back() {
+        let mut clock = Clock::TRUE;
+        assert_eq!(clock.set(1_000, clock.jumped(1_000, -400), true), 0);
+        assert_eq!(clock.local(1_000), 1_000);
+        // Forward steps and drift changes are kept.
+        assert_eq!(clock.set(2_000, clock.jumped(2_000, 300), true), 300);
+        assert_eq!(clock.local(2_000), 2_300);
+        let slow = Skew::NONE.with_drift_ppm(-100_000).unwrap();
+        assert_eq!(clock.set(3_000, Clock::skewed(3_000, slow), true), 0);
+        assert_eq!(clock.local(3_000), 3_300);
+        assert_eq!(clock.local(4_000), 3_300 + 900);
+        // Set right: the clock stays ahead and runs at the true rate.
+        assert_eq!(clock.set(4_000, Clock::TRUE, true), 0);
+        assert_eq!(clock.local(5_000), 4_200 + 1_000);
+        // Without the flag, the same step goes back.
+        assert_eq!(clock.set(5_000, Clock::TRUE, false), -200);
+        assert_eq!(clock.local(5_000), 5_000);
     }
 
     #[test]

@@ -514,7 +514,11 @@ impl Items {
                     }
                     mark(&mut items, None, at, "heal", text());
                 }
-                LossBurst { until, .. } | LatencySpike { until, .. } => items.push(Item {
+                LossBurst { until, .. }
+                | LatencySpike { until, .. }
+                | DuplicateWindow { until, .. }
+                | ReorderWindow { until, .. }
+                | PrimariesCut { until, .. } => items.push(Item {
                     kind: Shape::Band,
                     lane: None,
                     from: at,
@@ -537,6 +541,9 @@ impl Items {
                     mark(&mut items, Some(lane(node)), at, "disk", text());
                 }
                 LinkSet { to, .. } => mark(&mut items, Some(lane(to)), at, "fault", text()),
+                CrashArmed { node, .. } | PrimarySet { node, .. } => {
+                    mark(&mut items, Some(lane(node)), at, "fault", text())
+                }
                 // Scheduling (polls, spawns, task ends) would drown the page: the log has them.
                 Poll { .. } | Spawn { .. } | TaskDone { .. } | TaskCancel { .. } | StreamPartial { .. } => {}
                 // Anything else (world-wide faults, events added later) goes on the top lane.

@@ -188,7 +188,7 @@ fn the_guide_hands_out_the_same_trials_for_the_same_start_seed() {
 #[test]
 fn a_run_that_reaches_new_features_joins_the_corpus_and_a_repeat_does_not() {
     let mut guide = Guide::new(Seed(5));
-    let trial = guide.next_trial();
+    let trial = guide.next();
     let outcome = build(trial.seed, trial.plan.as_ref()).unwrap().run();
     let new = guide.observe(&trial, &outcome);
     assert_eq!(new, outcome.feedback().len(), "the first run's features are all new");
@@ -209,11 +209,11 @@ fn a_run_that_reaches_new_features_joins_the_corpus_and_a_repeat_does_not() {
         .unwrap();
     let failed = failing.run();
     assert!(!failed.is_passed() && !failed.feedback().is_empty());
-    let next = guide.next_trial();
+    let next = guide.next();
     assert_eq!(guide.observe(&next, &failed), 0);
     assert_eq!(guide.corpus().len(), 1);
     // A run with features the corpus lacks joins it.
-    let next = guide.next_trial();
+    let next = guide.next();
     let other = build(Seed(77), Some(&"500ms isolate c\n1s rejoin c\n2s recover".parse().unwrap())).unwrap().run();
     assert!(guide.observe(&next, &other) > 0);
     assert_eq!(guide.corpus().len(), 2);

@@ -6,6 +6,8 @@ mod support;
 
 mod bugs;
 mod checks;
+mod classes_a;
+mod classes_b;
 mod determinism;
 mod errors;
 mod faults;
@@ -26,3 +28,4 @@ mod stream_faults;
 mod tcp;
 mod time;
 mod timeline;
+mod vocabulary;

@@ -88,8 +88,8 @@ pub(crate) struct Io<'a> {
 impl Net {
     /// The stream state and a view of the links, borrowed apart.
     fn split_streams(&mut self) -> (&mut Streams, Links<'_>, &mut NetStats) {
-        let Net { streams, pairs, link_default, rng, burst, spike, stats, .. } = self;
-        (streams, Links { pairs, link_default, rng, burst: *burst, spike: *spike }, stats)
+        let Net { streams, pairs, link_default, rng, windows, stats, .. } = self;
+        (streams, Links { pairs, link_default, rng, windows }, stats)
     }
 }
 
