@@ -254,7 +254,7 @@ pub(crate) fn down_max(plan: &FaultPlan) -> usize {
 }
 
 /// The most servers down at one instant of faults in time order, each with the duration it
-/// lasts if that was changed. This is the one place that names kinds: the five that take a
+/// lasts if that was changed. This is the one place that names kinds: the six that take a
 /// server down or bring it back. A kind added later that takes a server down is not counted,
 /// which only makes the bound looser.
 fn down_max_of(faults: &[(Duration, &Fault, Option<Duration>)]) -> usize {
@@ -267,7 +267,10 @@ fn down_max_of(faults: &[(Duration, &Fault, Option<Duration>)]) -> usize {
                 .map_or(Duration::MAX, |later| later.0)
         };
         match fault {
-            Fault::Bounce { node, down } => spans.push((node, at, at.saturating_add(lasts.unwrap_or(*down)))),
+            // A crash after a message happens at or after its time; counted from its time.
+            Fault::Bounce { node, down } | Fault::CrashAfter { node, down, .. } => {
+                spans.push((node, at, at.saturating_add(lasts.unwrap_or(*down))))
+            }
             Fault::Crash(node) => {
                 spans.push((node, at, until_undo(node, |f| if let Fault::Restart(n) = f { Some(n) } else { None })))
             }
@@ -541,6 +544,7 @@ mod tests {
         assert_eq!(down_max(&plan("1s bounce a 1s\n2s pause b\n4s resume b\n9s recover")), 1);
         assert_eq!(down_max(&plan("1s crash a\n2s crash b\n3s restart a\n9s recover")), 2);
         assert_eq!(down_max(&plan("1s partition a | b\n9s recover")), 0);
+        assert_eq!(down_max(&plan("1s crash-after-send b 3s\n2s bounce a 1s\n9s recover")), 2);
     }
 
     #[test]
