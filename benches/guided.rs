@@ -16,6 +16,10 @@
 //! runs without `--faults` (a swarm profile over the whole vocabulary, less what the scenario
 //! cannot use). The bug classes are measured under `default` only.
 //!
+//! Each fixed variant then runs 1,000 guided runs of each of its bases (100 in quick mode),
+//! and the benchmark fails if any fails: a guide's mutated plans must stay within what a
+//! correct protocol survives.
+//!
 //! Both modes run through a [`Guide`] with feedback on, so their coverage is measured the
 //! same way: `swarm` is a guide that hands out fresh trials only (the seeds, and so the runs,
 //! `explore --faults swarm` makes from the same start), `guided` is `explore --guided`'s.
@@ -47,7 +51,7 @@ use std::time::Duration;
 
 use seedsim::fault::{FaultPlan, Profile, Usage};
 use seedsim::guide::Guide;
-use seedsim::{Builder, Error, Seed, Sim};
+use seedsim::{Builder, Error, Failure, Seed, Sim};
 
 struct Protocol {
     name: &'static str,
@@ -132,8 +136,12 @@ struct Cell<'a> {
 impl Cell<'_> {
     /// A run of the buggy variant: the base's swarm profile's plan for the seed, or exactly `plan`.
     fn build(&self, seed: Seed, plan: Option<&FaultPlan>) -> Result<Sim, Error> {
+        self.build_variant(false, seed, plan)
+    }
+
+    fn build_variant(&self, fixed: bool, seed: Seed, plan: Option<&FaultPlan>) -> Result<Sim, Error> {
         let mut sim = (self.protocol.builder)().seed(seed).feedback(true).build()?;
-        (self.protocol.scenario)(&mut sim, false)?;
+        (self.protocol.scenario)(&mut sim, fixed)?;
         match plan {
             Some(plan) => sim.faults(plan.clone())?,
             None => drop(sim.nemesis(Profile::swarm((self.base)(self.usage), seed))?),
@@ -153,6 +161,16 @@ impl Cell<'_> {
     fn first_failure(&self, guided: bool, start: Seed, cap: u64) -> Option<u64> {
         let mut guide = self.guide(guided, start);
         (1..=cap).find(|_| !guide.run(|seed, plan| self.build(seed, plan)).expect("a valid scenario").1.is_passed())
+    }
+
+    /// The fixed variant under a guide for `runs` runs: mutated plans must stay within what
+    /// the fixed protocol survives (no more servers down than the fault mode takes down, every
+    /// fault healed by the final recover), so a failure here is a false alarm of the guide.
+    fn fixed_failure(&self, runs: u64) -> Option<Failure> {
+        let mut guide = self.guide(true, Seed(0xf1ed));
+        (0..runs).find_map(|_| {
+            guide.run(|seed, plan| self.build_variant(true, seed, plan)).expect("a valid scenario").1.into_failure()
+        })
     }
 
     /// The features a guide covers in `runs` runs from `start`.
@@ -177,6 +195,8 @@ fn main() {
     // (trials, cap) for the examples and for the bug classes; coverage trials and runs.
     let ((trials, cap), (class_trials, class_cap), coverage_trials, coverage_runs) =
         if quick { ((5, 1_000), (3, 300), 2, 100) } else { ((101, 4_000), (21, 2_000), 5, 500) };
+    let fixed_runs = if quick { 100 } else { 1_000 };
+    let mut false_alarms = Vec::new();
     println!(
         "seedsim guided exploration benchmark: runs to the first failure over {trials} trials (cap {cap}; bug \
          classes {class_trials}, cap {class_cap}); features covered in {coverage_runs} runs (median of {coverage_trials})"
@@ -217,6 +237,10 @@ fn main() {
                     (0..coverage_trials).map(|t| cell.coverage(guided, Seed(0xc0e0_0000 + t), coverage_runs)).collect(),
                 ));
             }
+            if let Some(failure) = cell.fixed_failure(fixed_runs) {
+                eprintln!("the fixed {} failed under a guide over {base_name}:\n{failure}", protocol.name);
+                false_alarms.push(format!("{} ({base_name})", protocol.name));
+            }
             let seconds = started.elapsed().as_secs_f64();
             let ratio = means[1] / means[0];
             println!(
@@ -239,4 +263,10 @@ fn main() {
         }
     }
     println!("\n{}", markdown.join("\n"));
+    assert!(
+        false_alarms.is_empty(),
+        "fixed variants failed under a guide ({fixed_runs} runs each): {}",
+        false_alarms.join(", ")
+    );
+    println!("every fixed variant passed {fixed_runs} guided runs of every base");
 }
