@@ -12,8 +12,8 @@
 //! holds (counted in passing runs), the heavier — rare features of assertions and `buggify!`
 //! sites, the states the user marked, weigh far more than rare event bigrams — and entries
 //! with fewer faults and entries picked less often weigh more. One to six mutations are
-//! stacked; the donor plan of a splice, replacement or crossover is a recent fresh plan (so
-//! new fault shapes come in) or another entry's. A mutant runs a new seed. A failing run is a
+//! stacked; the donor plan of the splices, replacements and crossovers of a trial is a recent
+//! fresh plan (so new fault shapes come in) or another entry's. A mutant runs a new seed. A failing run is a
 //! finding, not a stepping stone: it is neither counted nor kept.
 //!
 //! A guide draws from its own stream, keyed by its start seed, and never reads the host
@@ -109,6 +109,13 @@ pub struct Entry {
     reached: Vec<u32>,
     /// `Guide::rarity` of its features, as of the last refresh.
     rarity: u64,
+}
+
+/// Where a donor plan comes from: by index, into the recent fresh plans or the corpus.
+#[derive(Clone, Copy, Debug)]
+enum Donor {
+    Fresh(usize),
+    Entry(usize),
 }
 
 /// Trials and the new features they found, for one kind of trial (fresh or mutant).
@@ -296,15 +303,12 @@ impl Guide {
         let index = self.pick();
         self.corpus[index].picks += 1;
         let parent = self.corpus[index].id;
-        let mut plan = self.corpus[index].plan.clone();
-        let mut mutations = Vec::new();
-        for _ in 0..self.rng.between(1, STACK_MAX) {
-            let donor = self.donor();
-            if let Some((child, mutation)) = self.mutator.mutate(&plan, donor.as_ref()) {
-                plan = child;
-                mutations.push(mutation);
-            }
-        }
+        let count = self.rng.between(1, STACK_MAX) as usize;
+        let donor = self.donor().map(|donor| match donor {
+            Donor::Fresh(index) => &self.donors[index],
+            Donor::Entry(index) => &self.corpus[index].plan,
+        });
+        let (plan, mutations) = self.mutator.mutate_stack(&self.corpus[index].plan, donor, count);
         // A new seed: measured, a mutant on its parent's seed mostly replays its parent.
         let seed = Seed(self.rng.next_u64());
         Trial { number, seed, plan: Some(plan), origin: Origin::Mutant { parent, mutations } }
@@ -456,14 +460,13 @@ impl Guide {
 
     /// A donor plan for a splice, replacement or crossover: a recent fresh plan or another
     /// corpus entry's, half the time each (whichever there is).
-    fn donor(&mut self) -> Option<FaultPlan> {
+    fn donor(&mut self) -> Option<Donor> {
         let from_fresh =
             !self.donors.is_empty() && (self.corpus.len() < 2 || self.rng.chance(Ratio::new(1, 2).expect("valid")));
         if from_fresh {
-            let index = self.rng.below(self.donors.len() as u64) as usize;
-            return Some(self.donors[index].clone());
+            return Some(Donor::Fresh(self.rng.below(self.donors.len() as u64) as usize));
         }
-        (!self.corpus.is_empty()).then(|| self.corpus[self.rng.below(self.corpus.len() as u64) as usize].plan.clone())
+        (!self.corpus.is_empty()).then(|| Donor::Entry(self.rng.below(self.corpus.len() as u64) as usize))
     }
 
     /// Make room: the entry with the fewest new features among the oldest half goes.

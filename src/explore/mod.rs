@@ -27,6 +27,7 @@
 //! my-target run --seed 0x2a                     # one seed, full report (SEEDSIM_LOG for a log)
 //! my-target replay --seed 0x2a --trace out.txt  # the same, writing every event of the trace
 //! my-target explore --seeds 1000000 --jobs 8    # a sweep; --duration 8h, --shard 3/16, --json out.jsonl
+//! my-target explore --guided --seeds 100000     # keep runs that reached new behaviour, mutate their plans
 //! my-target check-determinism --seeds 100       # each seed twice; names the first difference
 //! my-target shrink --seed 0x2a --out plan.txt    # the fewest faults that still fail the same way
 //! my-target replay --seed 0x2a --plan plan.txt   # replay with an edited or shrunk plan

@@ -110,14 +110,17 @@ impl std::fmt::Debug for Mutator {
     }
 }
 
-/// A plan taken apart: its faults before the final `recover` (if any), and the window they
-/// must stay in.
+/// A plan taken apart: its faults before the final `recover` (if any), the window they must
+/// stay in, and their units.
 struct Parts {
     body: Vec<TimedFault>,
     /// The final `recover`, kept as it was.
     anchor: Option<TimedFault>,
     /// Faults of the body are timed at most this (before the anchor, when there is one).
     latest: Duration,
+    /// How long each fault of the body lasts by itself, if it does.
+    lasts: Vec<Option<Duration>>,
+    units: Vec<Unit>,
 }
 
 impl Parts {
@@ -131,22 +134,68 @@ impl Parts {
             Some(anchor) => anchor.at.saturating_sub(Duration::from_nanos(1)),
             None => plan.end(),
         };
-        Parts { body, anchor, latest }
+        let lasts: Vec<Option<Duration>> =
+            body.iter_mut().map(|timed| timed.fault.duration_mut().map(|d| *d)).collect();
+        let units = units(&body, &lasts);
+        Parts { body, anchor, latest, lasts, units }
     }
 
-    /// The plan again, with `body` sorted by time (stably) and each time clamped to the window.
-    fn assemble(&self, body: Vec<TimedFault>) -> FaultPlan {
+    /// The plan: the body (in time order already), then the anchor.
+    fn into_plan(self) -> FaultPlan {
         let mut plan = FaultPlan::new();
-        let mut body = body;
-        body.sort_by_key(|timed| timed.at);
-        for timed in body {
-            plan.push(timed.at.min(self.latest), timed.fault);
+        for timed in self.body {
+            plan.push(timed.at, timed.fault);
         }
-        if let Some(anchor) = &self.anchor {
-            plan.push(anchor.at, anchor.fault.clone());
+        if let Some(anchor) = self.anchor {
+            plan.push(anchor.at, anchor.fault);
+        }
+        match plan.faults().last() {
+            Some(last) if last.fault == Fault::Recover => {}
+            _ => assert!(plan.end() <= self.latest, "a mutated plan stays in its window\n{plan}"),
         }
         plan
     }
+
+    /// The items of the body, as they are.
+    fn items(&self) -> Vec<Item> {
+        (0..self.body.len())
+            .map(|index| Item { from: From::Mine(index), at: self.body[index].at, lasts: None })
+            .collect()
+    }
+
+    /// The items of `unit` (of this plan, or of the donor with `theirs`).
+    fn unit_items(&self, unit: Unit, theirs: bool) -> impl Iterator<Item = Item> + '_ {
+        unit.indices().map(move |index| Item {
+            from: if theirs { From::Theirs(index) } else { From::Mine(index) },
+            at: self.body[index].at,
+            lasts: None,
+        })
+    }
+
+    /// The items of the units whose first fault is in `from..to` (`inside`) or not.
+    fn within(&self, from: Duration, to: Duration, inside: bool, theirs: bool) -> Vec<Item> {
+        self.units
+            .iter()
+            .filter(|unit| (from..to).contains(&self.body[unit.first].at) == inside)
+            .flat_map(|&unit| self.unit_items(unit, theirs))
+            .collect()
+    }
+}
+
+/// Where a fault of a plan being made comes from: the plan's body or the donor's, by index.
+#[derive(Clone, Copy, Debug)]
+enum From {
+    Mine(usize),
+    Theirs(usize),
+}
+
+/// One fault of a plan being made: where it comes from, when it happens, and how long it
+/// lasts if that changed. Mutations move items; only the final plan clones faults.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    from: From,
+    at: Duration,
+    lasts: Option<Duration>,
 }
 
 /// A fault and, when it has one, the later fault that undoes it: indices into a body.
@@ -162,19 +211,25 @@ impl Unit {
     }
 }
 
-fn lasts(fault: &Fault) -> Option<Duration> {
-    fault.clone().duration_mut().map(|d| *d)
+/// A fixed hash of the set of nodes a fault names, for pairing a fault with its undo: a sum
+/// of the names' hashes, so the order they are named in does not matter.
+fn node_set(fault: &Fault) -> u64 {
+    fault.nodes().iter().fold(0u64, |sum, node| {
+        let hash = node
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3));
+        sum.wrapping_add(crate::seed::splitmix64(hash))
+    })
 }
 
-fn node_set(fault: &Fault) -> Vec<&str> {
-    let mut nodes = fault.nodes();
-    nodes.sort_unstable();
-    nodes.dedup();
-    nodes
-}
-
-/// The body's units, in time order of their first fault.
-fn units(body: &[TimedFault]) -> Vec<Unit> {
+/// The body's units, in time order of their first fault: a fault that names nodes and does
+/// not last by itself is paired with the next such fault naming the same nodes.
+fn units(body: &[TimedFault], lasts: &[Option<Duration>]) -> Vec<Unit> {
+    let keys: Vec<Option<u64>> = body
+        .iter()
+        .zip(lasts)
+        .map(|(timed, lasts)| (lasts.is_none() && !timed.fault.nodes().is_empty()).then(|| node_set(&timed.fault)))
+        .collect();
     let mut taken = vec![false; body.len()];
     let mut units = Vec::new();
     for first in 0..body.len() {
@@ -182,46 +237,46 @@ fn units(body: &[TimedFault]) -> Vec<Unit> {
             continue;
         }
         taken[first] = true;
-        let fault = &body[first].fault;
-        let mut undo = None;
-        if lasts(fault).is_none() && !fault.nodes().is_empty() {
-            let nodes = node_set(fault);
-            undo = (first + 1..body.len())
-                .find(|&j| !taken[j] && lasts(&body[j].fault).is_none() && node_set(&body[j].fault) == nodes);
-            if let Some(j) = undo {
-                taken[j] = true;
-            }
+        let undo = keys[first].and_then(|key| (first + 1..body.len()).find(|&j| !taken[j] && keys[j] == Some(key)));
+        if let Some(j) = undo {
+            taken[j] = true;
         }
         units.push(Unit { first, undo });
     }
     units
 }
 
-/// The most servers down (crashed or paused) at one instant. This is the one place that
-/// names kinds: the five that take a server down or bring it back. A kind added later that
-/// takes a server down is not counted, which only makes the bound looser.
+/// The most servers down (crashed or paused) at one instant of `plan`.
 pub(crate) fn down_max(plan: &FaultPlan) -> usize {
-    let faults = plan.faults();
+    let faults: Vec<(Duration, &Fault, Option<Duration>)> =
+        plan.faults().iter().map(|timed| (timed.at, &timed.fault, None)).collect();
+    down_max_of(&faults)
+}
+
+/// The most servers down at one instant of faults in time order, each with the duration it
+/// lasts if that was changed. This is the one place that names kinds: the six that take a
+/// server down or bring it back. A kind added later that takes a server down is not counted,
+/// which only makes the bound looser.
+fn down_max_of(faults: &[(Duration, &Fault, Option<Duration>)]) -> usize {
     let mut spans: Vec<(&str, Duration, Duration)> = Vec::new();
-    for (i, timed) in faults.iter().enumerate() {
+    for (i, &(at, fault, lasts)) in faults.iter().enumerate() {
         let until_undo = |node: &str, undo: fn(&Fault) -> Option<&str>| {
             faults[i + 1..]
                 .iter()
-                .find(|later| undo(&later.fault) == Some(node) || later.fault == Fault::Recover)
-                .map_or(Duration::MAX, |later| later.at)
+                .find(|later| undo(later.1) == Some(node) || *later.1 == Fault::Recover)
+                .map_or(Duration::MAX, |later| later.0)
         };
-        match &timed.fault {
-            Fault::Bounce { node, down } => spans.push((node, timed.at, timed.at.saturating_add(*down))),
-            Fault::Crash(node) => spans.push((
-                node,
-                timed.at,
-                until_undo(node, |f| if let Fault::Restart(n) = f { Some(n) } else { None }),
-            )),
-            Fault::Pause(node) => spans.push((
-                node,
-                timed.at,
-                until_undo(node, |f| if let Fault::Resume(n) = f { Some(n) } else { None }),
-            )),
+        match fault {
+            // A crash after a message happens at or after its time; counted from its time.
+            Fault::Bounce { node, down } | Fault::CrashAfter { node, down, .. } => {
+                spans.push((node, at, at.saturating_add(lasts.unwrap_or(*down))))
+            }
+            Fault::Crash(node) => {
+                spans.push((node, at, until_undo(node, |f| if let Fault::Restart(n) = f { Some(n) } else { None })))
+            }
+            Fault::Pause(node) => {
+                spans.push((node, at, until_undo(node, |f| if let Fault::Resume(n) = f { Some(n) } else { None })))
+            }
             _ => {}
         }
     }
@@ -246,15 +301,38 @@ impl Mutator {
     /// `None` when no mutation applies (an empty plan with no donor) or none of a few
     /// attempts gave a valid plan.
     pub fn mutate(&mut self, plan: &FaultPlan, donor: Option<&FaultPlan>) -> Option<(FaultPlan, Mutation)> {
+        let (plan, mutations) = self.mutate_stack(plan, donor, 1);
+        mutations.first().map(|&mutation| (plan, mutation))
+    }
+
+    /// `count` random mutations of `plan` in turn, each as [`mutate`](Mutator::mutate) makes
+    /// them (with the same `donor`); returns the plan and the mutations that applied.
+    pub fn mutate_stack(
+        &mut self,
+        plan: &FaultPlan,
+        donor: Option<&FaultPlan>,
+        count: usize,
+    ) -> (FaultPlan, Vec<Mutation>) {
         let choices: Vec<Mutation> =
             Mutation::ALL.into_iter().filter(|m| donor.is_some() || !m.needs_donor()).collect();
-        for _ in 0..ATTEMPTS_MAX {
-            let mutation = choices[self.rng.below(choices.len() as u64) as usize];
-            if let Some(child) = self.apply(mutation, plan, donor) {
-                return Some((child, mutation));
+        let bound = down_bound(plan, donor);
+        let theirs = donor.map(Parts::of);
+        let mut mine = Parts::of(plan);
+        let mut applied = Vec::new();
+        for _ in 0..count {
+            for _ in 0..ATTEMPTS_MAX {
+                let mutation = choices[self.rng.below(choices.len() as u64) as usize];
+                if let Some(child) = self.attempt(mutation, &mine, theirs.as_ref(), bound) {
+                    mine = child;
+                    applied.push(mutation);
+                    break;
+                }
             }
         }
-        None
+        if applied.is_empty() {
+            return (plan.clone(), applied);
+        }
+        (mine.into_plan(), applied)
     }
 
     /// Apply `mutation` to `plan`. `None` when it does not apply (no fault to change, no
@@ -262,35 +340,62 @@ impl Mutator {
     /// (more servers down at once than `plan` and `donor` have, or one) or a fault's own
     /// (a strobe stretched past its most steps).
     pub fn apply(&mut self, mutation: Mutation, plan: &FaultPlan, donor: Option<&FaultPlan>) -> Option<FaultPlan> {
-        let parts = Parts::of(plan);
-        let body = match mutation {
-            Mutation::Remove => self.remove(&parts),
-            Mutation::Shift => self.shift(&parts),
-            Mutation::Stretch => self.stretch(&parts),
-            Mutation::Duplicate => self.duplicate(&parts),
-            Mutation::Replace => self.replace(&parts, &Parts::of(donor?)),
-            Mutation::Splice => self.splice(&parts, &Parts::of(donor?)),
-            Mutation::Crossover => self.crossover(&parts, &Parts::of(donor?)),
-        }?;
-        let child = parts.assemble(body);
-        if child.faults().iter().any(|timed| timed.fault.invalid().is_some()) {
-            return None;
-        }
-        let bound = down_max(plan).max(donor.map_or(0, down_max)).max(1);
-        if down_max(&child) > bound {
-            return None;
-        }
-        match &parts.anchor {
-            Some(anchor) => {
-                assert_eq!(child.faults().last(), Some(anchor), "a mutated plan keeps its recover\n{child}")
-            }
-            None => assert!(child.end() <= parts.latest, "a mutated plan stays in its window\n{child}"),
-        }
-        Some(child)
+        let child = self.attempt(mutation, &Parts::of(plan), donor.map(Parts::of).as_ref(), down_bound(plan, donor))?;
+        Some(child.into_plan())
     }
 
-    fn pick_unit(&mut self, body: &[TimedFault]) -> Option<Unit> {
-        let units = units(body);
+    fn attempt(&mut self, mutation: Mutation, mine: &Parts, theirs: Option<&Parts>, bound: usize) -> Option<Parts> {
+        let mut items = match mutation {
+            Mutation::Remove => self.remove(mine),
+            Mutation::Shift => self.shift(mine),
+            Mutation::Stretch => self.stretch(mine),
+            Mutation::Duplicate => self.duplicate(mine),
+            Mutation::Replace => self.replace(mine, theirs?),
+            Mutation::Splice => self.splice(mine, theirs?),
+            Mutation::Crossover => self.crossover(mine, theirs?),
+        }?;
+        for item in &mut items {
+            item.at = item.at.min(mine.latest);
+        }
+        // Stable: faults at one time keep their order.
+        items.sort_by_key(|item| item.at);
+        let source = |item: &Item| match item.from {
+            From::Mine(index) => (&mine.body[index].fault, mine.lasts[index]),
+            From::Theirs(index) => {
+                let theirs = theirs.expect("an item of theirs comes with them");
+                (&theirs.body[index].fault, theirs.lasts[index])
+            }
+        };
+        let mut faults: Vec<(Duration, &Fault, Option<Duration>)> =
+            items.iter().map(|item| (item.at, source(item).0, item.lasts)).collect();
+        if let Some(anchor) = &mine.anchor {
+            faults.push((anchor.at, &anchor.fault, None));
+        }
+        if down_max_of(&faults) > bound {
+            return None;
+        }
+        // Only now are faults cloned.
+        let mut body = Vec::with_capacity(items.len());
+        let mut lasts = Vec::with_capacity(items.len());
+        for item in &items {
+            let (fault, lasted) = source(item);
+            let mut fault = fault.clone();
+            if let (Some(changed), Some(duration)) = (item.lasts, fault.duration_mut()) {
+                *duration = changed;
+                // A fault with bounds of its own (a strobe's most steps) may not stretch past them.
+                if fault.invalid().is_some() {
+                    return None;
+                }
+            }
+            body.push(TimedFault { at: item.at, fault });
+            lasts.push(item.lasts.or(lasted));
+        }
+        let units = units(&body, &lasts);
+        Some(Parts { body, anchor: mine.anchor.clone(), latest: mine.latest, lasts, units })
+    }
+
+    fn pick_unit(&mut self, parts: &Parts) -> Option<Unit> {
+        let units = &parts.units;
         (!units.is_empty()).then(|| units[self.rng.below(units.len() as u64) as usize])
     }
 
@@ -299,28 +404,35 @@ impl Mutator {
         Duration::from_nanos(self.rng.between(0, nanos(parts.latest)))
     }
 
-    fn remove(&mut self, parts: &Parts) -> Option<Vec<TimedFault>> {
-        let unit = self.pick_unit(&parts.body)?;
-        let gone: Vec<usize> = unit.indices().collect();
-        Some(parts.body.iter().enumerate().filter(|(i, _)| !gone.contains(i)).map(|(_, t)| t.clone()).collect())
-    }
-
-    /// Move `unit`'s faults of `body` so its first fault is at `to`, keeping their distance.
-    fn moved(body: &mut [TimedFault], unit: Unit, to: Duration) {
-        let from = body[unit.first].at;
-        for i in unit.indices() {
-            let offset = body[i].at - from;
-            body[i].at = to.saturating_add(offset);
+    /// `items` moved so the first is at `to`, keeping their distance.
+    fn moved(items: impl Iterator<Item = Item>, to: Duration) -> Vec<Item> {
+        let mut items: Vec<Item> = items.collect();
+        if let Some(from) = items.first().map(|item| item.at) {
+            for item in &mut items {
+                item.at = to.saturating_add(item.at - from);
+            }
         }
+        items
     }
 
-    fn shift(&mut self, parts: &Parts) -> Option<Vec<TimedFault>> {
-        let unit = self.pick_unit(&parts.body)?;
-        let mut body = parts.body.clone();
-        let at = body[unit.first].at;
+    /// The items of `mine` without `unit`'s.
+    fn without(mine: &Parts, unit: Unit) -> Vec<Item> {
+        let mut items = mine.items();
+        items.retain(|item| !matches!(item.from, From::Mine(index) if index == unit.first || Some(index) == unit.undo));
+        items
+    }
+
+    fn remove(&mut self, mine: &Parts) -> Option<Vec<Item>> {
+        let unit = self.pick_unit(mine)?;
+        Some(Self::without(mine, unit))
+    }
+
+    fn shift(&mut self, mine: &Parts) -> Option<Vec<Item>> {
+        let unit = self.pick_unit(mine)?;
+        let at = mine.body[unit.first].at;
         let to = if self.rng.chance(Ratio::new(1, 2).expect("valid")) {
             // A little: up to a twentieth of the window (at least a millisecond), either way.
-            let reach = (nanos(parts.latest) / 20).max(1_000_000);
+            let reach = (nanos(mine.latest) / 20).max(1_000_000);
             let by = Duration::from_nanos(self.rng.between(1, reach));
             if self.rng.chance(Ratio::new(1, 2).expect("valid")) {
                 at.saturating_add(by)
@@ -328,17 +440,16 @@ impl Mutator {
                 at.saturating_sub(by)
             }
         } else {
-            self.anywhere(parts)
+            self.anywhere(mine)
         };
-        Self::moved(&mut body, unit, to);
-        Some(body)
+        let mut items = Self::without(mine, unit);
+        items.extend(Self::moved(mine.unit_items(unit, false), to));
+        Some(items)
     }
 
-    fn stretch(&mut self, parts: &Parts) -> Option<Vec<TimedFault>> {
-        let stretchable: Vec<Unit> = units(&parts.body)
-            .into_iter()
-            .filter(|u| u.undo.is_some() || lasts(&parts.body[u.first].fault).is_some())
-            .collect();
+    fn stretch(&mut self, mine: &Parts) -> Option<Vec<Item>> {
+        let stretchable: Vec<Unit> =
+            mine.units.iter().copied().filter(|u| u.undo.is_some() || mine.lasts[u.first].is_some()).collect();
         if stretchable.is_empty() {
             return None;
         }
@@ -349,86 +460,64 @@ impl Mutator {
             quarters += 1;
         }
         let scale = |d: Duration| Duration::from_nanos((nanos(d).saturating_mul(quarters) / 4).max(1_000_000));
-        let mut body = parts.body.clone();
+        let mut items = mine.items();
         match unit.undo {
             Some(undo) => {
-                let gap = body[undo].at - body[unit.first].at;
-                body[undo].at = body[unit.first].at.saturating_add(scale(gap));
+                let gap = mine.body[undo].at - mine.body[unit.first].at;
+                items[undo].at = mine.body[unit.first].at.saturating_add(scale(gap));
             }
-            None => {
-                let duration = body[unit.first].fault.duration_mut().expect("chosen for its duration");
-                *duration = scale(*duration);
-            }
+            None => items[unit.first].lasts = mine.lasts[unit.first].map(scale),
         }
-        Some(body)
+        Some(items)
     }
 
-    fn duplicate(&mut self, parts: &Parts) -> Option<Vec<TimedFault>> {
-        let unit = self.pick_unit(&parts.body)?;
-        let mut copy: Vec<TimedFault> = unit.indices().map(|i| parts.body[i].clone()).collect();
-        let to = self.anywhere(parts);
-        let from = copy[0].at;
-        for timed in &mut copy {
-            timed.at = to.saturating_add(timed.at - from);
-        }
-        let mut body = parts.body.clone();
-        body.extend(copy);
-        Some(body)
+    fn duplicate(&mut self, mine: &Parts) -> Option<Vec<Item>> {
+        let unit = self.pick_unit(mine)?;
+        let to = self.anywhere(mine);
+        let mut items = mine.items();
+        items.extend(Self::moved(mine.unit_items(unit, false), to));
+        Some(items)
     }
 
-    fn replace(&mut self, parts: &Parts, donor: &Parts) -> Option<Vec<TimedFault>> {
-        let unit = self.pick_unit(&parts.body)?;
-        let theirs = self.pick_unit(&donor.body)?;
-        let at = parts.body[unit.first].at;
-        let gone: Vec<usize> = unit.indices().collect();
-        let mut body: Vec<TimedFault> =
-            parts.body.iter().enumerate().filter(|(i, _)| !gone.contains(i)).map(|(_, t)| t.clone()).collect();
-        let mut taken: Vec<TimedFault> = theirs.indices().map(|i| donor.body[i].clone()).collect();
-        let from = taken[0].at;
-        for timed in &mut taken {
-            timed.at = at.saturating_add(timed.at - from);
-        }
-        body.extend(taken);
-        Some(body)
+    fn replace(&mut self, mine: &Parts, theirs: &Parts) -> Option<Vec<Item>> {
+        let unit = self.pick_unit(mine)?;
+        let other = self.pick_unit(theirs)?;
+        let mut items = Self::without(mine, unit);
+        items.extend(Self::moved(theirs.unit_items(other, true), mine.body[unit.first].at));
+        Some(items)
     }
 
-    /// Units of `body` whose first fault is in `from..to`, and the rest.
-    fn split(body: &[TimedFault], from: Duration, to: Duration) -> (Vec<TimedFault>, Vec<TimedFault>) {
-        let (mut inside, mut outside) = (Vec::new(), Vec::new());
-        for unit in units(body) {
-            let side = if (from..to).contains(&body[unit.first].at) { &mut inside } else { &mut outside };
-            side.extend(unit.indices().map(|i| body[i].clone()));
-        }
-        (inside, outside)
-    }
-
-    fn splice(&mut self, parts: &Parts, donor: &Parts) -> Option<Vec<TimedFault>> {
-        if donor.body.is_empty() {
+    fn splice(&mut self, mine: &Parts, theirs: &Parts) -> Option<Vec<Item>> {
+        if theirs.body.is_empty() {
             return None;
         }
-        let window = nanos(parts.latest).max(1);
+        let window = nanos(mine.latest).max(1);
         let length = Duration::from_nanos(self.rng.between(window / 10, window / 2).max(1));
-        let from = self.anywhere(parts).saturating_sub(length / 2);
+        let from = self.anywhere(mine).saturating_sub(length / 2);
         let to = from.saturating_add(length);
-        let (theirs, _) = Self::split(&donor.body, from, to);
-        let (_, mut body) = Self::split(&parts.body, from, to);
-        if theirs.is_empty() {
+        let taken = theirs.within(from, to, true, true);
+        if taken.is_empty() {
             return None;
         }
-        body.extend(theirs.into_iter().filter(|t| t.at <= parts.latest));
-        Some(body)
+        let mut items = mine.within(from, to, false, false);
+        items.extend(taken.into_iter().filter(|item| item.at <= mine.latest));
+        Some(items)
     }
 
-    fn crossover(&mut self, parts: &Parts, donor: &Parts) -> Option<Vec<TimedFault>> {
-        if donor.body.is_empty() && parts.body.is_empty() {
+    fn crossover(&mut self, mine: &Parts, theirs: &Parts) -> Option<Vec<Item>> {
+        if theirs.body.is_empty() && mine.body.is_empty() {
             return None;
         }
-        let cut = self.anywhere(parts);
-        let (mut body, _) = Self::split(&parts.body, Duration::ZERO, cut);
-        let (_, theirs) = Self::split(&donor.body, Duration::ZERO, cut);
-        body.extend(theirs.into_iter().filter(|t| t.at <= parts.latest));
-        Some(body)
+        let cut = self.anywhere(mine);
+        let mut items = mine.within(Duration::ZERO, cut, true, false);
+        items.extend(theirs.within(Duration::ZERO, cut, false, true).into_iter().filter(|item| item.at <= mine.latest));
+        Some(items)
     }
+}
+
+/// The most servers a mutation of `plan` (with `donor`) may have down at once.
+fn down_bound(plan: &FaultPlan, donor: Option<&FaultPlan>) -> usize {
+    down_max(plan).max(donor.map_or(0, down_max)).max(1)
 }
 
 #[cfg(test)]
@@ -444,7 +533,7 @@ mod tests {
         let parts = Parts::of(&plan(
             "1s partition a | b\n2s pause c\n3s repair a | b\n4s clog a b 1s\n5s resume c\n6s recover",
         ));
-        let pairs: Vec<(usize, Option<usize>)> = units(&parts.body).iter().map(|u| (u.first, u.undo)).collect();
+        let pairs: Vec<(usize, Option<usize>)> = parts.units.iter().map(|u| (u.first, u.undo)).collect();
         assert_eq!(pairs, [(0, Some(2)), (1, Some(4)), (3, None)]);
         assert_eq!(parts.latest, Duration::from_secs(6) - Duration::from_nanos(1));
     }
@@ -455,6 +544,7 @@ mod tests {
         assert_eq!(down_max(&plan("1s bounce a 1s\n2s pause b\n4s resume b\n9s recover")), 1);
         assert_eq!(down_max(&plan("1s crash a\n2s crash b\n3s restart a\n9s recover")), 2);
         assert_eq!(down_max(&plan("1s partition a | b\n9s recover")), 0);
+        assert_eq!(down_max(&plan("1s crash-after-send b 3s\n2s bounce a 1s\n9s recover")), 2);
     }
 
     #[test]

@@ -97,12 +97,14 @@ fn feedback_sees_a_fault_and_the_state_it_hit() {
     assert!(crashed.iter().all(|&f| !Feedback::is_marked(f) && f < Feedback::SPACE));
 }
 
-/// The most servers down (bounced or paused) at one instant.
+/// The most servers down (bounced, crashed after a message, or paused) at one instant.
 fn down_max(plan: &FaultPlan) -> usize {
     let mut spans: Vec<(String, Duration, Duration)> = Vec::new();
     for (i, timed) in plan.faults().iter().enumerate() {
         match &timed.fault {
-            Fault::Bounce { node, down } => spans.push((node.clone(), timed.at, timed.at + *down)),
+            Fault::Bounce { node, down } | Fault::CrashAfter { node, down, .. } => {
+                spans.push((node.clone(), timed.at, timed.at + *down))
+            }
             Fault::Pause(node) => {
                 let until = plan.faults()[i + 1..]
                     .iter()
