@@ -385,9 +385,8 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let simulated = context::with_current(|shared| {
-        simulated_sleep(deadline, shared.world.borrow().current_node(), shared.id)
-    });
+    let simulated =
+        context::with_current(|shared| simulated_sleep(deadline, shared.world.borrow().current_node(), shared.id));
     match simulated {
         Some(sleep) => sleep,
         None => real_sleep(Some(deadline), Duration::ZERO, "seedsim::time::sleep_until"),

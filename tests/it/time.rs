@@ -212,7 +212,8 @@ fn a_sleep_never_ends_before_its_nodes_clock_reads_the_deadline() {
     assert_eq!(woke, Instant::ZERO + ms(100));
     assert_eq!(true_end, 112_500_000);
     // A clock stepped back: the sleep waits for the clock to read the deadline again.
-    let (woke, true_end) = sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::behind(ms(30))));
+    let (woke, true_end) =
+        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::behind(ms(30))));
     assert_eq!(woke, Instant::ZERO + ms(100));
     assert_eq!(true_end, 130_000_000);
 }
@@ -220,11 +221,13 @@ fn a_sleep_never_ends_before_its_nodes_clock_reads_the_deadline() {
 #[test]
 fn a_clock_stepped_forward_ends_a_sleep_early_in_true_time() {
     // What a real timer does: it fires when its clock reads the deadline, however it got there.
-    let (woke, true_end) = sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(30))));
+    let (woke, true_end) =
+        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(30))));
     assert_eq!(woke, Instant::ZERO + ms(100));
     assert_eq!(true_end, 70_000_000);
     // Stepped past the deadline: the sleep ends at once.
-    let (woke, true_end) = sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(80))));
+    let (woke, true_end) =
+        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(80))));
     assert_eq!(woke, Instant::ZERO + ms(130));
     assert_eq!(true_end, 50_000_000);
     // Made twice as fast at 60 ms: its last 40 ms take 20 ms of true time.
