@@ -454,10 +454,29 @@ impl Runner {
             .clone()
             .or_else(|| std::thread::current().name().filter(|name| *name != "main").map(str::to_owned));
         let package = std::env::var("CARGO_PKG_NAME").ok().map(|p| format!(" -p {p}")).unwrap_or_default();
-        match name {
-            Some(name) => format!("cargo test{package} {name} -- --exact"),
-            None => format!("cargo test{package}"),
+        // An `#[ignore]`d test runs only when asked for with `--ignored` or
+        // `--include-ignored` (nextest passes `--ignored` too), and its replay line must ask
+        // again, or it replays nothing and passes.
+        let ignored = std::env::args().any(|arg| arg == "--ignored" || arg == "--include-ignored");
+        let nextest = std::env::var_os("NEXTEST").is_some();
+        test_command(&package, name.as_deref(), ignored, nextest)
+    }
+}
+
+/// The command that runs one test again: `cargo test`'s form, or nextest's when the test runs
+/// under nextest.
+fn test_command(package: &str, name: Option<&str>, ignored: bool, nextest: bool) -> String {
+    match (name, nextest) {
+        (Some(name), false) => {
+            let ignored = if ignored { " --include-ignored" } else { "" };
+            format!("cargo test{package} {name} -- --exact{ignored}")
         }
+        (Some(name), true) => {
+            let ignored = if ignored { " --run-ignored all" } else { "" };
+            format!("cargo nextest run{package}{ignored} -E 'test(={name})'")
+        }
+        (None, false) => format!("cargo test{package}"),
+        (None, true) => format!("cargo nextest run{package}"),
     }
 }
 
@@ -486,4 +505,24 @@ fn describe_divergence(a: &[Event], b: &[Event], names: &[String], hash_a: u64, 
         }
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_command;
+
+    #[test]
+    fn a_replay_line_runs_the_test_again_even_if_ignored_and_under_nextest() {
+        assert_eq!(test_command(" -p app", Some("sim::t"), false, false), "cargo test -p app sim::t -- --exact");
+        assert_eq!(
+            test_command(" -p app", Some("sim::t"), true, false),
+            "cargo test -p app sim::t -- --exact --include-ignored"
+        );
+        assert_eq!(test_command(" -p app", Some("sim::t"), false, true), "cargo nextest run -p app -E 'test(=sim::t)'");
+        assert_eq!(
+            test_command(" -p app", Some("sim::t"), true, true),
+            "cargo nextest run -p app --run-ignored all -E 'test(=sim::t)'"
+        );
+        assert_eq!(test_command("", None, false, false), "cargo test");
+    }
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command as Clap};
 
 use super::sweep::{self, Shard};
-use super::{build, Faults, Scenario};
+use super::{build, Faults, Scenario, Target};
 use crate::fault::{FaultPlan, Usage};
 use crate::sim::outcome::Outcome;
 use crate::trace::first_difference;
@@ -80,8 +80,8 @@ fn seed_arg(required: bool) -> Arg {
         .help("the seed: decimal or 0x and up to 16 hex digits (or SEEDSIM_SEED)")
 }
 
-fn clap(target: &'static str) -> Clap {
-    Clap::new(target)
+fn clap(target: Target) -> Clap {
+    Clap::new(target.bin())
         .about("A seedsim simulation target: run, replay and explore seeds of its scenarios")
         .subcommand_required(true)
         .subcommand(
@@ -225,16 +225,16 @@ fn clap(target: &'static str) -> Clap {
         )
 }
 
-fn fail(target: &str, message: impl std::fmt::Display) -> ExitCode {
+fn fail(target: Target, message: impl std::fmt::Display) -> ExitCode {
     eprintln!("{target}: {message}");
     ExitCode::from(2)
 }
 
-fn seed_of(target: &str, text: &str, flag: &str) -> Result<Seed, ExitCode> {
+fn seed_of(target: Target, text: &str, flag: &str) -> Result<Seed, ExitCode> {
     text.parse::<Seed>().map_err(|err| fail(target, format!("{flag}: {err}")))
 }
 
-fn faults_of(target: &str, scenario: &Scenario, matches: &ArgMatches) -> Result<Faults, ExitCode> {
+fn faults_of(target: Target, scenario: &Scenario, matches: &ArgMatches) -> Result<Faults, ExitCode> {
     let name = matches.get_one::<String>("faults").map_or("default", String::as_str);
     if let (Some(text), "default") = (matches.try_get_one::<String>("usage").ok().flatten(), name) {
         return usage_from_flag(text)
@@ -273,7 +273,7 @@ fn usage_from_flag(text: &str) -> Option<Usage> {
     Some(usage)
 }
 
-fn scenario_of(target: &str, scenarios: &[Scenario], matches: &ArgMatches) -> Result<Scenario, ExitCode> {
+fn scenario_of(target: Target, scenarios: &[Scenario], matches: &ArgMatches) -> Result<Scenario, ExitCode> {
     let Some(first) = scenarios.first() else { return Err(fail(target, "this target names no scenario")) };
     match matches.get_one::<String>("scenario") {
         None => Ok(*first),
@@ -284,7 +284,7 @@ fn scenario_of(target: &str, scenarios: &[Scenario], matches: &ArgMatches) -> Re
     }
 }
 
-pub(crate) fn parse<I, T>(target: &'static str, scenarios: &[Scenario], args: I) -> Result<Command, ExitCode>
+pub(crate) fn parse<I, T>(target: Target, scenarios: &[Scenario], args: I) -> Result<Command, ExitCode>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -406,9 +406,10 @@ fn random_seed() -> Seed {
 }
 
 /// The command line that replays `seed` of this target with a plan file.
-pub(crate) fn replay_seed_plan_line(target: &str, scenario: &Scenario, seed: Seed, plan: &std::path::Path) -> String {
+pub(crate) fn replay_seed_plan_line(target: Target, scenario: &Scenario, seed: Seed, plan: &std::path::Path) -> String {
     format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --seed {seed} --plan {}",
+        "{} replay --scenario {}{} --seed {seed} --plan {}",
+        target.command(),
         scenario.name,
         size_flag(scenario),
         plan.display()
@@ -416,19 +417,15 @@ pub(crate) fn replay_seed_plan_line(target: &str, scenario: &Scenario, seed: See
 }
 
 /// The command line that replays a seed of this target with a plan file.
-fn replay_plan_line(target: &str, scenario: &Scenario, plan: &std::path::Path) -> String {
-    format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --plan {}",
-        scenario.name,
-        size_flag(scenario),
-        plan.display()
-    )
+fn replay_plan_line(target: Target, scenario: &Scenario, plan: &std::path::Path) -> String {
+    format!("{} replay --scenario {}{} --plan {}", target.command(), scenario.name, size_flag(scenario), plan.display())
 }
 
 /// The command line that replays a seed of this target.
-pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> String {
+pub(crate) fn replay_line(target: Target, scenario: &Scenario, faults: Faults) -> String {
     format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --faults {}",
+        "{} replay --scenario {}{} --faults {}",
+        target.command(),
         scenario.name,
         size_flag(scenario),
         faults.name()
@@ -445,7 +442,7 @@ pub(crate) fn size_flag(scenario: &Scenario) -> String {
     }
 }
 
-pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
+pub(crate) fn execute(target: Target, command: Command) -> ExitCode {
     match command {
         Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json } => {
             let replay = match &plan {
@@ -554,7 +551,7 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
 }
 
 fn shrink(
-    target: &'static str,
+    target: Target,
     scenario: Scenario,
     seed: Seed,
     faults: Faults,
@@ -603,7 +600,7 @@ fn shrink(
     ExitCode::from(1)
 }
 
-fn merge(target: &'static str, files: &[PathBuf]) -> ExitCode {
+fn merge(target: Target, files: &[PathBuf]) -> ExitCode {
     let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
     let merged = match super::merge::merge(&paths) {
         Ok(merged) => merged,

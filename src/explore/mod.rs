@@ -6,7 +6,9 @@
 //! from [`Profile::default`], the whole fault vocabulary, less the kinds that two probe runs
 //! of the scenario at a fixed seed show cannot touch it (see [`Usage`]).
 //!
-//! With the `explore` feature. A target is a few lines:
+//! With the `explore` feature. A target is a few lines (in a binary of your crate, pass
+//! [`explore_target!()`](crate::explore_target) rather than a name, and the replay lines it
+//! prints name your package and binary):
 //!
 //! ```no_run
 //! use seedsim::explore::{self, Scenario};
@@ -58,11 +60,13 @@ mod merge;
 mod shrink;
 mod size;
 mod sweep;
+mod target;
 
 use std::process::ExitCode;
 
 pub use corpus::{check_corpus, read_corpus, Entry};
 pub use size::{Size, Sizes, SIZES_MAX};
+pub use target::Target;
 
 use crate::error::Error;
 use crate::fault::{FaultPlan, Profile, Usage};
@@ -210,16 +214,17 @@ pub(crate) fn build(
 }
 
 /// Parse the command line and run it; see the module docs for the commands.
-pub fn main(target: &'static str, scenarios: &[Scenario]) -> ExitCode {
+pub fn main(target: impl Into<Target>, scenarios: &[Scenario]) -> ExitCode {
     main_from(target, scenarios, std::env::args_os())
 }
 
 /// Like [`main`], with the arguments given (the first is the program name).
-pub fn main_from<I, T>(target: &'static str, scenarios: &[Scenario], args: I) -> ExitCode
+pub fn main_from<I, T>(target: impl Into<Target>, scenarios: &[Scenario], args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let target = target.into();
     match cli::parse(target, scenarios, args) {
         Err(code) => code,
         Ok(command) => cli::execute(target, command),

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::cli::{replay_line, replay_seed_plan_line, usage_flag};
 use super::corpus::{read_corpus, replay as replay_entry, Entry};
-use super::{build, Faults, Scenario};
+use super::{build, Faults, Scenario, Target};
 use crate::check::Coverage;
 use crate::guide::{Guide, Trial};
 use crate::sim::outcome::{Cause, Failure, Outcome};
@@ -36,7 +36,7 @@ pub(crate) struct Shard {
 }
 
 pub(crate) struct Plan {
-    pub(crate) target: &'static str,
+    pub(crate) target: Target,
     pub(crate) scenario: Scenario,
     pub(crate) faults: Faults,
     pub(crate) start: Seed,
@@ -453,7 +453,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
     if let Some(out) = &mut json {
         let summary = serde_json::json!({
             "type": "summary",
-            "target": plan.target,
+            "target": plan.target.bin(),
             "scenario": plan.scenario.name(),
             "faults": plan.faults.name(),
             "start": plan.start.to_string(),
@@ -503,12 +503,8 @@ fn corpus_first(plan: &Plan) -> Result<(Vec<String>, u64), String> {
     let mut known = Vec::new();
     for entry in entries.iter().filter(|e| e.scenario == plan.scenario.name()) {
         known.push(entry.cause.clone());
-        let line = format!(
-            "cargo run --release -p seedsim-targets --bin {} -- replay --scenario {} --plan {}",
-            plan.target,
-            entry.scenario,
-            entry.path.display()
-        );
+        let line =
+            format!("{} replay --scenario {} --plan {}", plan.target.command(), entry.scenario, entry.path.display());
         match replay_entry(entry, &scenarios, &line).map_err(|err| err.to_string())? {
             Outcome::Passed(_) => say!("corpus: {} passes now", entry.path.display()),
             Outcome::Failed(failure) => {
@@ -525,10 +521,10 @@ fn build_identity() -> String {
     format!("seedsim {} {}", env!("CARGO_PKG_VERSION"), exe.unwrap_or_default())
 }
 
-pub(crate) fn failure_json(target: &str, scenario: &str, signature: &str, failure: &Failure) -> serde_json::Value {
+pub(crate) fn failure_json(target: Target, scenario: &str, signature: &str, failure: &Failure) -> serde_json::Value {
     serde_json::json!({
         "type": "failure",
-        "target": target,
+        "target": target.bin(),
         "scenario": scenario,
         "seed": failure.seed.to_string(),
         "signature": signature,

@@ -95,7 +95,7 @@ fn nondeterministic(sim: &mut Sim) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     explore::main(
-        "selftest",
+        seedsim::explore_target!(),
         &[
             Scenario::new("passes", Sim::builder, passes),
             Scenario::new("always-fails", Sim::builder, always_fails),
