@@ -329,7 +329,7 @@ pub(crate) fn log_between(rng: &mut Stream, min: u64, max: u64) -> u64 {
 
 /// Which of the `available` kinds a swarm seed turns on, in two levels: each family with even
 /// odds (at least one), then each kind of a family that is on with even odds (at least one).
-/// With 28 kinds drawn one by one, nearly every seed would have some crash, some partition and
+/// With 29 kinds drawn one by one, nearly every seed would have some crash, some partition and
 /// some clock fault on, and a bug that needs one long fault left alone (a leader cut off for
 /// longer than its lease, with nothing crashing it meanwhile) would wait for 2^-20 odds; by
 /// families, half the seeds have no process fault at all, half no link fault, and so on.
