@@ -2,7 +2,6 @@
 //! Bad seeds, ranges, shards and files get an error that names the flag and the form.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -468,14 +467,7 @@ pub(crate) fn execute(target: Target, command: Command) -> ExitCode {
                 }
             }
             if let Some(path) = trace {
-                let written = std::fs::File::create(&path).and_then(|file| {
-                    let mut out = std::io::BufWriter::new(file);
-                    for event in &events {
-                        writeln!(out, "{}", event.describe(&names))?;
-                    }
-                    out.flush()
-                });
-                if let Err(err) = written {
+                if let Err(err) = crate::trace::write_text(&path, &events, &names) {
                     return fail(target, format!("--trace {}: {err}", path.display()));
                 }
             }

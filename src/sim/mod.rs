@@ -688,6 +688,7 @@ impl Sim {
             faults: self.plan.clone(),
             feedback: world.trace.feedback(&coverage),
             coverage,
+            files: Vec::new(),
         };
         drop(world);
         let outcome = Outcome::Failed(Box::new(failure));

@@ -176,6 +176,10 @@ pub struct Failure {
     /// The behaviour features the run reached up to the failure (empty unless
     /// [`Builder::feedback`](crate::Builder::feedback) was on).
     pub feedback: Feedback,
+    /// Files written about this failure, each with what it holds (`timeline`, `trace`), or
+    /// why it could not be written: a [`Runner`](crate::Runner) writes them when asked
+    /// (`SEEDSIM_HTML`, `SEEDSIM_TRACE`), and the report names them.
+    pub files: Vec<(&'static str, Result<std::path::PathBuf, String>)>,
 }
 
 /// What went wrong in a failed run.
@@ -340,6 +344,13 @@ impl fmt::Display for Failure {
             writeln!(f, "  last events:")?;
             for line in &self.last_events {
                 writeln!(f, "    {line}")?;
+            }
+        }
+        for (what, file) in &self.files {
+            let pad = 12usize.saturating_sub(what.len() + 1);
+            match file {
+                Ok(path) => writeln!(f, "  {what}:{:pad$}{}", "", path.display())?,
+                Err(err) => writeln!(f, "  {what}:{:pad$}not written: {err}", "")?,
             }
         }
         write!(f, "  replay:     {}", self.replay)
