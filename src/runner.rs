@@ -288,6 +288,13 @@ impl Runner {
     /// [`ErrorKind::InvalidEnv`] naming the variable and the accepted form;
     /// [`ErrorKind::InvalidConfig`] if the seed count is 0 or over a billion.
     pub fn plan(&self) -> Result<Plan, Error> {
+        for var in ["SEEDSIM_SEED", "SEEDSIM_SEEDS", "SEEDSIM_LOG", "SEEDSIM_HTML", "SEEDSIM_TRACE"] {
+            if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(var) {
+                // Silently ignored, a seed asked for would not be the seed run.
+                let kind = ErrorKind::InvalidEnv { var, expected: "UTF-8 text" };
+                return Err(Error::new(kind, value.to_string_lossy()));
+            }
+        }
         self.plan_from(|var| std::env::var(var).ok())
     }
 

@@ -188,6 +188,43 @@ fn bad_input_exits_two_with_a_message_naming_the_flag() {
     let output = run("kv", &["explore", "--json", "/nonexistent-dir/out.jsonl", "--seeds", "1"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--json /nonexistent-dir/out.jsonl"));
+    // The seed from the environment: an empty one is no seed, and a bad one is blamed on the
+    // variable, not on a flag nobody gave.
+    let output = target("kv").args(["run"]).env("SEEDSIM_SEED", "").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("a seed is needed"), "{}", text(&output.stderr));
+    let output = target("kv").args(["run"]).env("SEEDSIM_SEED", "0xnope").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("SEEDSIM_SEED: invalid seed"), "{}", text(&output.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let not_utf8 = std::ffi::OsStr::from_bytes(&[0x30, 0x78, 0xff]);
+        let output = target("kv").args(["run"]).env("SEEDSIM_SEED", not_utf8).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(text(&output.stderr).contains("not UTF-8"), "{}", text(&output.stderr));
+    }
+    // A corpus "folder" that is a file is said before the sweep, not after it.
+    let file = temp("corpus-is-a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let output =
+        run("kv", &["explore", "--scenario", "kv-buggy", "--seeds", "100000", "--corpus", file.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a file") && !text(&output.stdout).contains("seeds of"), "{stderr}");
+    std::fs::remove_file(&file).unwrap();
+    // A corpus entry whose plan names a node the scenario does not have says which entry.
+    let dir = temp("corpus-unknown-node");
+    std::fs::create_dir_all(&dir).unwrap();
+    let entry = dir.join("old.txt");
+    let text_of_entry =
+        "# seedsim corpus entry\nscenario: kv-buggy\nseed: 0x2a\ncause: x\nplan:\n1s crash replica9\n10s recover\n";
+    std::fs::write(&entry, text_of_entry).unwrap();
+    let output = run("kv", &["explore", "--scenario", "kv-buggy", "--seeds", "1", "--corpus", dir.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("replica9") && stderr.contains(entry.to_str().unwrap()), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -299,7 +336,18 @@ fn merge_adds_up_shards_and_rejects_a_corrupt_results_file() {
     let cut = temp("cut.jsonl");
     std::fs::write(&cut, "").unwrap();
     assert!(text(&run("selftest", &["merge", cut.to_str().unwrap()]).stderr).contains("0 summary lines"));
-    for path in shards.into_iter().chain([corrupt, cut]) {
+    // Counts that would wrap the total are a corrupt file, not a small number of seeds.
+    let huge = temp("huge.jsonl");
+    let summary = format!("{{\"type\":\"summary\",\"seeds\":{},\"passed\":0,\"failed\":0}}\n", u64::MAX - 1);
+    std::fs::write(&huge, summary.repeat(2)).unwrap();
+    let output = run("selftest", &["merge", huge.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("huge.jsonl line 2: `seeds` overflows the total"),
+        "{}",
+        text(&output.stderr)
+    );
+    for path in shards.into_iter().chain([corrupt, cut, huge]) {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -497,7 +545,7 @@ fn shrinking_cuts_a_sized_scenario_to_fewer_operations_and_the_smaller_run_repla
 
 #[test]
 fn a_bad_size_names_the_scenario_sizes_and_exits_two() {
-    for size in ["ops=0", "replicas=2", "ops", "ops=many"] {
+    for size in ["ops=0", "replicas=2", "ops", "ops=many", "clients=3,clients=4", ",,,", "=3", ""] {
         let output = run("kv", &["run", "--seed", "1", "--size", size]);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{size}: {stderr}");

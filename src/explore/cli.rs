@@ -323,13 +323,20 @@ where
     };
     match name {
         "run" | "replay" | "shrink" => {
-            let env = std::env::var("SEEDSIM_SEED").ok();
-            let text = sub
-                .get_one::<String>("seed")
-                .cloned()
-                .or(env)
-                .ok_or_else(|| fail(target, "a seed is needed: --seed 0x… (or SEEDSIM_SEED=0x…)"))?;
-            let seed = seed_of(target, &text, "--seed")?;
+            let (text, source) = match sub.get_one::<String>("seed") {
+                Some(text) => (text.clone(), "--seed"),
+                None => match std::env::var("SEEDSIM_SEED") {
+                    Ok(text) if !text.trim().is_empty() => (text, "SEEDSIM_SEED"),
+                    Err(std::env::VarError::NotUnicode(text)) => {
+                        return Err(fail(
+                            target,
+                            format!("SEEDSIM_SEED={text:?}: not UTF-8; expected a seed such as 0x2a"),
+                        ))
+                    }
+                    _ => return Err(fail(target, "a seed is needed: --seed 0x… (or SEEDSIM_SEED=0x…)")),
+                },
+            };
+            let seed = seed_of(target, &text, source)?;
             if name == "shrink" {
                 let out = sub.get_one::<PathBuf>("out").cloned();
                 return Ok(Command::Shrink { scenario, seed, faults, plan, out });
