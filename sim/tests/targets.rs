@@ -655,3 +655,44 @@ fn guided_exploration_keeps_failing_plans_in_the_corpus_folder_and_refuses_isola
     assert!(text(&output.stderr).contains("--guided and --isolate"), "{}", text(&output.stderr));
     let _ = std::fs::remove_dir_all(corpus);
 }
+
+#[test]
+fn a_scenario_names_its_own_faults_and_shrink_is_honest_about_the_ones_its_setup_installs() {
+    // `--faults spikes`, the scenario's own profile: run, named in the replay line and JSON.
+    let json = temp("own-profile.jsonl");
+    let output = run(
+        "selftest",
+        &[
+            "explore",
+            "--scenario",
+            "always-fails",
+            "--faults",
+            "spikes",
+            "--seeds",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let lines = json_lines(&json);
+    let failure = lines.iter().find(|l| l["type"] == "failure").unwrap();
+    assert!(
+        failure["replay"].as_str().unwrap().ends_with("replay --scenario always-fails --faults spikes"),
+        "{failure}"
+    );
+    assert!(failure["faults"].as_str().unwrap().contains("latency-spike"), "the profile ran: {failure}");
+    assert_eq!(lines.last().unwrap()["faults"], "spikes");
+    let _ = std::fs::remove_file(&json);
+    // A name neither seedsim's nor the scenario's lists what there is.
+    let output = run("selftest", &["run", "--scenario", "always-fails", "--seed", "1", "--faults", "spiky"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("unknown faults spiky: expected one of default, calm, chaos, swarm, spikes"), "{stderr}");
+    // The setup's own faults are not counted as shrunk away.
+    let output = run("selftest", &["shrink", "--scenario", "own-faults", "--seed", "1", "--faults", "calm"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("shrank from 0 to 0 fault(s)"), "{stdout}");
+    assert!(stdout.contains("and 2 fault(s) the scenario's setup installs itself"), "{stdout}");
+}

@@ -50,9 +50,10 @@ fn scenario_arg() -> Arg {
 }
 
 fn faults_arg() -> Arg {
-    Arg::new("faults").long("faults").value_parser(["default", "calm", "chaos", "swarm"]).default_value("default").help(
+    Arg::new("faults").long("faults").default_value("default").help(
         "faults for every run: swarm profiles over every fault kind the scenario can feel (default), \
-             none, the chaos nemesis, or swarm profiles over chaos",
+             none (calm), the chaos nemesis (chaos), swarm profiles over chaos (swarm), or one of the \
+             scenario's own profiles by name (Scenario::faults)",
     )
 }
 
@@ -240,8 +241,10 @@ fn faults_of(target: Target, scenario: &Scenario, matches: &ArgMatches) -> Resul
             .map(Faults::Default)
             .ok_or_else(|| fail(target, format!("--usage {text:?}: expected none or disk,datagrams")));
     }
-    Faults::named(name, scenario)
-        .map_err(|err| fail(target, format!("--faults {name}: setting up {} to probe it: {err}", scenario.name())))
+    Faults::named(name, scenario).map_err(|err| match err.kind() {
+        crate::ErrorKind::UnknownFaults { .. } => fail(target, format!("--faults: {err}")),
+        _ => fail(target, format!("--faults {name}: setting up {} to probe it: {err}", scenario.name())),
+    })
 }
 
 /// The hidden `--usage` flag's text: `none`, or some of `disk,datagrams`.
@@ -585,8 +588,17 @@ fn shrink(
             shrunk.scenario.sizes().total()
         )
     };
+    let own = if shrunk.own.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n(and {} fault(s) the scenario's setup installs itself, in every run: shrink cannot remove those; \
+             give them to Scenario::faults as a named profile to have them shrunk)",
+            shrunk.own.len()
+        )
+    };
     say!(
-        "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults{sizes}) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
+        "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults{sizes}) in {} run(s), still failing with: {}{own}\nshrunk plan:\n{}\n{}",
         shrunk.before.len(),
         shrunk.after.len(),
         super::shrink::fault_time(&shrunk.before),
