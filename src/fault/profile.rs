@@ -18,11 +18,29 @@ use crate::time::nanos;
 /// Relative weights of the fault kinds a nemesis picks from; 0 turns a kind off.
 ///
 /// The shapes follow Jepsen's nemeses and FoundationDB's simulator: partitions into random
-/// sets, halves, a bridge, a majority ring, the primaries against the rest, and flapping;
-/// crashes of one server, several at once, a rolling restart, a crash while recovering, and a
-/// crash right after a message; clocks skewed, drifting by up to 10%, stepped and strobing;
-/// datagrams lost, delayed, duplicated and reordered; disks failing, full, slow, misdirecting
-/// and rotting.
+/// sets, halves, a bridge, a majority ring, a partial partition, the primaries against the
+/// rest, and flapping; crashes of one server, several at once, a rolling restart, a crash
+/// while recovering, and a crash right after a message; clocks skewed, drifting by up to 10%,
+/// stepped and strobing; datagrams lost, delayed, duplicated and reordered; disks failing,
+/// full, slow, misdirecting and rotting.
+///
+/// New kinds come with new fields, so the struct cannot be written out whole outside seedsim:
+/// start from [`Weights::default`] (every kind off) or [`Weights::all`] (every kind at 1),
+/// or from a profile's weights, and set the fields you want.
+///
+/// ```
+/// use seedsim::fault::{Profile, Weights};
+/// // Partitions and crashes only.
+/// let mut weights = Weights::default();
+/// weights.partition = 2;
+/// weights.crash = 1;
+/// let profile = Profile::chaos().weights(weights);
+/// assert_eq!(profile.weights.partition, 2);
+/// // Everything the default draws but disk corruption.
+/// let mut profile = Profile::default();
+/// profile.weights.disk_corrupt = 0;
+/// assert!(profile.weights.crash > 0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Weights {
