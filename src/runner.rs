@@ -460,7 +460,10 @@ impl Runner {
                 Some(name) => format!("{name}, seed {}", outcome.seed()),
                 None => format!("seed {}", outcome.seed()),
             };
-            let timeline = crate::timeline::Timeline::new(names.clone(), events.clone()).title(title).outcome(outcome);
+            let timeline = crate::timeline::Timeline::new(names.clone(), events.clone())
+                .title(title)
+                .checked_histories(sim)
+                .outcome(outcome);
             files.push(("timeline", located(path, timeline.write(path))));
         }
         if let Some(path) = &plan.trace {

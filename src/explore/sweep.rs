@@ -243,6 +243,7 @@ pub(crate) fn signature(cause: &Cause) -> String {
         Cause::TimeLimit { .. } => "time limit".to_owned(),
         Cause::StepLimit { .. } => "step limit".to_owned(),
         Cause::ScheduledLimit { .. } => "scheduled events limit".to_owned(),
+        Cause::History { message, .. } => format!("history check: {}", general(message)),
         Cause::Nondeterminism { .. } => "nondeterminism".to_owned(),
     }
 }

@@ -249,6 +249,14 @@ pub enum Cause {
         /// True if the run ended (clients done) before its deadline, with it not holding.
         run_ended: bool,
     },
+    /// The client history registered with [`Sim::check_history`](crate::Sim::check_history)
+    /// is not linearizable (or the checker could not decide within its budget).
+    History {
+        /// The checker's explanation.
+        message: String,
+        /// The operation it blamed (its id in the history), if it blamed one.
+        op: Option<u64>,
+    },
     /// The run did something that cannot replay (a wake from another thread).
     Nondeterminism {
         /// What happened, and the usual fix.
@@ -312,6 +320,7 @@ impl fmt::Display for Cause {
                 }
                 Ok(())
             }
+            Cause::History { message, .. } => write!(f, "history check: {message}"),
             Cause::Nondeterminism { message } => write!(f, "nondeterminism: {message}"),
         }
     }
