@@ -164,3 +164,81 @@ fn a_headless_browser_draws_the_page_without_errors() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Open `html` in headless Chromium at 1400×900: the DOM after the script ran, and a
+/// screenshot's size in bytes. `None` (said loudly) without a browser.
+fn in_browser(name: &str, html: &str) -> Option<(String, u64)> {
+    let Some(browser) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but no chromium is installed (.ci/run installs it)");
+        eprintln!("SKIPPED: no chromium on the PATH (apt-get install chromium; CI installs it)");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!("seedsim-timeline-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("run.html");
+    std::fs::write(&page, html).unwrap();
+    let open = |extra: &str| {
+        let output = Command::new(&browser)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars"])
+            .args(["--window-size=1400,900", "--virtual-time-budget=3000"])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .arg(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium runs");
+        assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let dom = open("--dump-dom");
+    let shot = dir.join("shot.png");
+    open(&format!("--screenshot={}", shot.display()));
+    let bytes = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&dir);
+    Some((dom, bytes))
+}
+
+/// A `data-` attribute of the page's body.
+fn body_attr(dom: &str, name: &str) -> String {
+    let body = dom.split("<body").nth(1).and_then(|b| b.split('>').next()).unwrap_or("");
+    let key = format!("data-{name}=\"");
+    body.split(&key).nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("").to_owned()
+}
+
+#[test]
+fn at_1400_by_900_the_chart_fills_the_window_the_legend_matches_and_the_failure_is_in_full() {
+    let Some((dom, screenshot)) = in_browser("layout", &run()) else { return };
+    assert_eq!(body_attr(&dom, "status"), "ok");
+    assert!(screenshot > 10_000, "a screenshot of the page ({screenshot} bytes)");
+    // Every class drawn (arrows, bands, operations, marks) has its legend entry, drawn with
+    // the same style.
+    assert_eq!(body_attr(&dom, "legend-missing"), "", "classes drawn but not in the legend");
+    let fraction: f64 = body_attr(&dom, "chart-fraction").parse().unwrap();
+    assert!(fraction >= 0.6, "the chart takes {fraction} of the window's height");
+    // The failure's cause, whole, in the banner above the chart.
+    let banner = dom.split("id=\"banner\"").nth(1).and_then(|b| b.split("</div>").next()).unwrap_or("");
+    assert!(banner.contains("failure: panic") && banner.contains("the client gives up: timeline test"), "{banner}");
+}
+
+#[test]
+fn at_whole_run_zoom_a_heartbeat_is_drawn_faint_not_as_a_wall_of_arrows() {
+    let mut sim = Sim::builder().seed(Seed(5)).record_trace(true).build().unwrap();
+    sim.node("server", echo).unwrap();
+    sim.client("heartbeat", async {
+        let socket = UdpSocket::bind("0.0.0.0:0").await?;
+        let mut buf = [0; 16];
+        for beat in 0..1500u16 {
+            socket.send_to(&beat.to_le_bytes(), ("server", 9)).await?;
+            socket.recv_from(&mut buf).await?;
+            time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .unwrap();
+    let outcome = sim.run();
+    let html = Timeline::from_sim(&mut sim).unwrap().outcome(&outcome).to_html();
+    let Some((dom, _)) = in_browser("dense", &html) else { return };
+    assert_eq!(body_attr(&dom, "status"), "ok");
+    assert_eq!(body_attr(&dom, "dense"), "1", "3,000 messages over 1,400 pixels");
+    assert!(dom.contains("class=\"arrow delivered dense\""));
+    assert_eq!(dom.matches("marker-end=\"url(").count(), 2, "no arrowheads when dense (but the legend's two)");
+}
