@@ -131,10 +131,8 @@ fn main() {
         let mut passed = Vec::new();
         for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm, Faults::Default] {
             let seeds = if matches!(faults, Faults::Chaos | Faults::Default) { fixed_seeds } else { cap };
-            let runner = with_faults(
-                Runner::new().seeds(seeds).determinism_checks(0).builder((protocol.builder)()),
-                faults,
-            );
+            let runner =
+                with_faults(Runner::new().seeds(seeds).determinism_checks(0).builder((protocol.builder)()), faults);
             let report = runner.try_run(|sim| (protocol.scenario)(sim, true)).expect("a valid scenario");
             if let Some(failure) = report.failure {
                 panic!("the fixed {} failed under {faults:?}:\n{failure}", protocol.name);

@@ -39,12 +39,7 @@ fn sweep(
 
 /// The bug stays hidden without faults, chaos finds it (by `expected`), and the fixed variant
 /// passes the seeds the buggy one was tried on. Returns the failure found.
-fn check(
-    name: &str,
-    builder: fn() -> Builder,
-    scenario: Scenario,
-    expected: fn(&Cause) -> bool,
-) -> seedsim::Failure {
+fn check(name: &str, builder: fn() -> Builder, scenario: Scenario, expected: fn(&Cause) -> bool) -> seedsim::Failure {
     let calm = sweep(builder, scenario, false, None, 30);
     assert!(calm.failure.is_none(), "{name}: without faults the bug stays hidden: {:?}", calm.failure);
     let chaos = sweep(builder, scenario, false, Some(Profile::chaos()), 200);
@@ -82,15 +77,10 @@ fn replog_loses_an_acknowledged_write_only_when_buggy() {
 
 #[test]
 fn lock_lets_a_stale_holder_write_only_without_fencing() {
-    drop(check(
-        "lock",
-        lock::builder,
-        lock::scenario,
-        |cause| {
-            matches!(cause, Cause::Invariant { name, message }
+    drop(check("lock", lock::builder, lock::scenario, |cause| {
+        matches!(cause, Cause::Invariant { name, message }
                 if name == "the store accepts writes in lock order" && message.contains("which superseded it"))
-        },
-    ));
+    }));
 }
 
 #[test]
@@ -155,7 +145,9 @@ fn walkv_loses_an_acknowledged_write_only_without_its_sync() {
         let (buggy, buggy_seen, buggy_trace) = walkv_run(seed, false);
         let (fixed, seen, trace) = walkv_run(seed, true);
         if let Some(failure) = fixed.failure() {
-            panic!("walkv: the fixed variant failed on seed {seed} (the buggy one with its bug site reverted):\n{failure}");
+            panic!(
+                "walkv: the fixed variant failed on seed {seed} (the buggy one with its bug site reverted):\n{failure}"
+            );
         }
         for (variant, seen, trace) in [("buggy", &buggy_seen, &buggy_trace), ("fixed", &seen, &trace)] {
             assert!(
@@ -172,7 +164,9 @@ fn walkv_loses_an_acknowledged_write_only_without_its_sync() {
         if let Some(failure) = buggy.failure() {
             // The cause the name states: an acknowledged write lost, after a crash that lost
             // unsynced data (not corruption, which the buggy store detects as the fixed one does).
-            let Cause::ClientError { message } = &failure.cause else { panic!("walkv: not the lost write:\n{failure}") };
+            let Cause::ClientError { message } = &failure.cause else {
+                panic!("walkv: not the lost write:\n{failure}")
+            };
             assert!(message.contains("was acknowledged last"), "walkv: not the lost write:\n{failure}");
             let (crashed, lost) = crashed_unsynced(&buggy_trace);
             assert!(crashed, "walkv: the store never crashed with unsynced data:\n{failure}");
@@ -190,7 +184,9 @@ fn walkv_loses_an_acknowledged_write_only_without_its_sync() {
             walkv::scenario(&mut sim, false).unwrap();
             sim.faults(undamaged).unwrap();
             let again = sim.run();
-            let still = again.failure().is_some_and(|f| matches!(&f.cause, Cause::ClientError { message } if message.contains("was acknowledged last")));
+            let still = again.failure().is_some_and(
+                |f| matches!(&f.cause, Cause::ClientError { message } if message.contains("was acknowledged last")),
+            );
             found_undamaged += u64::from(still);
         }
     }
