@@ -77,6 +77,11 @@ pub fn builder() -> Builder {
 pub struct Seen {
     /// The store found durable records missing on a restart.
     pub degraded: Cell<bool>,
+    /// Which start of the store (0 for the first, 1 after the first restart, ...) first found
+    /// them missing.
+    pub degraded_since: Cell<Option<u32>>,
+    /// How many times the store started.
+    pub starts: Cell<u32>,
     /// Keys whose read the client checked against the last acknowledged put.
     pub keys_exact: Cell<u64>,
     /// Keys read from a degraded store, checked only to hold a value once put to that key.
@@ -232,6 +237,8 @@ impl Log {
 }
 
 async fn store(fixed: bool, seen: Rc<Seen>) -> io::Result<()> {
+    let start = seen.starts.get();
+    seen.starts.set(start + 1);
     let wal = retry(|| File::open_or_create("wal")).await;
     let meta = retry(|| File::open_or_create("meta")).await;
     let meta_end = retry(|| meta.metadata()).await.len();
@@ -242,7 +249,10 @@ async fn store(fixed: bool, seen: Rc<Seen>) -> io::Result<()> {
         let marker = retry(|| File::open_or_create("degraded")).await;
         retry(|| marker.sync_all()).await;
     }
-    seen.degraded.set(seen.degraded.get() || degraded);
+    if degraded && !seen.degraded.get() {
+        seen.degraded.set(true);
+        seen.degraded_since.set(Some(start));
+    }
     seedsim::assert_sometimes!(degraded, "the store found corruption on restart");
     // Cut a torn tail, so new records follow the valid prefix.
     retry(|| wal.set_len(records * RECORD as u64)).await;

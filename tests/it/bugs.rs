@@ -105,17 +105,21 @@ fn walkv_run(seed: Seed, fixed: bool) -> (Outcome, Rc<walkv::Seen>, Vec<Event>) 
     (outcome, seen, sim.take_trace().expect("recorded"))
 }
 
-/// Whether the trace shows damage to the store's durable data: corruption at rest, a write
-/// that landed a block off, or a crash that kept a block corrupted. (A crash that only lost
-/// unsynced blocks is not damage: the store never counted them durable.)
-fn damaged(trace: &[Event]) -> bool {
+/// Whether the trace shows damage to the store's durable data before the store's start
+/// number `start` (the replay that found it): corruption at rest, a write that landed a block
+/// off, or a crash that kept a block corrupted. (A crash that only lost unsynced blocks is not
+/// damage: the store never counted them durable.)
+fn damaged_before(trace: &[Event], start: u32) -> bool {
     let db = |node: NodeId| node.index() == WALKV_DB;
-    trace.iter().any(|event| match event.kind {
-        EventKind::DiskFault { node, fault: DiskFaultKind::Corrupt, .. } => db(node),
-        EventKind::DiskMisdirected { node } => db(node),
-        EventKind::DiskCrash { node, blocks_corrupted, .. } => db(node) && blocks_corrupted > 0,
-        _ => false,
-    })
+    trace
+        .iter()
+        .take_while(|event| !matches!(event.kind, EventKind::NodeStart { node, incarnation } if db(node) && incarnation == start))
+        .any(|event| match event.kind {
+            EventKind::DiskFault { node, fault: DiskFaultKind::Corrupt, .. } => db(node),
+            EventKind::DiskMisdirected { node } => db(node),
+            EventKind::DiskCrash { node, blocks_corrupted, .. } => db(node) && blocks_corrupted > 0,
+            _ => false,
+        })
 }
 
 /// The walkv store is the first node its scenario adds.
@@ -150,10 +154,14 @@ fn walkv_loses_an_acknowledged_write_only_without_its_sync() {
             );
         }
         for (variant, seen, trace) in [("buggy", &buggy_seen, &buggy_trace), ("fixed", &seen, &trace)] {
-            assert!(
-                !seen.degraded.get() || damaged(trace),
-                "walkv: the {variant} store declared itself degraded on seed {seed} with no damage injected into its disk"
-            );
+            if let Some(start) = seen.degraded_since.get() {
+                assert!(
+                    damaged_before(trace, start),
+                    "walkv: the {variant} store declared itself degraded at its start {start} on seed {seed} with no \
+                     damage injected into its disk before"
+                );
+            }
+            assert_eq!(seen.degraded.get(), seen.degraded_since.get().is_some(), "seed {seed}: {seen:?}");
         }
         // Every passing run checked every key, exactly unless the store was degraded.
         assert_eq!(seen.keys_exact.get() + seen.keys_weak.get(), walkv::KEYS, "seed {seed}: {seen:?}");
