@@ -112,6 +112,7 @@ fn main() {
     let mut missed = Vec::new();
     let started = std::time::Instant::now();
     for protocol in &PROTOCOLS {
+        let row_started = std::time::Instant::now();
         let mut cells = Vec::new();
         for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm, Faults::Default] {
             let mut found: Vec<Option<u64>> =
@@ -140,14 +141,15 @@ fn main() {
             passed.push(report.passed.to_string());
         }
         println!(
-            "{:<9} {:<50} {:>8} {:>8} {:>8} {:>8}   {} seeds passed",
+            "{:<9} {:<50} {:>8} {:>8} {:>8} {:>8}   {} seeds passed ({:.1} s)",
             protocol.name,
             protocol.bug,
             cells[0],
             cells[1],
             cells[2],
             cells[3],
-            passed.join(" / ")
+            passed.join(" / "),
+            row_started.elapsed().as_secs_f64()
         );
     }
     println!("({:.1} s)", started.elapsed().as_secs_f64());
