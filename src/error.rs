@@ -77,6 +77,11 @@ pub enum ErrorKind {
     },
     /// A scenario name that the target does not have.
     UnknownScenario,
+    /// A `--faults` name that is neither seedsim's nor the scenario's own.
+    UnknownFaults {
+        /// The names that are known.
+        known: String,
+    },
     /// A size a scenario does not declare, or a value below the size's minimum.
     InvalidSize {
         /// What the scenario declares: each size's name and its smallest value.
@@ -165,6 +170,7 @@ impl fmt::Display for Error {
                 write!(f, "invalid corpus entry {input}, line {line}: expected {expected}")
             }
             ErrorKind::UnknownScenario => write!(f, "unknown scenario {input}: the target has no scenario of that name"),
+            ErrorKind::UnknownFaults { known } => write!(f, "unknown faults {input}: expected one of {known}"),
             ErrorKind::InvalidSize { declared } => {
                 write!(f, "invalid size {input}: expected NAME=VALUE[,NAME=VALUE…] with the scenario's sizes: {declared}")
             }

@@ -5,7 +5,9 @@
 //! how many; otherwise a fixed count from a fixed base seed, so a test suite is itself
 //! deterministic. `SEEDSIM_LOG` logs the runs. The first seeds are run twice and their trace
 //! hashes compared, and a failure is replayed once before it is reported, so a report never
-//! carries a replay line that does not replay.
+//! carries a replay line that does not replay. `SEEDSIM_HTML=PATH` and `SEEDSIM_TRACE=PATH`
+//! have that replay write the failing seed's timeline and whole trace, and the report names
+//! the files.
 
 use crate::check::Coverage;
 use crate::error::{Error, ErrorKind};
@@ -15,6 +17,8 @@ use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::sim::{Builder, Sim};
 use crate::time::Instant;
 use crate::trace::{first_difference, Event};
+
+use std::path::PathBuf;
 
 /// Seeds a [`Runner`] runs when neither it nor `SEEDSIM_SEEDS` says otherwise.
 pub const DEFAULT_SEEDS: u64 = 100;
@@ -51,6 +55,8 @@ pub struct Runner {
     determinism_checks: u64,
     replay_command: Option<String>,
     faults: FaultMode,
+    html: Option<PathBuf>,
+    trace: Option<PathBuf>,
 }
 
 /// Which faults a runner adds to every run.
@@ -100,6 +106,11 @@ pub struct Plan {
     pub exact: bool,
     /// `SEEDSIM_LOG`, if set.
     pub log: Option<String>,
+    /// Where to write a failing seed's timeline: `SEEDSIM_HTML`, or [`Runner::html`].
+    pub html: Option<PathBuf>,
+    /// Where to write a failing seed's whole trace as text: `SEEDSIM_TRACE`, or
+    /// [`Runner::trace`].
+    pub trace: Option<PathBuf>,
 }
 
 impl Plan {
@@ -126,6 +137,8 @@ impl Runner {
             determinism_checks: 1,
             replay_command: None,
             faults: FaultMode::None,
+            html: None,
+            trace: None,
         }
     }
 
@@ -230,6 +243,37 @@ impl Runner {
         self
     }
 
+    /// Write a failing seed's timeline (an HTML page, see `timeline.md`) to `path` when the
+    /// run fails; `SEEDSIM_HTML=PATH` does the same without changing the test. The report
+    /// names the file. A relative path is from where the test runs (`cargo test` runs a
+    /// package's tests in its directory).
+    ///
+    /// ```
+    /// use seedsim::Runner;
+    /// let path = std::env::temp_dir().join(format!("seedsim-doc-{}.html", std::process::id()));
+    /// let report = Runner::new().seeds(1).html(&path).try_run(|sim| {
+    ///     sim.client("c", async { Err::<(), _>(std::io::Error::other("broken")) })?;
+    ///     Ok(())
+    /// })?;
+    /// let failure = report.failure.expect("the client fails");
+    /// assert!(std::fs::read_to_string(&path)?.contains("<html"));
+    /// assert!(failure.to_string().contains("timeline:"));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn html(mut self, path: impl Into<PathBuf>) -> Runner {
+        self.html = Some(path.into());
+        self
+    }
+
+    /// Write a failing seed's whole trace, one event a line, to `path` when the run fails;
+    /// `SEEDSIM_TRACE=PATH` does the same without changing the test. The report names the
+    /// file.
+    pub fn trace(mut self, path: impl Into<PathBuf>) -> Runner {
+        self.trace = Some(path.into());
+        self
+    }
+
     /// The command the replay line runs after `SEEDSIM_SEED=…`, for runners outside
     /// `cargo test` (an example binary: `cargo run --release --example kv`).
     pub fn replay_command(mut self, command: impl Into<String>) -> Runner {
@@ -244,6 +288,13 @@ impl Runner {
     /// [`ErrorKind::InvalidEnv`] naming the variable and the accepted form;
     /// [`ErrorKind::InvalidConfig`] if the seed count is 0 or over a billion.
     pub fn plan(&self) -> Result<Plan, Error> {
+        for var in ["SEEDSIM_SEED", "SEEDSIM_SEEDS", "SEEDSIM_LOG", "SEEDSIM_HTML", "SEEDSIM_TRACE"] {
+            if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(var) {
+                // Silently ignored, a seed asked for would not be the seed run.
+                let kind = ErrorKind::InvalidEnv { var, expected: "UTF-8 text" };
+                return Err(Error::new(kind, value.to_string_lossy()));
+            }
+        }
         self.plan_from(|var| std::env::var(var).ok())
     }
 
@@ -275,6 +326,8 @@ impl Runner {
             }
             None => None,
         };
+        let html = var("SEEDSIM_HTML").map(PathBuf::from).or_else(|| self.html.clone());
+        let trace = var("SEEDSIM_TRACE").map(PathBuf::from).or_else(|| self.trace.clone());
         if let Some(text) = var("SEEDSIM_SEED") {
             let seed = text.parse::<Seed>().map_err(|_| {
                 Error::new(
@@ -285,10 +338,10 @@ impl Runner {
                     text.clone(),
                 )
             })?;
-            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log });
+            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log, html, trace });
         }
         if let Some(seed) = self.exact_seed {
-            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log });
+            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log, html, trace });
         }
         let seeds = match var("SEEDSIM_SEEDS") {
             None => self.seeds,
@@ -299,7 +352,7 @@ impl Runner {
                 )
             })?,
         };
-        Ok(Plan { base_seed: self.base_seed, seeds, exact: false, log })
+        Ok(Plan { base_seed: self.base_seed, seeds, exact: false, log, html, trace })
     }
 
     /// Run the scenario over the planned seeds; panic with the failure report if a seed
@@ -342,6 +395,7 @@ impl Runner {
             _ => Usage::ALL,
         };
         let run_one = |seed: Seed, log: Option<&str>, record: bool| self.run_one(seed, log, record, usage, &scenario);
+        let write_files = plan.html.is_some() || plan.trace.is_some();
         let mut report = Report { runs: 0, passed: 0, failure: None, coverage: Coverage::default() };
         for index in 0..plan.seeds {
             let seed = plan.seed(index);
@@ -368,11 +422,15 @@ impl Runner {
                     }
                 }
                 Outcome::Failed(mut failure) => {
-                    let replayed = run_one(seed, None, false)?.0;
+                    // The replay that checks the line replays also records the files asked for.
+                    let (replayed, mut sim) = run_one(seed, None, write_files)?;
                     report.runs += 1;
                     if replayed.trace_hash() != failure.trace_hash {
                         let diff = self.nondeterminism(seed, usage, &scenario)?;
                         failure.replay = format!("{} (WARNING: {})", failure.replay, diff.cause);
+                    }
+                    if write_files {
+                        failure.files = self.write_files(&plan, &mut sim, &replayed);
                     }
                     report.failure = Some(failure);
                     return Ok(report);
@@ -380,6 +438,38 @@ impl Runner {
             }
         }
         Ok(report)
+    }
+
+    /// Write the failing run's timeline and trace where the plan says, from `sim`, the replay
+    /// of the failing seed that recorded its whole trace.
+    fn write_files(
+        &self,
+        plan: &Plan,
+        sim: &mut Sim,
+        outcome: &Outcome,
+    ) -> Vec<(&'static str, Result<PathBuf, String>)> {
+        let names = sim.node_names();
+        let events = sim.take_trace().unwrap_or_default();
+        let located = |path: &PathBuf, written: std::io::Result<()>| match written {
+            Ok(()) => Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())),
+            Err(err) => Err(format!("{}: {err}", path.display())),
+        };
+        let mut files = Vec::new();
+        if let Some(path) = &plan.html {
+            let title = match self.test_name() {
+                Some(name) => format!("{name}, seed {}", outcome.seed()),
+                None => format!("seed {}", outcome.seed()),
+            };
+            let timeline = crate::timeline::Timeline::new(names.clone(), events.clone())
+                .title(title)
+                .checked_histories(sim)
+                .outcome(outcome);
+            files.push(("timeline", located(path, timeline.write(path))));
+        }
+        if let Some(path) = &plan.trace {
+            files.push(("trace", located(path, crate::trace::write_text(path, &events, &names))));
+        }
+        files
     }
 
     /// Build the world for `seed` and set up the scenario, without this runner's faults.
@@ -442,22 +532,44 @@ impl Runner {
             faults: sim_a.fault_plan().clone(),
             coverage: Default::default(),
             feedback: Default::default(),
+            files: Vec::new(),
         })
+    }
+
+    /// The test's name: given, or the test thread's (`cargo test` names it after the test).
+    fn test_name(&self) -> Option<String> {
+        self.name.clone().or_else(|| std::thread::current().name().filter(|name| *name != "main").map(str::to_owned))
     }
 
     fn replay_line(&self) -> String {
         if let Some(command) = &self.replay_command {
             return command.clone();
         }
-        let name = self
-            .name
-            .clone()
-            .or_else(|| std::thread::current().name().filter(|name| *name != "main").map(str::to_owned));
+        let name = self.test_name();
         let package = std::env::var("CARGO_PKG_NAME").ok().map(|p| format!(" -p {p}")).unwrap_or_default();
-        match name {
-            Some(name) => format!("cargo test{package} {name} -- --exact"),
-            None => format!("cargo test{package}"),
+        // An `#[ignore]`d test runs only when asked for with `--ignored` or
+        // `--include-ignored` (nextest passes `--ignored` too), and its replay line must ask
+        // again, or it replays nothing and passes.
+        let ignored = std::env::args().any(|arg| arg == "--ignored" || arg == "--include-ignored");
+        let nextest = std::env::var_os("NEXTEST").is_some();
+        test_command(&package, name.as_deref(), ignored, nextest)
+    }
+}
+
+/// The command that runs one test again: `cargo test`'s form, or nextest's when the test runs
+/// under nextest.
+fn test_command(package: &str, name: Option<&str>, ignored: bool, nextest: bool) -> String {
+    match (name, nextest) {
+        (Some(name), false) => {
+            let ignored = if ignored { " --include-ignored" } else { "" };
+            format!("cargo test{package} {name} -- --exact{ignored}")
         }
+        (Some(name), true) => {
+            let ignored = if ignored { " --run-ignored all" } else { "" };
+            format!("cargo nextest run{package}{ignored} -E 'test(={name})'")
+        }
+        (None, false) => format!("cargo test{package}"),
+        (None, true) => format!("cargo nextest run{package}"),
     }
 }
 
@@ -486,4 +598,24 @@ fn describe_divergence(a: &[Event], b: &[Event], names: &[String], hash_a: u64, 
         }
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_command;
+
+    #[test]
+    fn a_replay_line_runs_the_test_again_even_if_ignored_and_under_nextest() {
+        assert_eq!(test_command(" -p app", Some("sim::t"), false, false), "cargo test -p app sim::t -- --exact");
+        assert_eq!(
+            test_command(" -p app", Some("sim::t"), true, false),
+            "cargo test -p app sim::t -- --exact --include-ignored"
+        );
+        assert_eq!(test_command(" -p app", Some("sim::t"), false, true), "cargo nextest run -p app -E 'test(=sim::t)'");
+        assert_eq!(
+            test_command(" -p app", Some("sim::t"), true, true),
+            "cargo nextest run -p app --run-ignored all -E 'test(=sim::t)'"
+        );
+        assert_eq!(test_command("", None, false, false), "cargo test");
+    }
 }

@@ -15,11 +15,20 @@ use crate::error::{Error, ErrorKind};
 /// let seed: Seed = "0x2a".parse()?;
 /// assert_eq!(seed, Seed(42));
 /// assert_eq!(seed.to_string(), "0x000000000000002a");
+/// assert_eq!(format!("{seed:?}"), "Seed(0x000000000000002a)");
 /// assert_eq!("42".parse::<Seed>()?, seed);
 /// # Ok::<(), seedsim::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Seed(pub u64);
+
+/// In hex as the reports print it, so a seed in a debug message can be pasted into
+/// `SEEDSIM_SEED`.
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Seed({self})")
+    }
+}
 
 impl Seed {
     /// The `index`-th seed of a sweep that starts at `self`: well spread over the `u64` space

@@ -768,6 +768,17 @@ impl Trace {
     }
 }
 
+/// Write `events` to `path` as text, one described event a line (what `replay --trace` and
+/// `SEEDSIM_TRACE` write).
+pub(crate) fn write_text(path: &std::path::Path, events: &[Event], names: &[String]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for event in events {
+        writeln!(out, "{}", event.describe(names))?;
+    }
+    out.flush()
+}
+
 /// The index of the first event where two traces differ (`None` if they are equal). If one
 /// trace is a prefix of the other, the index is the shorter one's length.
 ///

@@ -204,6 +204,70 @@ pub fn is_up(node: &str) -> Result<bool, Error> {
     })?
 }
 
+/// The name of the node whose code is running: for node code shared by several nodes that
+/// must know which it is (a log line, a per-node file name), without passing it in.
+///
+/// # Errors
+/// [`NoSimulation`](crate::ErrorKind::NoSimulation) outside a simulation, or outside any
+/// node's task (the `Sim`'s own code between steps).
+///
+/// ```
+/// use seedsim::{world, Sim, Seed};
+/// let mut sim = Sim::new(Seed(1));
+/// sim.client("alice", async {
+///     assert_eq!(world::current_node()?, "alice");
+///     Ok::<(), seedsim::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// assert!(world::current_node().is_err(), "outside a simulation");
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+pub fn current_node() -> Result<String, Error> {
+    try_with_shared("seedsim::world::current_node", |s| {
+        let world = s.world.borrow();
+        world.current_node().map(|id| world.node(id).name.clone())
+    })?
+    .ok_or_else(|| Error::new(crate::ErrorKind::NoSimulation, "seedsim::world::current_node outside a node's task"))
+}
+
+/// True simulated time, which no clock fault touches: for checks and nemeses of your own
+/// that compare events across nodes. Node code that stands for real code should read its own
+/// clock ([`time::Instant::now`](crate::time::Instant::now)), which skew, drift and jumps
+/// move.
+///
+/// # Errors
+/// [`NoSimulation`](crate::ErrorKind::NoSimulation) outside a simulation.
+///
+/// ```
+/// use std::time::Duration;
+/// use seedsim::{time::{self, Instant, Skew}, world, Sim, Seed};
+/// let mut sim = Sim::new(Seed(1));
+/// sim.client("c", async {
+///     world::skew_clock("c", Skew::ahead(Duration::from_secs(5)))?;
+///     time::sleep(Duration::from_secs(1)).await;
+///     assert_eq!(world::true_now()?, Instant::ZERO + Duration::from_secs(1));
+///     assert_eq!(world::clock_of("c")?, Instant::ZERO + Duration::from_secs(6));
+///     Ok::<(), seedsim::Error>(())
+/// })?;
+/// assert!(sim.run().is_passed());
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+pub fn true_now() -> Result<crate::time::Instant, Error> {
+    try_with_shared("seedsim::world::true_now", |s| crate::time::Instant::from_nanos(s.world.borrow().now))
+}
+
+/// What `node`'s clock reads now (its skew, drift and jumps included).
+///
+/// # Errors
+/// [`NoSimulation`](crate::ErrorKind::NoSimulation) outside a simulation;
+/// [`UnknownNode`](crate::ErrorKind::UnknownNode).
+pub fn clock_of(node: &str) -> Result<crate::time::Instant, Error> {
+    try_with_shared("seedsim::world::clock_of", |s| {
+        let world = s.world.borrow();
+        world.node_id(node).map(|id| crate::time::Instant::from_nanos(world.node(id).clock.local(world.now)))
+    })?
+}
+
 /// True if the node is isolated.
 ///
 /// # Errors

@@ -14,7 +14,9 @@ fn target(name: &str) -> Command {
         _ => env!("CARGO_BIN_EXE_selftest"),
     };
     let mut command = Command::new(path);
-    command.env_remove("SEEDSIM_SEED").env_remove("SEEDSIM_LOG");
+    // Without `cargo run`'s CARGO_PKG_NAME too: the targets name their package themselves
+    // (`explore_target!`), as a binary started from a nightly job's script must.
+    command.env_remove("SEEDSIM_SEED").env_remove("SEEDSIM_LOG").env_remove("CARGO_PKG_NAME");
     command
 }
 
@@ -76,7 +78,12 @@ fn a_failure_is_found_grouped_written_as_json_and_replays_to_the_same_trace_hash
     for field in ["seed", "scenario", "cause", "signature", "faults", "trace_hash", "replay", "build"] {
         assert!(!first[field].is_null(), "the failure line has {field}: {first}");
     }
-    assert!(first["replay"].as_str().unwrap().contains("replay --scenario kv-buggy --faults default"), "{first}");
+    let replay = first["replay"].as_str().unwrap();
+    // In the profile the target was built in, as this test was.
+    let release = if cfg!(debug_assertions) { "" } else { " --release" };
+    let command =
+        format!("cargo run{release} -p seedsim-targets --bin kv -- replay --scenario kv-buggy --faults default");
+    assert!(replay.starts_with("SEEDSIM_SEED=0x") && replay.ends_with(&command), "{first}");
 
     let seed = first["seed"].as_str().unwrap();
     let trace = temp("trace.txt");
@@ -181,6 +188,43 @@ fn bad_input_exits_two_with_a_message_naming_the_flag() {
     let output = run("kv", &["explore", "--json", "/nonexistent-dir/out.jsonl", "--seeds", "1"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--json /nonexistent-dir/out.jsonl"));
+    // The seed from the environment: an empty one is no seed, and a bad one is blamed on the
+    // variable, not on a flag nobody gave.
+    let output = target("kv").args(["run"]).env("SEEDSIM_SEED", "").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("a seed is needed"), "{}", text(&output.stderr));
+    let output = target("kv").args(["run"]).env("SEEDSIM_SEED", "0xnope").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("SEEDSIM_SEED: invalid seed"), "{}", text(&output.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let not_utf8 = std::ffi::OsStr::from_bytes(&[0x30, 0x78, 0xff]);
+        let output = target("kv").args(["run"]).env("SEEDSIM_SEED", not_utf8).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(text(&output.stderr).contains("not UTF-8"), "{}", text(&output.stderr));
+    }
+    // A corpus "folder" that is a file is said before the sweep, not after it.
+    let file = temp("corpus-is-a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let output =
+        run("kv", &["explore", "--scenario", "kv-buggy", "--seeds", "100000", "--corpus", file.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a file") && !text(&output.stdout).contains("seeds of"), "{stderr}");
+    std::fs::remove_file(&file).unwrap();
+    // A corpus entry whose plan names a node the scenario does not have says which entry.
+    let dir = temp("corpus-unknown-node");
+    std::fs::create_dir_all(&dir).unwrap();
+    let entry = dir.join("old.txt");
+    let text_of_entry =
+        "# seedsim corpus entry\nscenario: kv-buggy\nseed: 0x2a\ncause: x\nplan:\n1s crash replica9\n10s recover\n";
+    std::fs::write(&entry, text_of_entry).unwrap();
+    let output = run("kv", &["explore", "--scenario", "kv-buggy", "--seeds", "1", "--corpus", dir.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("replica9") && stderr.contains(entry.to_str().unwrap()), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -292,7 +336,18 @@ fn merge_adds_up_shards_and_rejects_a_corrupt_results_file() {
     let cut = temp("cut.jsonl");
     std::fs::write(&cut, "").unwrap();
     assert!(text(&run("selftest", &["merge", cut.to_str().unwrap()]).stderr).contains("0 summary lines"));
-    for path in shards.into_iter().chain([corrupt, cut]) {
+    // Counts that would wrap the total are a corrupt file, not a small number of seeds.
+    let huge = temp("huge.jsonl");
+    let summary = format!("{{\"type\":\"summary\",\"seeds\":{},\"passed\":0,\"failed\":0}}\n", u64::MAX - 1);
+    std::fs::write(&huge, summary.repeat(2)).unwrap();
+    let output = run("selftest", &["merge", huge.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("huge.jsonl line 2: `seeds` overflows the total"),
+        "{}",
+        text(&output.stderr)
+    );
+    for path in shards.into_iter().chain([corrupt, cut, huge]) {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -490,7 +545,7 @@ fn shrinking_cuts_a_sized_scenario_to_fewer_operations_and_the_smaller_run_repla
 
 #[test]
 fn a_bad_size_names_the_scenario_sizes_and_exits_two() {
-    for size in ["ops=0", "replicas=2", "ops", "ops=many"] {
+    for size in ["ops=0", "replicas=2", "ops", "ops=many", "clients=3,clients=4", ",,,", "=3", ""] {
         let output = run("kv", &["run", "--seed", "1", "--size", size]);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{size}: {stderr}");
@@ -596,4 +651,45 @@ fn guided_exploration_keeps_failing_plans_in_the_corpus_folder_and_refuses_isola
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--guided and --isolate"), "{}", text(&output.stderr));
     let _ = std::fs::remove_dir_all(corpus);
+}
+
+#[test]
+fn a_scenario_names_its_own_faults_and_shrink_is_honest_about_the_ones_its_setup_installs() {
+    // `--faults spikes`, the scenario's own profile: run, named in the replay line and JSON.
+    let json = temp("own-profile.jsonl");
+    let output = run(
+        "selftest",
+        &[
+            "explore",
+            "--scenario",
+            "always-fails",
+            "--faults",
+            "spikes",
+            "--seeds",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let lines = json_lines(&json);
+    let failure = lines.iter().find(|l| l["type"] == "failure").unwrap();
+    assert!(
+        failure["replay"].as_str().unwrap().ends_with("replay --scenario always-fails --faults spikes"),
+        "{failure}"
+    );
+    assert!(failure["faults"].as_str().unwrap().contains("latency-spike"), "the profile ran: {failure}");
+    assert_eq!(lines.last().unwrap()["faults"], "spikes");
+    let _ = std::fs::remove_file(&json);
+    // A name neither seedsim's nor the scenario's lists what there is.
+    let output = run("selftest", &["run", "--scenario", "always-fails", "--seed", "1", "--faults", "spiky"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("unknown faults spiky: expected one of default, calm, chaos, swarm, spikes"), "{stderr}");
+    // The setup's own faults are not counted as shrunk away.
+    let output = run("selftest", &["shrink", "--scenario", "own-faults", "--seed", "1", "--faults", "calm"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("shrank from 0 to 0 fault(s)"), "{stdout}");
+    assert!(stdout.contains("and 2 fault(s) the scenario's setup installs itself"), "{stdout}");
 }

@@ -2,14 +2,13 @@
 //! Bad seeds, ranges, shards and files get an error that names the flag and the form.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command as Clap};
 
 use super::sweep::{self, Shard};
-use super::{build, Faults, Scenario};
+use super::{build, Faults, Scenario, Target};
 use crate::fault::{FaultPlan, Usage};
 use crate::sim::outcome::Outcome;
 use crate::trace::first_difference;
@@ -51,9 +50,10 @@ fn scenario_arg() -> Arg {
 }
 
 fn faults_arg() -> Arg {
-    Arg::new("faults").long("faults").value_parser(["default", "calm", "chaos", "swarm"]).default_value("default").help(
+    Arg::new("faults").long("faults").default_value("default").help(
         "faults for every run: swarm profiles over every fault kind the scenario can feel (default), \
-             none, the chaos nemesis, or swarm profiles over chaos",
+             none (calm), the chaos nemesis (chaos), swarm profiles over chaos (swarm), or one of the \
+             scenario's own profiles by name (Scenario::faults)",
     )
 }
 
@@ -80,8 +80,8 @@ fn seed_arg(required: bool) -> Arg {
         .help("the seed: decimal or 0x and up to 16 hex digits (or SEEDSIM_SEED)")
 }
 
-fn clap(target: &'static str) -> Clap {
-    Clap::new(target)
+fn clap(target: Target) -> Clap {
+    Clap::new(target.bin())
         .about("A seedsim simulation target: run, replay and explore seeds of its scenarios")
         .subcommand_required(true)
         .subcommand(
@@ -225,24 +225,26 @@ fn clap(target: &'static str) -> Clap {
         )
 }
 
-fn fail(target: &str, message: impl std::fmt::Display) -> ExitCode {
+fn fail(target: Target, message: impl std::fmt::Display) -> ExitCode {
     eprintln!("{target}: {message}");
     ExitCode::from(2)
 }
 
-fn seed_of(target: &str, text: &str, flag: &str) -> Result<Seed, ExitCode> {
+fn seed_of(target: Target, text: &str, flag: &str) -> Result<Seed, ExitCode> {
     text.parse::<Seed>().map_err(|err| fail(target, format!("{flag}: {err}")))
 }
 
-fn faults_of(target: &str, scenario: &Scenario, matches: &ArgMatches) -> Result<Faults, ExitCode> {
+fn faults_of(target: Target, scenario: &Scenario, matches: &ArgMatches) -> Result<Faults, ExitCode> {
     let name = matches.get_one::<String>("faults").map_or("default", String::as_str);
     if let (Some(text), "default") = (matches.try_get_one::<String>("usage").ok().flatten(), name) {
         return usage_from_flag(text)
             .map(Faults::Default)
             .ok_or_else(|| fail(target, format!("--usage {text:?}: expected none or disk,datagrams")));
     }
-    Faults::named(name, scenario)
-        .map_err(|err| fail(target, format!("--faults {name}: setting up {} to probe it: {err}", scenario.name())))
+    Faults::named(name, scenario).map_err(|err| match err.kind() {
+        crate::ErrorKind::UnknownFaults { .. } => fail(target, format!("--faults: {err}")),
+        _ => fail(target, format!("--faults {name}: setting up {} to probe it: {err}", scenario.name())),
+    })
 }
 
 /// The hidden `--usage` flag's text: `none`, or some of `disk,datagrams`.
@@ -273,7 +275,7 @@ fn usage_from_flag(text: &str) -> Option<Usage> {
     Some(usage)
 }
 
-fn scenario_of(target: &str, scenarios: &[Scenario], matches: &ArgMatches) -> Result<Scenario, ExitCode> {
+fn scenario_of(target: Target, scenarios: &[Scenario], matches: &ArgMatches) -> Result<Scenario, ExitCode> {
     let Some(first) = scenarios.first() else { return Err(fail(target, "this target names no scenario")) };
     match matches.get_one::<String>("scenario") {
         None => Ok(*first),
@@ -284,7 +286,7 @@ fn scenario_of(target: &str, scenarios: &[Scenario], matches: &ArgMatches) -> Re
     }
 }
 
-pub(crate) fn parse<I, T>(target: &'static str, scenarios: &[Scenario], args: I) -> Result<Command, ExitCode>
+pub(crate) fn parse<I, T>(target: Target, scenarios: &[Scenario], args: I) -> Result<Command, ExitCode>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -324,13 +326,20 @@ where
     };
     match name {
         "run" | "replay" | "shrink" => {
-            let env = std::env::var("SEEDSIM_SEED").ok();
-            let text = sub
-                .get_one::<String>("seed")
-                .cloned()
-                .or(env)
-                .ok_or_else(|| fail(target, "a seed is needed: --seed 0x… (or SEEDSIM_SEED=0x…)"))?;
-            let seed = seed_of(target, &text, "--seed")?;
+            let (text, source) = match sub.get_one::<String>("seed") {
+                Some(text) => (text.clone(), "--seed"),
+                None => match std::env::var("SEEDSIM_SEED") {
+                    Ok(text) if !text.trim().is_empty() => (text, "SEEDSIM_SEED"),
+                    Err(std::env::VarError::NotUnicode(text)) => {
+                        return Err(fail(
+                            target,
+                            format!("SEEDSIM_SEED={text:?}: not UTF-8; expected a seed such as 0x2a"),
+                        ))
+                    }
+                    _ => return Err(fail(target, "a seed is needed: --seed 0x… (or SEEDSIM_SEED=0x…)")),
+                },
+            };
+            let seed = seed_of(target, &text, source)?;
             if name == "shrink" {
                 let out = sub.get_one::<PathBuf>("out").cloned();
                 return Ok(Command::Shrink { scenario, seed, faults, plan, out });
@@ -406,9 +415,10 @@ fn random_seed() -> Seed {
 }
 
 /// The command line that replays `seed` of this target with a plan file.
-pub(crate) fn replay_seed_plan_line(target: &str, scenario: &Scenario, seed: Seed, plan: &std::path::Path) -> String {
+pub(crate) fn replay_seed_plan_line(target: Target, scenario: &Scenario, seed: Seed, plan: &std::path::Path) -> String {
     format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --seed {seed} --plan {}",
+        "{} replay --scenario {}{} --seed {seed} --plan {}",
+        target.command(),
         scenario.name,
         size_flag(scenario),
         plan.display()
@@ -416,19 +426,15 @@ pub(crate) fn replay_seed_plan_line(target: &str, scenario: &Scenario, seed: See
 }
 
 /// The command line that replays a seed of this target with a plan file.
-fn replay_plan_line(target: &str, scenario: &Scenario, plan: &std::path::Path) -> String {
-    format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --plan {}",
-        scenario.name,
-        size_flag(scenario),
-        plan.display()
-    )
+fn replay_plan_line(target: Target, scenario: &Scenario, plan: &std::path::Path) -> String {
+    format!("{} replay --scenario {}{} --plan {}", target.command(), scenario.name, size_flag(scenario), plan.display())
 }
 
 /// The command line that replays a seed of this target.
-pub(crate) fn replay_line(target: &str, scenario: &Scenario, faults: Faults) -> String {
+pub(crate) fn replay_line(target: Target, scenario: &Scenario, faults: Faults) -> String {
     format!(
-        "cargo run --release -p seedsim-targets --bin {target} -- replay --scenario {}{} --faults {}",
+        "{} replay --scenario {}{} --faults {}",
+        target.command(),
         scenario.name,
         size_flag(scenario),
         faults.name()
@@ -445,7 +451,7 @@ pub(crate) fn size_flag(scenario: &Scenario) -> String {
     }
 }
 
-pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
+pub(crate) fn execute(target: Target, command: Command) -> ExitCode {
     match command {
         Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json } => {
             let replay = match &plan {
@@ -471,14 +477,7 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
                 }
             }
             if let Some(path) = trace {
-                let written = std::fs::File::create(&path).and_then(|file| {
-                    let mut out = std::io::BufWriter::new(file);
-                    for event in &events {
-                        writeln!(out, "{}", event.describe(&names))?;
-                    }
-                    out.flush()
-                });
-                if let Err(err) = written {
+                if let Err(err) = crate::trace::write_text(&path, &events, &names) {
                     return fail(target, format!("--trace {}: {err}", path.display()));
                 }
             }
@@ -554,7 +553,7 @@ pub(crate) fn execute(target: &'static str, command: Command) -> ExitCode {
 }
 
 fn shrink(
-    target: &'static str,
+    target: Target,
     scenario: Scenario,
     seed: Seed,
     faults: Faults,
@@ -589,8 +588,17 @@ fn shrink(
             shrunk.scenario.sizes().total()
         )
     };
+    let own = if shrunk.own.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n(and {} fault(s) the scenario's setup installs itself, in every run: shrink cannot remove those; \
+             give them to Scenario::faults as a named profile to have them shrunk)",
+            shrunk.own.len()
+        )
+    };
     say!(
-        "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults{sizes}) in {} run(s), still failing with: {}\nshrunk plan:\n{}\n{}",
+        "{target}: seed {seed} shrank from {} to {} fault(s) ({:?} to {:?} of timed faults{sizes}) in {} run(s), still failing with: {}{own}\nshrunk plan:\n{}\n{}",
         shrunk.before.len(),
         shrunk.after.len(),
         super::shrink::fault_time(&shrunk.before),
@@ -603,7 +611,7 @@ fn shrink(
     ExitCode::from(1)
 }
 
-fn merge(target: &'static str, files: &[PathBuf]) -> ExitCode {
+fn merge(target: Target, files: &[PathBuf]) -> ExitCode {
     let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
     let merged = match super::merge::merge(&paths) {
         Ok(merged) => merged,

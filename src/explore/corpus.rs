@@ -92,9 +92,20 @@ impl Entry {
 /// The entries of a corpus folder, sorted by file name (an absent folder is an empty corpus).
 ///
 /// # Errors
-/// As [`Entry::read`], for the first file that is not an entry.
+/// As [`Entry::read`], for the first file that is not an entry; also
+/// [`ErrorKind::InvalidCorpusEntry`] when `dir` is not a folder or cannot be read.
 pub fn read_corpus(dir: &Path) -> Result<Vec<Entry>, Error> {
-    let Ok(files) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let files = match std::fs::read_dir(dir) {
+        Ok(files) => files,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        // A regular file given as the folder: said now, not when the sweep's first finding
+        // fails to be saved.
+        Err(err) => {
+            let expected = "a folder of corpus entries (`--corpus DIR`), not a file";
+            let input = if dir.is_file() { dir.display().to_string() } else { format!("{} ({err})", dir.display()) };
+            return Err(Error::new(ErrorKind::InvalidCorpusEntry { line: 0, expected }, input));
+        }
+    };
     let mut paths: Vec<PathBuf> =
         files.filter_map(|f| f.ok().map(|f| f.path())).filter(|p| p.extension().is_some_and(|e| e == "txt")).collect();
     paths.sort();
@@ -106,7 +117,10 @@ pub(crate) fn replay(entry: &Entry, scenarios: &[Scenario], replay: &str) -> Res
     let scenario = scenarios.iter().find(|s| s.name() == entry.scenario).ok_or_else(|| {
         Error::new(ErrorKind::UnknownScenario, format!("{} in {}", entry.scenario, entry.path.display()))
     })?;
-    let mut sim = build(scenario, entry.seed, Faults::Calm, Some(&entry.plan), replay, false, None)?;
+    // A plan naming a node the scenario does not have (an entry of an older version of it)
+    // says which entry.
+    let mut sim = build(scenario, entry.seed, Faults::Calm, Some(&entry.plan), replay, false, None)
+        .map_err(|err| Error::new(err.kind().clone(), format!("{} in {}", err.input(), entry.path.display())))?;
     Ok(sim.run())
 }
 

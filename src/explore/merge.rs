@@ -35,9 +35,13 @@ pub(crate) fn merge(paths: &[&Path]) -> Result<Merged, String> {
             let count = |field: &str| value[field].as_u64().ok_or_else(|| bad(&format!("no number `{field}`")));
             match value["type"].as_str() {
                 Some("summary") => {
-                    merged.seeds += count("seeds")?;
-                    merged.passed += count("passed")?;
-                    merged.failed += count("failed")?;
+                    // Checked: counts near u64::MAX are a corrupt file, not a wrapped total.
+                    let add = |total: u64, field: &str| {
+                        total.checked_add(count(field)?).ok_or_else(|| bad(&format!("`{field}` overflows the total")))
+                    };
+                    merged.seeds = add(merged.seeds, "seeds")?;
+                    merged.passed = add(merged.passed, "passed")?;
+                    merged.failed = add(merged.failed, "failed")?;
                     summaries += 1;
                 }
                 Some("failure") => {

@@ -6,7 +6,9 @@
 //! from [`Profile::default`], the whole fault vocabulary, less the kinds that two probe runs
 //! of the scenario at a fixed seed show cannot touch it (see [`Usage`]).
 //!
-//! With the `explore` feature. A target is a few lines:
+//! With the `explore` feature. A target is a few lines (in a binary of your crate, pass
+//! [`explore_target!()`](crate::explore_target) rather than a name, and the replay lines it
+//! prints name your package and binary):
 //!
 //! ```no_run
 //! use seedsim::explore::{self, Scenario};
@@ -58,11 +60,13 @@ mod merge;
 mod shrink;
 mod size;
 mod sweep;
+mod target;
 
 use std::process::ExitCode;
 
 pub use corpus::{check_corpus, read_corpus, Entry};
 pub use size::{Size, Sizes, SIZES_MAX};
+pub use target::Target;
 
 use crate::error::Error;
 use crate::fault::{FaultPlan, Profile, Usage};
@@ -76,7 +80,15 @@ pub struct Scenario {
     builder: fn() -> Builder,
     setup: Setup,
     sizes: Sizes,
+    profiles: &'static [NamedFaults],
 }
+
+/// A scenario's own faults, selectable by name with `--faults NAME`: a name, and the profile
+/// for a seed (see [`Scenario::faults`]).
+pub type NamedFaults = (&'static str, fn(Seed) -> Profile);
+
+/// The names `--faults` gives to seedsim's own faults; a scenario's must differ.
+const BUILT_IN_FAULTS: [&str; 4] = ["default", "calm", "chaos", "swarm"];
 
 #[derive(Clone, Copy)]
 enum Setup {
@@ -88,7 +100,7 @@ impl Scenario {
     /// A scenario named `name`: `builder` gives its settings (the seed is set per run), and
     /// `setup` adds its nodes and clients.
     pub fn new(name: &'static str, builder: fn() -> Builder, setup: fn(&mut Sim) -> Result<(), Error>) -> Scenario {
-        Scenario { name, builder, setup: Setup::Plain(setup), sizes: Sizes::defaults(&[]) }
+        Scenario { name, builder, setup: Setup::Plain(setup), sizes: Sizes::defaults(&[]), profiles: &[] }
     }
 
     /// A scenario whose setup takes [`Sizes`]: how many nodes, clients or operations it
@@ -121,7 +133,58 @@ impl Scenario {
         sizes: &'static [Size],
         setup: fn(&mut Sim, &Sizes) -> Result<(), Error>,
     ) -> Scenario {
-        Scenario { name, builder, setup: Setup::Sized(setup), sizes: Sizes::defaults(sizes) }
+        Scenario { name, builder, setup: Setup::Sized(setup), sizes: Sizes::defaults(sizes), profiles: &[] }
+    }
+
+    /// The same scenario with faults of its own, each selectable by name with `--faults
+    /// NAME` (`run`, `replay`, `explore`, `shrink`, `check-determinism`), and named in replay
+    /// lines, JSON results and corpus entries: a store with no checksums, say, explored
+    /// under every fault but disk corruption. Each run installs the profile the function
+    /// gives for its seed, as seedsim's own faults are installed, so `shrink` sees and
+    /// removes them. (A scenario whose setup installs faults itself runs them in every run,
+    /// whatever `--faults` says, and `shrink` cannot remove them.)
+    ///
+    /// ```
+    /// use seedsim::explore::Scenario;
+    /// use seedsim::fault::{Profile, Weights};
+    /// use seedsim::{Seed, Sim};
+    ///
+    /// /// Every fault of the default profile but disk corruption, swarmed per seed.
+    /// fn no_corruption(seed: Seed) -> Profile {
+    ///     let mut profile = Profile::default();
+    ///     profile.weights.disk_corrupt = 0;
+    ///     Profile::swarm(profile, seed)
+    /// }
+    ///
+    /// let scenario = Scenario::new("store", Sim::builder, |_| Ok(())).faults(&[("no-corruption", no_corruption)]);
+    /// assert_eq!(scenario.fault_names(), ["no-corruption"]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If a name is one of seedsim's own (`default`, `calm`, `chaos`, `swarm`), empty, or
+    /// given twice.
+    pub fn faults(mut self, profiles: &'static [NamedFaults]) -> Scenario {
+        for (index, (name, _)) in profiles.iter().enumerate() {
+            assert!(!name.trim().is_empty(), "scenario {}: a fault profile needs a name", self.name);
+            assert!(
+                !BUILT_IN_FAULTS.contains(name),
+                "scenario {}: --faults {name} is seedsim's own; give the profile another name",
+                self.name
+            );
+            assert!(
+                profiles[..index].iter().all(|(other, _)| other != name),
+                "scenario {}: two fault profiles are named {name}",
+                self.name
+            );
+        }
+        self.profiles = profiles;
+        self
+    }
+
+    /// The names of the scenario's own faults ([`Scenario::faults`]).
+    pub fn fault_names(&self) -> Vec<&'static str> {
+        self.profiles.iter().map(|(name, _)| *name).collect()
     }
 
     /// The scenario's name.
@@ -152,6 +215,8 @@ pub(crate) enum Faults {
     /// The default: swarm profiles from the whole vocabulary ([`Profile::default`]), less the
     /// kinds the scenario's probed usage says cannot touch it.
     Default(Usage),
+    /// One of the scenario's own profiles ([`Scenario::faults`]), by name.
+    Named(&'static str),
 }
 
 impl Faults {
@@ -161,6 +226,7 @@ impl Faults {
             Faults::Chaos => "chaos",
             Faults::Swarm => "swarm",
             Faults::Default(_) => "default",
+            Faults::Named(name) => name,
         }
     }
 
@@ -171,7 +237,18 @@ impl Faults {
             "calm" => Faults::Calm,
             "chaos" => Faults::Chaos,
             "swarm" => Faults::Swarm,
-            _ => Faults::Default(Usage::probe(|seed| build(scenario, seed, Faults::Calm, None, "", false, None))?),
+            "default" => {
+                Faults::Default(Usage::probe(|seed| build(scenario, seed, Faults::Calm, None, "", false, None))?)
+            }
+            _ => match scenario.profiles.iter().find(|(own, _)| *own == name) {
+                Some((own, _)) => Faults::Named(own),
+                None => {
+                    let mut known: Vec<&str> = BUILT_IN_FAULTS.to_vec();
+                    known.extend(scenario.fault_names());
+                    let known = format!("{} (scenario {})", known.join(", "), scenario.name);
+                    return Err(Error::new(crate::error::ErrorKind::UnknownFaults { known }, name));
+                }
+            },
         })
     }
 }
@@ -205,21 +282,26 @@ pub(crate) fn build(
         Faults::Chaos => drop(sim.nemesis(Profile::chaos())?),
         Faults::Swarm => drop(sim.nemesis(Profile::swarm(Profile::chaos(), seed))?),
         Faults::Default(usage) => drop(sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage), seed))?),
+        Faults::Named(name) => {
+            let (_, profile) = scenario.profiles.iter().find(|(own, _)| *own == name).expect("named by the scenario");
+            drop(sim.nemesis(profile(seed))?);
+        }
     }
     Ok(sim)
 }
 
 /// Parse the command line and run it; see the module docs for the commands.
-pub fn main(target: &'static str, scenarios: &[Scenario]) -> ExitCode {
+pub fn main(target: impl Into<Target>, scenarios: &[Scenario]) -> ExitCode {
     main_from(target, scenarios, std::env::args_os())
 }
 
 /// Like [`main`], with the arguments given (the first is the program name).
-pub fn main_from<I, T>(target: &'static str, scenarios: &[Scenario], args: I) -> ExitCode
+pub fn main_from<I, T>(target: impl Into<Target>, scenarios: &[Scenario], args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let target = target.into();
     match cli::parse(target, scenarios, args) {
         Err(code) => code,
         Ok(command) => cli::execute(target, command),

@@ -24,6 +24,8 @@ use super::{build, Faults, Scenario};
 pub(crate) const RUNS_MAX: usize = 2_000;
 
 pub(crate) struct Shrunk {
+    /// The faults the scenario's setup installs itself, in every run: not shrunk.
+    pub(crate) own: FaultPlan,
     pub(crate) before: FaultPlan,
     pub(crate) after: FaultPlan,
     /// The scenario at the sizes it shrank to.
@@ -55,6 +57,19 @@ fn attempt_sized(
     let plan = restricted(plan, &sim.node_names());
     sim.faults(plan.clone())?;
     Ok(sim.run().into_failure().map(|failure| (Box::new(failure), plan)))
+}
+
+/// `all` without one copy of each fault of `own` (at the same time).
+fn minus(all: &FaultPlan, own: &FaultPlan) -> FaultPlan {
+    let mut left: Vec<&crate::fault::TimedFault> = own.faults().iter().collect();
+    let mut out = FaultPlan::new();
+    for timed in all.faults() {
+        match left.iter().position(|o| *o == timed) {
+            Some(index) => drop(left.swap_remove(index)),
+            None => out.push(timed.at, timed.fault.clone()),
+        }
+    }
+    out
 }
 
 /// `plan` without what it says about nodes not in `names`: partition sides lose those
@@ -91,9 +106,15 @@ pub(crate) fn shrink(
     plan: Option<FaultPlan>,
     replay: &dyn Fn(&Scenario) -> String,
 ) -> Result<Option<Shrunk>, Error> {
+    // What the setup installs by itself comes back in every candidate run: it is left out of
+    // the plan to shrink, and the summary says so, rather than count it as shrunk away.
+    let own = build(scenario, seed, Faults::Calm, None, &replay(scenario), false, None)?.fault_plan().clone();
     let before = match plan {
         Some(plan) => plan,
-        None => build(scenario, seed, faults, None, &replay(scenario), false, None)?.fault_plan().clone(),
+        None => {
+            let all = build(scenario, seed, faults, None, &replay(scenario), false, None)?.fault_plan().clone();
+            minus(&all, &own)
+        }
     };
     let Some(mut failure) = attempt(scenario, seed, &before, replay)? else { return Ok(None) };
     let wanted = signature(&failure.cause);
@@ -158,7 +179,7 @@ pub(crate) fn shrink(
             }
         }
     }
-    Ok(Some(Shrunk { before, after: current, scenario, failure, runs }))
+    Ok(Some(Shrunk { own, before, after: current, scenario, failure, runs }))
 }
 
 /// The same fault lasting half as long, down to a millisecond; `None` for faults without a

@@ -112,12 +112,33 @@ impl Sizes {
         Ok(self)
     }
 
-    /// Apply `NAME=VALUE[,NAME=VALUE…]`, as `--size` takes it.
+    /// Apply `NAME=VALUE[,NAME=VALUE…]`, as `--size` takes it: each name once, no empty
+    /// part.
+    ///
+    /// ```
+    /// use seedsim::explore::{Size, Sizes};
+    /// const SIZES: &[Size] = &[Size::new("clients", 3, 1), Size::new("ops", 8, 1)];
+    /// let sizes = Sizes::defaults(SIZES);
+    /// assert_eq!(sizes.parse_into("clients=2, ops=4").unwrap().get("ops").unwrap(), 4);
+    /// for bad in ["", ",,,", "=3", "clients=3,clients=4", "clients=3,", "clients", "clients=x"] {
+    ///     assert!(sizes.parse_into(bad).is_err(), "{bad:?}");
+    /// }
+    /// ```
     pub fn parse_into(mut self, text: &str) -> Result<Sizes, Error> {
-        for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
-            let (name, value) = part.split_once('=').ok_or_else(|| self.invalid(part))?;
+        let mut seen: Vec<&str> = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let shown = if text.trim().is_empty() { "(empty)" } else { text };
+            let (name, value) = part.split_once('=').ok_or_else(|| self.invalid(shown))?;
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(self.invalid(part));
+            }
+            if seen.contains(&name) {
+                return Err(self.invalid(&format!("{text} ({name} given twice)")));
+            }
+            seen.push(name);
             let value = value.trim().parse::<u32>().map_err(|_| self.invalid(part))?;
-            self = self.with(name.trim(), value)?;
+            self = self.with(name, value)?;
         }
         Ok(self)
     }

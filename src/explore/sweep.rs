@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::cli::{replay_line, replay_seed_plan_line, usage_flag};
 use super::corpus::{read_corpus, replay as replay_entry, Entry};
-use super::{build, Faults, Scenario};
+use super::{build, Faults, Scenario, Target};
 use crate::check::Coverage;
 use crate::guide::{Guide, Trial};
 use crate::sim::outcome::{Cause, Failure, Outcome};
@@ -36,7 +36,7 @@ pub(crate) struct Shard {
 }
 
 pub(crate) struct Plan {
-    pub(crate) target: &'static str,
+    pub(crate) target: Target,
     pub(crate) scenario: Scenario,
     pub(crate) faults: Faults,
     pub(crate) start: Seed,
@@ -226,6 +226,9 @@ pub(crate) fn signature(cause: &Cause) -> String {
                 out.push(c);
             }
         }
+        // An optional value read back is one bug whether it was there or not: `Get(None)` and
+        // `Get(Some(4))` in two reports of one stale read are the same signature.
+        let out = out.replace("Some(#)", "#").replace("None", "#");
         out.chars().take(160).collect()
     }
     match cause {
@@ -240,6 +243,7 @@ pub(crate) fn signature(cause: &Cause) -> String {
         Cause::TimeLimit { .. } => "time limit".to_owned(),
         Cause::StepLimit { .. } => "step limit".to_owned(),
         Cause::ScheduledLimit { .. } => "scheduled events limit".to_owned(),
+        Cause::History { message, .. } => format!("history check: {}", general(message)),
         Cause::Nondeterminism { .. } => "nondeterminism".to_owned(),
     }
 }
@@ -453,7 +457,7 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
     if let Some(out) = &mut json {
         let summary = serde_json::json!({
             "type": "summary",
-            "target": plan.target,
+            "target": plan.target.bin(),
             "scenario": plan.scenario.name(),
             "faults": plan.faults.name(),
             "start": plan.start.to_string(),
@@ -503,12 +507,8 @@ fn corpus_first(plan: &Plan) -> Result<(Vec<String>, u64), String> {
     let mut known = Vec::new();
     for entry in entries.iter().filter(|e| e.scenario == plan.scenario.name()) {
         known.push(entry.cause.clone());
-        let line = format!(
-            "cargo run --release -p seedsim-targets --bin {} -- replay --scenario {} --plan {}",
-            plan.target,
-            entry.scenario,
-            entry.path.display()
-        );
+        let line =
+            format!("{} replay --scenario {} --plan {}", plan.target.command(), entry.scenario, entry.path.display());
         match replay_entry(entry, &scenarios, &line).map_err(|err| err.to_string())? {
             Outcome::Passed(_) => say!("corpus: {} passes now", entry.path.display()),
             Outcome::Failed(failure) => {
@@ -525,10 +525,10 @@ fn build_identity() -> String {
     format!("seedsim {} {}", env!("CARGO_PKG_VERSION"), exe.unwrap_or_default())
 }
 
-pub(crate) fn failure_json(target: &str, scenario: &str, signature: &str, failure: &Failure) -> serde_json::Value {
+pub(crate) fn failure_json(target: Target, scenario: &str, signature: &str, failure: &Failure) -> serde_json::Value {
     serde_json::json!({
         "type": "failure",
-        "target": target,
+        "target": target.bin(),
         "scenario": scenario,
         "seed": failure.seed.to_string(),
         "signature": signature,
@@ -541,4 +541,18 @@ pub(crate) fn failure_json(target: &str, scenario: &str, signature: &str, failur
         "replay": failure.replay,
         "build": build_identity(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signature;
+    use crate::sim::outcome::Cause;
+
+    #[test]
+    fn one_bug_with_other_values_is_one_signature() {
+        let error = |message: &str| signature(&Cause::ClientError { message: message.to_owned() });
+        assert_eq!(error("op 3: Get(k1) -> Get(None)"), error("op 17: Get(k2) -> Get(Some(42))"));
+        assert_eq!(error("read 7 but 9 was written"), "client error: read # but # was written");
+        assert_ne!(error("read 7 but 9 was written"), error("lost write 9"));
+    }
 }

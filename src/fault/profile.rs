@@ -18,11 +18,29 @@ use crate::time::nanos;
 /// Relative weights of the fault kinds a nemesis picks from; 0 turns a kind off.
 ///
 /// The shapes follow Jepsen's nemeses and FoundationDB's simulator: partitions into random
-/// sets, halves, a bridge, a majority ring, the primaries against the rest, and flapping;
-/// crashes of one server, several at once, a rolling restart, a crash while recovering, and a
-/// crash right after a message; clocks skewed, drifting by up to 10%, stepped and strobing;
-/// datagrams lost, delayed, duplicated and reordered; disks failing, full, slow, misdirecting
-/// and rotting.
+/// sets, halves, a bridge, a majority ring, a partial partition, the primaries against the
+/// rest, and flapping; crashes of one server, several at once, a rolling restart, a crash
+/// while recovering, and a crash right after a message; clocks skewed, drifting by up to 10%,
+/// stepped and strobing; datagrams lost, delayed, duplicated and reordered; disks failing,
+/// full, slow, misdirecting and rotting.
+///
+/// New kinds come with new fields, so the struct cannot be written out whole outside seedsim:
+/// start from [`Weights::default`] (every kind off) or [`Weights::all`] (every kind at 1),
+/// or from a profile's weights, and set the fields you want.
+///
+/// ```
+/// use seedsim::fault::{Profile, Weights};
+/// // Partitions and crashes only.
+/// let mut weights = Weights::default();
+/// weights.partition = 2;
+/// weights.crash = 1;
+/// let profile = Profile::chaos().weights(weights);
+/// assert_eq!(profile.weights.partition, 2);
+/// // Everything the default draws but disk corruption.
+/// let mut profile = Profile::default();
+/// profile.weights.disk_corrupt = 0;
+/// assert!(profile.weights.crash > 0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Weights {
@@ -329,7 +347,7 @@ pub(crate) fn log_between(rng: &mut Stream, min: u64, max: u64) -> u64 {
 
 /// Which of the `available` kinds a swarm seed turns on, in two levels: each family with even
 /// odds (at least one), then each kind of a family that is on with even odds (at least one).
-/// With 28 kinds drawn one by one, nearly every seed would have some crash, some partition and
+/// With 29 kinds drawn one by one, nearly every seed would have some crash, some partition and
 /// some clock fault on, and a bug that needs one long fault left alone (a leader cut off for
 /// longer than its lease, with nothing crashing it meanwhile) would wait for 2^-20 odds; by
 /// families, half the seeds have no process fault at all, half no link fault, and so on.

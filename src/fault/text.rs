@@ -31,11 +31,17 @@ const UNITS: [(&str, u128); 6] = [
     ("ns", 1),
 ];
 
-/// A duration in the largest unit that divides it exactly: `1500ms`, `2s`, `0s`.
+/// A duration in the largest unit that divides it exactly (`1500ms`, `2s`, `0s`), or, when no
+/// unit from milliseconds up does and it is a millisecond or more, in seconds with the
+/// decimals it needs (`0.032528969s` rather than `32528969ns`, as the trace prints times).
 pub(crate) fn write_duration(f: &mut fmt::Formatter<'_>, duration: Duration) -> fmt::Result {
     let nanos = duration.as_nanos();
     if nanos == 0 {
         return f.write_str("0s");
+    }
+    if nanos >= 1_000_000 && nanos % 1_000_000 != 0 {
+        let fraction = format!("{:09}", nanos % 1_000_000_000);
+        return write!(f, "{}.{}s", nanos / 1_000_000_000, fraction.trim_end_matches('0'));
     }
     let (unit, size) = UNITS.iter().find(|(_, size)| nanos % size == 0).expect("ns divides everything");
     write!(f, "{}{unit}", nanos / size)
@@ -342,6 +348,13 @@ mod tests {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
         assert_eq!(Dur(Duration::from_millis(1500)).to_string(), "1500ms");
+        assert_eq!(Dur(Duration::from_nanos(32_528_969)).to_string(), "0.032528969s");
+        assert_eq!(Dur(Duration::from_nanos(12_000_350_000)).to_string(), "12.00035s");
+        assert_eq!(Dur(Duration::from_nanos(999_999)).to_string(), "999999ns");
+        for nanos in [32_528_969u64, 12_000_350_000, 1_000_001, 999_999, 7, 86_400_000_000_123] {
+            let text = Dur(Duration::from_nanos(nanos)).to_string();
+            assert_eq!(parse_duration(&text), Some(Duration::from_nanos(nanos)), "{text} reads back");
+        }
         assert_eq!(Dur(Duration::from_secs(120)).to_string(), "2m");
         assert_eq!(Signed(-1_000_000_000).to_string(), "-1s");
     }

@@ -16,6 +16,17 @@ use crate::time::{nanos, Instant};
 
 type Invariant = Box<dyn Fn() -> Result<(), String>>;
 
+/// What a history check blames: its explanation, the operation, and where and when it ran.
+pub(crate) struct Blame {
+    pub(crate) message: String,
+    pub(crate) op: Option<u64>,
+    pub(crate) node: Option<crate::node::NodeId>,
+    /// True time of the operation's completion (or invocation), to point the report at.
+    pub(crate) at: Option<u64>,
+}
+
+type HistoryCheck = Box<dyn Fn() -> Option<Blame>>;
+
 struct Liveness {
     name: String,
     within: Duration,
@@ -28,6 +39,9 @@ struct Liveness {
 pub(crate) struct Checks {
     invariants: Vec<(String, Invariant)>,
     liveness: Vec<Liveness>,
+    histories: Vec<HistoryCheck>,
+    /// The checked histories as a timeline draws them.
+    pub(crate) drawn: Vec<Box<dyn Fn() -> Vec<crate::timeline::OpBar>>>,
     /// The recover epoch whose deadlines are scheduled.
     epoch_scheduled: Option<u32>,
 }
@@ -73,6 +87,11 @@ impl Checks {
         self.pending_cause(check as usize, epoch, world, false)
     }
 
+    /// The run passed: each registered history must be linearizable.
+    pub(crate) fn histories(&self) -> Option<Blame> {
+        self.histories.iter().find_map(|check| check())
+    }
+
     /// The run is ending: every property of the current epoch must have held.
     pub(crate) fn at_end(&mut self, world: &World) -> Option<Cause> {
         if waits_for_recover(world) {
@@ -104,6 +123,12 @@ fn waits_for_recover(world: &World) -> bool {
 }
 
 impl Sim {
+    /// The operations of the histories [`Sim::check_history`] checks, as a timeline draws
+    /// them.
+    pub(crate) fn drawn_histories(&self) -> Vec<Vec<crate::timeline::OpBar>> {
+        self.checks.drawn.iter().map(|draw| draw()).collect()
+    }
+
     /// Check `invariant` after every step (or every `Builder::check_every` steps): an `Err`
     /// fails the run, with the message in the report.
     ///
@@ -149,5 +174,75 @@ impl Sim {
     /// ```
     pub fn liveness(&mut self, name: impl Into<String>, within: Duration, property: impl Fn() -> bool + 'static) {
         self.checks.liveness.push(Liveness { name: name.into(), within, property: Box::new(property), held_in: None });
+    }
+
+    /// Check the history `recorder` holds against `model` when the run ends with every client
+    /// done: if it is not linearizable, the run fails with the checker's explanation, and the
+    /// report's `at:` and `where:` (and a timeline's failure marker) point at the operation the
+    /// checker blamed, not at the end of the run. A timeline drawn from this `Sim`
+    /// ([`Timeline::from_sim`](crate::timeline::Timeline::from_sim)) draws the history, the
+    /// blamed operation marked. The clients no longer need to count which of them finishes
+    /// last to run the check.
+    ///
+    /// A history the checker cannot decide within `checker`'s step budget fails the run too
+    /// (its message says so): an unchecked history must not pass.
+    ///
+    /// ```
+    /// use seedsim::check::{Checker, Recorder, Register, RegisterInput as In, RegisterOutput as Out};
+    /// use seedsim::{time::sleep, Sim, Seed};
+    /// use std::time::Duration;
+    ///
+    /// let history = Recorder::<In<u8>, Out<u8>>::new();
+    /// let mut sim = Sim::new(Seed(1));
+    /// let recorder = history.clone();
+    /// sim.client("reader", async move {
+    ///     sleep(Duration::from_millis(5)).await;
+    ///     let read = recorder.invoke(1, In::Read);
+    ///     sleep(Duration::from_millis(3)).await;
+    ///     recorder.ok(read, Out::Read(Some(7)))?; // nobody wrote 7
+    ///     sleep(Duration::from_secs(1)).await;
+    ///     Ok::<(), seedsim::Error>(())
+    /// })?;
+    /// sim.check_history(&history, Register::new(), Checker::new());
+    /// let failure = sim.run().into_failure().expect("a read of a value never written");
+    /// assert!(failure.to_string().contains("history check: "));
+    /// // The report points at the read (completed at 8 ms), not at the run's end (1 s later).
+    /// assert_eq!(failure.time.as_nanos(), 8_000_000);
+    /// assert_eq!(failure.node.as_deref(), Some("reader"));
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn check_history<M>(
+        &mut self,
+        recorder: &crate::check::Recorder<M::Input, M::Output>,
+        model: M,
+        checker: crate::check::Checker,
+    ) where
+        M: crate::check::Model + 'static,
+        M::Input: 'static,
+        M::Output: 'static,
+    {
+        use crate::check::{Completion, Verdict};
+        let watched = recorder.clone();
+        self.checks.histories.push(Box::new(move || {
+            let history = watched.history();
+            match checker.check(&model, &history) {
+                Verdict::Linearizable => None,
+                Verdict::NotLinearizable(violation) => {
+                    let op = history.op(violation.op());
+                    Some(Blame {
+                        message: violation.to_string(),
+                        op: Some(violation.op().index() as u64),
+                        node: op.and_then(|op| op.node()),
+                        at: op.map(|op| match op.completion() {
+                            Some(Completion::Ok(_)) => op.completed_at().unwrap_or(op.invoked_at()).as_nanos(),
+                            _ => op.invoked_at().as_nanos(),
+                        }),
+                    })
+                }
+                unknown => Some(Blame { message: unknown.to_string(), op: None, node: None, at: None }),
+            }
+        }));
+        let drawn = recorder.clone();
+        self.checks.drawn.push(Box::new(move || crate::timeline::op_bars(&drawn.history())));
     }
 }

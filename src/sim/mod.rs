@@ -645,6 +645,11 @@ impl Sim {
         if let Some(cause) = liveness {
             return self.finish_failed(cause, None, None);
         }
+        if let Some(blame) = self.checks.histories() {
+            let cause = Cause::History { message: blame.message, op: blame.op };
+            let outcome = self.finish_failed(cause, blame.node, None);
+            return self.pointed_at(outcome, blame.at);
+        }
         let world = self.shared.world.borrow();
         let coverage = world.coverage();
         let outcome = Outcome::Passed(Summary {
@@ -661,6 +666,16 @@ impl Sim {
             coverage,
         });
         drop(world);
+        self.outcome = Some(outcome.clone());
+        outcome
+    }
+
+    /// A failure whose time is `at` (true ns), the moment the blamed thing happened, rather
+    /// than the end of the run.
+    fn pointed_at(&mut self, outcome: Outcome, at: Option<u64>) -> Outcome {
+        let (Outcome::Failed(mut failure), Some(at)) = (outcome.clone(), at) else { return outcome };
+        failure.time = Instant::from_nanos(at);
+        let outcome = Outcome::Failed(failure);
         self.outcome = Some(outcome.clone());
         outcome
     }
@@ -688,6 +703,7 @@ impl Sim {
             faults: self.plan.clone(),
             feedback: world.trace.feedback(&coverage),
             coverage,
+            files: Vec::new(),
         };
         drop(world);
         let outcome = Outcome::Failed(Box::new(failure));

@@ -176,6 +176,10 @@ pub struct Failure {
     /// The behaviour features the run reached up to the failure (empty unless
     /// [`Builder::feedback`](crate::Builder::feedback) was on).
     pub feedback: Feedback,
+    /// Files written about this failure, each with what it holds (`timeline`, `trace`), or
+    /// why it could not be written: a [`Runner`](crate::Runner) writes them when asked
+    /// (`SEEDSIM_HTML`, `SEEDSIM_TRACE`), and the report names them.
+    pub files: Vec<(&'static str, Result<std::path::PathBuf, String>)>,
 }
 
 /// What went wrong in a failed run.
@@ -245,6 +249,14 @@ pub enum Cause {
         /// True if the run ended (clients done) before its deadline, with it not holding.
         run_ended: bool,
     },
+    /// The client history registered with [`Sim::check_history`](crate::Sim::check_history)
+    /// is not linearizable (or the checker could not decide within its budget).
+    History {
+        /// The checker's explanation.
+        message: String,
+        /// The operation it blamed (its id in the history), if it blamed one.
+        op: Option<u64>,
+    },
     /// The run did something that cannot replay (a wake from another thread).
     Nondeterminism {
         /// What happened, and the usual fix.
@@ -308,6 +320,7 @@ impl fmt::Display for Cause {
                 }
                 Ok(())
             }
+            Cause::History { message, .. } => write!(f, "history check: {message}"),
             Cause::Nondeterminism { message } => write!(f, "nondeterminism: {message}"),
         }
     }
@@ -340,6 +353,13 @@ impl fmt::Display for Failure {
             writeln!(f, "  last events:")?;
             for line in &self.last_events {
                 writeln!(f, "    {line}")?;
+            }
+        }
+        for (what, file) in &self.files {
+            let pad = 12usize.saturating_sub(what.len() + 1);
+            match file {
+                Ok(path) => writeln!(f, "  {what}:{:pad$}{}", "", path.display())?,
+                Err(err) => writeln!(f, "  {what}:{:pad$}not written: {err}", "")?,
             }
         }
         write!(f, "  replay:     {}", self.replay)

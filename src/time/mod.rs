@@ -14,7 +14,7 @@ pub(crate) mod queue;
 
 use std::fmt;
 use std::future::Future;
-use std::ops::{Add, AddAssign, Sub};
+use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -120,6 +120,23 @@ impl Instant {
     pub(crate) fn saturating_add(self, duration: Duration) -> Instant {
         self.checked_add(duration).unwrap_or(Instant(u64::MAX))
     }
+
+    /// `self - duration`, or the start of the run ([`Instant::ZERO`]) if that is earlier: a
+    /// simulated clock starts at zero, so "a second ago" early in a run is the start.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seedsim::time::Instant;
+    /// let early = Instant::from_nanos(500_000_000);
+    /// assert_eq!(early.saturating_sub(Duration::from_secs(1)), Instant::ZERO);
+    /// assert_eq!(early.checked_sub(Duration::from_secs(1)), None);
+    /// let mut later = Instant::from_nanos(3_000_000_000);
+    /// later -= Duration::from_secs(1);
+    /// assert_eq!(later, Instant::from_nanos(2_000_000_000));
+    /// ```
+    pub fn saturating_sub(self, duration: Duration) -> Instant {
+        self.checked_sub(duration).unwrap_or(Instant::ZERO)
+    }
 }
 
 /// Nanoseconds in a `Duration`, saturating at `u64::MAX` (584 years).
@@ -148,6 +165,14 @@ impl Sub<Duration> for Instant {
     /// Before the start of the run.
     fn sub(self, duration: Duration) -> Instant {
         self.checked_sub(duration).expect("seedsim::time::Instant underflowed: before the start of the run")
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    /// # Panics
+    /// Before the start of the run (see [`Instant::saturating_sub`]).
+    fn sub_assign(&mut self, duration: Duration) {
+        *self = *self - duration;
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::check::{Completion, History};
 use crate::error::{Error, ErrorKind};
 use crate::node::NodeId;
-use crate::sim::outcome::{Failure, Outcome};
+use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::sim::Sim;
 use crate::trace::{Event, EventKind};
 
@@ -70,6 +70,8 @@ pub struct Timeline {
     failure: Option<Mark>,
     status: Option<String>,
     ops: Vec<OpBar>,
+    /// The operation a history check blamed, drawn apart.
+    blamed: Option<u64>,
     events_max: usize,
 }
 
@@ -84,12 +86,38 @@ struct Mark {
 
 /// One operation of a client history, as a bar.
 #[derive(Clone, Debug)]
-struct OpBar {
+pub(crate) struct OpBar {
+    /// Its id in its history, to find the operation a history check blamed.
+    id: u64,
     lane: Option<NodeId>,
     from: u64,
     to: Option<u64>,
     status: &'static str,
     label: String,
+}
+
+/// The bars of a history's operations.
+pub(crate) fn op_bars<I: Debug, O: Debug>(history: &History<I, O>) -> Vec<OpBar> {
+    history
+        .ops()
+        .iter()
+        .map(|op| {
+            let (status, result) = match op.completion() {
+                Some(Completion::Ok(output)) => ("ok", format!("ok {output:?}")),
+                Some(Completion::Fail) => ("fail", "fail".to_owned()),
+                Some(Completion::Unknown) => ("unknown", "unknown".to_owned()),
+                None => ("pending", "pending".to_owned()),
+            };
+            OpBar {
+                id: op.id().index() as u64,
+                lane: op.node(),
+                from: op.invoked_at().as_nanos(),
+                to: op.completed_at().map(|at| at.as_nanos()),
+                status,
+                label: format!("{} (client {}): {:?} -> {result}", op.id(), op.client(), op.input()),
+            }
+        })
+        .collect()
 }
 
 impl Timeline {
@@ -110,6 +138,7 @@ impl Timeline {
             failure: None,
             status: None,
             ops: Vec::new(),
+            blamed: None,
             events_max: EVENTS_MAX_DEFAULT,
         }
     }
@@ -137,7 +166,15 @@ impl Timeline {
                 "false",
             )
         })?;
-        Ok(Timeline::new(names, events).title(format!("seedsim run, seed {}", sim.seed())))
+        Ok(Timeline::new(names, events).title(format!("seedsim run, seed {}", sim.seed())).checked_histories(sim))
+    }
+
+    /// With the histories `sim` checks ([`Sim::check_history`]) drawn.
+    pub(crate) fn checked_histories(mut self, sim: &Sim) -> Timeline {
+        for bars in sim.drawn_histories() {
+            self.ops.extend(bars);
+        }
+        self
     }
 
     /// The page's title.
@@ -191,6 +228,9 @@ impl Timeline {
     /// ```
     pub fn failure(mut self, failure: &Failure) -> Timeline {
         self.status = Some(format!("failed at {} (step {})", failure.time, failure.step));
+        if let Cause::History { op, .. } = &failure.cause {
+            self.blamed = *op;
+        }
         self.failure = Some(Mark {
             at: failure.time.as_nanos(),
             node: failure.node.clone(),
@@ -214,21 +254,7 @@ impl Timeline {
     /// # Ok::<(), seedsim::Error>(())
     /// ```
     pub fn history<I: Debug, O: Debug>(mut self, history: &History<I, O>) -> Timeline {
-        for op in history.ops() {
-            let (status, result) = match op.completion() {
-                Some(Completion::Ok(output)) => ("ok", format!("ok {output:?}")),
-                Some(Completion::Fail) => ("fail", "fail".to_owned()),
-                Some(Completion::Unknown) => ("unknown", "unknown".to_owned()),
-                None => ("pending", "pending".to_owned()),
-            };
-            self.ops.push(OpBar {
-                lane: op.node(),
-                from: op.invoked_at().as_nanos(),
-                to: op.completed_at().map(|at| at.as_nanos()),
-                status,
-                label: format!("{} (client {}): {:?} -> {result}", op.id(), op.client(), op.input()),
-            });
-        }
+        self.ops.extend(op_bars(history));
         self
     }
 
@@ -284,7 +310,7 @@ impl Timeline {
 
     /// The page's data, as JSON.
     fn data(&self) -> String {
-        let items = Items::build(&self.names, &self.events, &self.ops);
+        let items = Items::build(&self.names, &self.events, &self.ops, self.blamed);
         let end = self
             .events
             .last()
@@ -394,7 +420,7 @@ struct Flight {
 }
 
 impl Items {
-    fn build(names: &[String], events: &[Event], ops: &[OpBar]) -> Items {
+    fn build(names: &[String], events: &[Event], ops: &[OpBar], blamed: Option<u64>) -> Items {
         use EventKind::*;
         let lane = |node: NodeId| node.index();
         let name = |node: NodeId| names.get(node.index()).map_or("?", String::as_str);
@@ -566,14 +592,19 @@ impl Items {
             });
         }
         for op in ops {
+            let is_blamed = blamed == Some(op.id);
             items.push(Item {
                 kind: Shape::Op,
                 lane: op.lane.map(NodeId::index),
                 from: op.from,
                 to: op.to,
                 lane2: None,
-                class: op.status,
-                label: format!("{}\n{}", op.label, span(op.from, op.to)),
+                class: if is_blamed { "blamed" } else { op.status },
+                label: if is_blamed {
+                    format!("the history check blames this operation\n{}\n{}", op.label, span(op.from, op.to))
+                } else {
+                    format!("{}\n{}", op.label, span(op.from, op.to))
+                },
             });
         }
         Items { items }

@@ -117,3 +117,51 @@ fn outside_a_simulation_time_stands_still() {
     assert_eq!(history.op(b).unwrap().invoked_at(), Instant::from_nanos(70));
     assert_eq!(history.op(a).unwrap().completed_at(), Some(Instant::from_nanos(70)));
 }
+
+/// Two clients over a shared value where the reader sees a write before it happens when
+/// `stale` (a value nobody had written yet), each recording its operations.
+fn two_clients(sim: &mut Sim, stale: bool) -> Recorder<KvInput<u8, u8>, KvOutput<u8>> {
+    let recorder = Recorder::<KvInput<u8, u8>, KvOutput<u8>>::new();
+    let writer = recorder.clone();
+    sim.client("writer", async move {
+        time::sleep(Duration::from_millis(50)).await;
+        let op = writer.invoke(0, KvInput::Put(1, 5));
+        time::sleep(Duration::from_millis(5)).await;
+        writer.ok(op, KvOutput::Put)?;
+        Ok::<(), seedsim::Error>(())
+    })
+    .unwrap();
+    let reader = recorder.clone();
+    sim.client("reader", async move {
+        time::sleep(Duration::from_millis(10)).await;
+        let op = reader.invoke(1, KvInput::Get(1));
+        time::sleep(Duration::from_millis(5)).await;
+        reader.ok(op, KvOutput::Get(if stale { Some(5) } else { None }))?;
+        time::sleep(Duration::from_secs(2)).await;
+        Ok::<(), seedsim::Error>(())
+    })
+    .unwrap();
+    recorder
+}
+
+#[test]
+fn a_history_checked_at_the_end_points_the_report_and_the_timeline_at_the_blamed_operation() {
+    use seedsim::check::Checker;
+    use seedsim::timeline::Timeline;
+    let mut sim = Sim::builder().record_trace(true).build().unwrap();
+    let recorder = two_clients(&mut sim, true);
+    sim.check_history(&recorder, Kv::new(), Checker::new());
+    let failure = sim.run().into_failure().expect("a read of 5 before anyone wrote it");
+    assert!(matches!(failure.cause, seedsim::Cause::History { op: Some(0), .. }), "{}", failure.cause);
+    // At the read's completion on the reader, not at the run's end two seconds later.
+    assert_eq!(failure.time, Instant::ZERO + Duration::from_millis(15));
+    assert_eq!(failure.node.as_deref(), Some("reader"));
+    let html = Timeline::from_sim(&mut sim).unwrap().failure(&failure).to_html();
+    assert!(html.contains("\"blamed\"") && html.contains("the history check blames this operation"), "drawn apart");
+    assert!(html.contains("Put(1, 5)"), "the history is drawn with the trace");
+    // The same clients reading what was there pass the same check.
+    let mut sim = Sim::new(Seed(1));
+    let recorder = two_clients(&mut sim, false);
+    sim.check_history(&recorder, Kv::new(), Checker::new());
+    assert!(sim.run().is_passed());
+}

@@ -116,3 +116,40 @@ fn a_scenario_setup_error_is_an_error_not_a_finding() {
     let message = panic.unwrap_err().downcast::<String>().unwrap();
     assert!(message.contains("invalid node name \"bad name\""), "{message}");
 }
+
+#[test]
+fn a_failing_seed_writes_its_timeline_and_trace_where_asked_and_the_report_names_them() {
+    let dir = std::env::temp_dir().join(format!("seedsim-runner-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (html, trace) = (dir.join("failure.html"), dir.join("failure.txt"));
+    let failing = |sim: &mut seedsim::Sim| {
+        sim.client("c", async {
+            sleep(ms(5)).await;
+            Err::<(), _>(io::Error::other("the check failed"))
+        })?;
+        Ok(())
+    };
+    let report = Runner::new().seeds(3).html(&html).trace(&trace).try_run(failing).unwrap();
+    let failure = report.failure.expect("the client fails");
+    let text = failure.to_string();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<html") && page.contains("the check failed"), "the timeline shows the failure");
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    assert!(lines.lines().count() >= failure.last_events.len(), "the whole trace: {lines}");
+    assert!(lines.contains(failure.last_events.last().unwrap().trim()), "{lines}");
+    let names: Vec<&str> = failure.files.iter().map(|(what, _)| *what).collect();
+    assert_eq!(names, ["timeline", "trace"]);
+    assert!(text.contains("  timeline:   ") && text.contains("failure.html"), "{text}");
+    assert!(text.contains("  trace:      ") && text.contains("failure.txt"), "{text}");
+    // A file that cannot be written is said in the report; the failure is still the finding.
+    let nowhere = dir.join("no-such-dir").join("t.html");
+    let report = Runner::new().seeds(1).html(&nowhere).try_run(failing).unwrap();
+    let text = report.failure.expect("still fails").to_string();
+    assert!(text.contains("timeline:   not written: ") && text.contains("no-such-dir"), "{text}");
+    // The environment names them too, over the runner's own choice.
+    let plan =
+        Runner::new().html("a.html").plan_from(env(&[("SEEDSIM_HTML", "b.html"), ("SEEDSIM_TRACE", "t.txt")])).unwrap();
+    assert_eq!(plan.html, Some("b.html".into()));
+    assert_eq!(plan.trace, Some("t.txt".into()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -40,5 +40,5 @@ macro_rules! variants {
 
 fn main() -> ExitCode {
     let scenarios = variants!(election, replog, lock, twopc, walkv);
-    explore::main("bugs", &scenarios)
+    explore::main(seedsim::explore_target!(), &scenarios)
 }

@@ -63,5 +63,5 @@ fn main() -> ExitCode {
         branch_2pc,
         log_shipping
     );
-    explore::main("classes", &scenarios)
+    explore::main(seedsim::explore_target!(), &scenarios)
 }

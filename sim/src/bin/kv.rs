@@ -37,7 +37,7 @@ fn buggy(sim: &mut Sim, sizes: &Sizes) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     explore::main(
-        "kv",
+        seedsim::explore_target!(),
         &[
             Scenario::sized("kv", system::builder, SIZES, fixed),
             Scenario::sized("kv-buggy", system::builder, SIZES, buggy),

@@ -3,6 +3,8 @@
 //! in the same process), so `check-determinism` has something to catch, and one that fails
 //! only on such leftovers, so `explore --isolate` has something to rule out. `tiny` is the
 //! 3-node echo scenario `docs/performance.md` measures `explore`'s seeds per second on.
+//! `always-fails` has a profile of its own (`--faults spikes`); `own-faults` installs faults
+//! in its setup.
 
 use std::io;
 use std::process::ExitCode;
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use seedsim::explore::{self, Scenario};
+use seedsim::fault::{Profile, Weights};
 use seedsim::net::UdpSocket;
 use seedsim::time::{sleep, timeout};
 use seedsim::{Error, Sim};
@@ -93,12 +96,27 @@ fn nondeterministic(sim: &mut Sim) -> Result<(), Error> {
     Ok(())
 }
 
+/// Latency spikes only, on every seed: a scenario's own profile (`--faults spikes`).
+fn spikes(_seed: seedsim::Seed) -> Profile {
+    let mut weights = Weights::default();
+    weights.latency_spike = 1;
+    Profile::chaos().weights(weights)
+}
+
+/// Fails always, under faults its setup installs itself (which `shrink` must not count as
+/// shrunk away).
+fn own_faults(sim: &mut Sim) -> Result<(), Error> {
+    always_fails(sim)?;
+    sim.faults("100ms latency-spike 10ms 1s\n200ms loss-burst 1/10 1s\n".parse()?)
+}
+
 fn main() -> ExitCode {
     explore::main(
-        "selftest",
+        seedsim::explore_target!(),
         &[
             Scenario::new("passes", Sim::builder, passes),
-            Scenario::new("always-fails", Sim::builder, always_fails),
+            Scenario::new("always-fails", Sim::builder, always_fails).faults(&[("spikes", spikes)]),
+            Scenario::new("own-faults", Sim::builder, own_faults),
             Scenario::new("nondeterministic", Sim::builder, nondeterministic),
             Scenario::new("leaky", Sim::builder, leaky),
             Scenario::new("tiny", Sim::builder, tiny),
