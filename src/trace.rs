@@ -417,6 +417,12 @@ pub enum EventKind {
         /// Whether it is one now.
         primary: bool,
     },
+    /// A server's main future returned an error and, under
+    /// [`OnNodeError::Restart`](crate::OnNodeError::Restart), the node exits to be restarted.
+    NodeExit {
+        /// The node.
+        node: NodeId,
+    },
 }
 
 /// A simulated disk operation that can fail with an injected error.
@@ -523,6 +529,7 @@ impl EventKind {
             CrashArmed { node, trigger, down_nanos } => [51, n(node), trigger as u64, down_nanos],
             PrimariesCut { primaries, until } => [52, u64::from(primaries), until.as_nanos(), 0],
             PrimarySet { node, primary } => [53, n(node), u64::from(primary), 0],
+            NodeExit { node } => [54, n(node), 0, 0],
         }
     }
 }
@@ -646,6 +653,7 @@ impl fmt::Display for Described<'_> {
             PrimarySet { node, primary } => {
                 write!(f, "{} is {}a primary", name(node), if primary { "" } else { "no longer " })
             }
+            NodeExit { node } => write!(f, "{} exits with an error, to be restarted", name(node)),
         }
     }
 }

@@ -49,6 +49,12 @@ pub const OPS_PER_CLIENT: u32 = 8;
 /// How long the nemesis injects faults before it heals everything.
 pub const NEMESIS_TIME: Duration = Duration::from_secs(5);
 
+/// The step budget of the history check under the default load. These histories (24
+/// operations) take the checker under 1,000 steps; a checker that lost its pruning would
+/// search for hours, and runs out of this instead, failing the run with a message. (Other
+/// loads keep the checker's default budget.)
+pub const HISTORY_STEPS_MAX: u64 = 1_000_000;
+
 const PORT: u16 = 7000;
 const MAJORITY: usize = 2;
 /// How long a client waits for replies before it resends to the replicas that have not
@@ -127,8 +133,9 @@ pub fn scenario_loaded(sim: &mut Sim, variant: Variant, checks: Checks, load: Lo
     let history = Rc::new(RefCell::new(History::default()));
     let ops = Ops::new();
     let running = Rc::new(Cell::new(load.clients));
+    let steps_max = if load == Load::DEFAULT { HISTORY_STEPS_MAX } else { check::linearizability::STEPS_MAX_DEFAULT };
     for id in 1..=load.clients {
-        let done = Done { running: running.clone(), ops: ops.clone(), checks };
+        let done = Done { running: running.clone(), ops: ops.clone(), checks, steps_max };
         let ops_count = load.ops_per_client;
         sim.client(&format!("client{id}"), client(id, ops_count, variant, history.clone(), ops.clone(), done))?;
     }
@@ -141,6 +148,8 @@ struct Done {
     running: Rc<Cell<u32>>,
     ops: Ops,
     checks: Checks,
+    /// The history check's step budget.
+    steps_max: u64,
 }
 
 impl Done {
@@ -150,7 +159,7 @@ impl Done {
             return Ok(());
         }
         // Replicas start with the value 0, so the register model starts there too.
-        match check::check(&Register::starting_at(0), &self.ops.history()) {
+        match check::Checker::new().steps_max(self.steps_max).check(&Register::starting_at(0), &self.ops.history()) {
             Verdict::Linearizable => Ok(()),
             verdict => Err(verdict.to_string()),
         }

@@ -9,9 +9,18 @@
 //!
 //! The planted bug (`fixed == false`): the store accepts every write. The fix is a fencing
 //! token: the store rejects a write whose token is older than one it already accepted. The
-//! check is the store's own history: accepted writes must come in token order.
+//! two variants differ in that one line.
+//!
+//! The checks sit outside the store, so they judge the fix rather than repeat it. The lock
+//! server's grants and the store's write log (what it accepted) go into a journal, and an
+//! invariant reads it: every accepted write carries a token the lock server granted to the
+//! worker that sent it, and no write is accepted from a holder whose grant a newer one
+//! superseded once the newer holder's write is in (the log is in token order). A fenced store
+//! that rejected every write would keep that log empty, so the run also checks progress: once
+//! the faults are over, the store must have accepted writes of several grants.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -41,24 +50,81 @@ pub fn builder() -> Builder {
     Sim::builder().time_limit(Duration::from_secs(120))
 }
 
+/// Grants of distinct holders whose writes the store must accept in a run, once the faults
+/// are over (a calm run has dozens).
+pub const GRANTS_WRITTEN_MIN: usize = 3;
+
+/// What the lock server granted and the store accepted: the record the checks judge.
+#[derive(Debug, Default)]
+pub struct Journal {
+    /// Each token the lock server granted, and the worker it went to.
+    pub grants: BTreeMap<u64, u64>,
+    /// The store's write log: (token, worker) of each write it accepted, in order.
+    pub accepted: Vec<(u64, u64)>,
+}
+
 pub fn scenario(sim: &mut Sim, fixed: bool) -> Result<(), Error> {
-    sim.node("locks", lock_server)?;
-    sim.node("store", move || store(fixed))?;
+    scenario_journal(sim, fixed).map(drop)
+}
+
+/// The scenario, and the journal its run fills in.
+pub fn scenario_journal(sim: &mut Sim, fixed: bool) -> Result<Rc<RefCell<Journal>>, Error> {
+    let journal: Rc<RefCell<Journal>> = Rc::default();
+    let granting = journal.clone();
+    // The next token is on the lock server's disk: a restart never grants a token twice.
+    let tokens = Rc::new(Cell::new(1u64));
+    sim.node("locks", move || lock_server(tokens.clone(), granting.clone()))?;
+    let writing = journal.clone();
+    // The store's newest token is on its disk (synced before each acknowledgement): a crash
+    // does not reset the fence.
+    let fence: Rc<Cell<u64>> = Rc::default();
+    sim.node("store", move || store(fixed, fence.clone(), writing.clone()))?;
     for (index, name) in WORKERS.iter().enumerate() {
         sim.node(name, move || worker(index as u64 + 1))?;
     }
-    sim.client("clock", async {
-        time::sleep(Duration::from_secs(12)).await;
-        Ok::<(), io::Error>(())
+    let judged = journal.clone();
+    // Invariants run after every event: judge only the writes accepted since the last time.
+    let (checked, newest) = (Cell::new(0), Cell::new(0));
+    sim.invariant("the store accepts writes in lock order", move || {
+        let journal = judged.borrow();
+        for &(token, worker) in &journal.accepted[checked.get()..] {
+            if journal.grants.get(&token) != Some(&worker) {
+                return Err(format!("the store accepted a write of worker {worker} with token {token}, never granted to it"));
+            }
+            if token < newest.get() {
+                return Err(format!(
+                    "the store accepted a write of worker {worker} under grant {token} after one under grant {}, which superseded it",
+                    newest.get()
+                ));
+            }
+            newest.set(token);
+        }
+        checked.set(journal.accepted.len());
+        Ok(())
+    });
+    let progress = journal.clone();
+    sim.client("clock", async move {
+        // Past the nemesis' recover (10 s into the run), and then some calm time.
+        time::sleep(Duration::from_secs(14)).await;
+        let journal = progress.borrow();
+        let mut holders: Vec<u64> = journal.accepted.iter().map(|&(token, _)| token).collect();
+        holders.dedup();
+        if holders.len() < GRANTS_WRITTEN_MIN {
+            return Err(format!(
+                "the store accepted writes of {} grants in 14 s ({} granted): it makes no progress",
+                holders.len(),
+                journal.grants.len()
+            ));
+        }
+        Ok(())
     })?;
-    Ok(())
+    Ok(journal)
 }
 
 /// Grants the lock to one worker at a time, for a lease, with a growing token.
-async fn lock_server() -> io::Result<()> {
+async fn lock_server(next_token: Rc<Cell<u64>>, journal: Rc<RefCell<Journal>>) -> io::Result<()> {
     let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
     let mut holder: Option<(u64, Instant)> = None; // (token, lease end)
-    let mut next_token = 1;
     let mut buf = [0u8; 64];
     loop {
         let (len, from) = socket.recv_from(&mut buf).await?;
@@ -66,9 +132,11 @@ async fn lock_server() -> io::Result<()> {
             Some((ACQUIRE, worker, _, _)) => {
                 let now = Instant::now();
                 if holder.is_none_or(|(_, until)| now >= until) {
-                    holder = Some((next_token, now + LEASE));
-                    socket.send_to(&wire::encode(GRANTED, worker, next_token, 0), from).await?;
-                    next_token += 1;
+                    let token = next_token.get();
+                    next_token.set(token + 1);
+                    holder = Some((token, now + LEASE));
+                    journal.borrow_mut().grants.insert(token, worker);
+                    socket.send_to(&wire::encode(GRANTED, worker, token, 0), from).await?;
                 } else {
                     socket.send_to(&wire::encode(DENIED, worker, 0, 0), from).await?;
                 }
@@ -79,10 +147,10 @@ async fn lock_server() -> io::Result<()> {
     }
 }
 
-/// Accepts writes; with fencing, only writes whose token is not older than the newest seen.
-async fn store(fixed: bool) -> io::Result<()> {
+/// Accepts writes, into its write log; with fencing, only writes whose token is not older
+/// than the newest it accepted.
+async fn store(fixed: bool, newest: Rc<Cell<u64>>, journal: Rc<RefCell<Journal>>) -> io::Result<()> {
     let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
-    let newest = Rc::new(Cell::new(0u64));
     let mut buf = [0u8; 64];
     loop {
         let (len, from) = socket.recv_from(&mut buf).await?;
@@ -90,9 +158,9 @@ async fn store(fixed: bool) -> io::Result<()> {
         if fixed && token < newest.get() {
             continue; // fenced off: a holder whose lease ran out
         }
-        seedsim::assert_always!(token >= newest.get(), "the store accepts writes in lock order");
         seedsim::assert_sometimes!(token > 3, "the lock changed hands a few times");
         newest.set(newest.get().max(token));
+        journal.borrow_mut().accepted.push((token, worker));
         socket.send_to(&wire::encode(WRITTEN, worker, token, 0), from).await?;
     }
 }

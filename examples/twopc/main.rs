@@ -1,4 +1,5 @@
-//! Find a blocked two-phase commit: a coordinator crash leaves prepared participants waiting forever.
+//! Find a split two-phase commit: a coordinator that keeps its decisions in memory presumes
+//! abort, after a crash, for a transaction it committed.
 //! See `system.rs` for the protocol and the bug, `../support/driver.rs` for the flags.
 
 #[path = "../support/driver.rs"]

@@ -2,13 +2,19 @@
 //! commits it if both vote yes.
 //!
 //! A participant that voted yes is blocked: it holds the transaction's locks until it learns
-//! the decision. The planted bug (`fixed == false`) is the textbook one: the coordinator keeps
-//! its transactions in memory only and the participants wait passively, so a coordinator
-//! crash between the votes and the decision leaves the participants blocked forever. A
-//! liveness property catches it: after the faults end, every prepared transaction must be
-//! decided within a few seconds. The fix logs each decision on the coordinator's disk before
-//! sending it, and has blocked participants ask the coordinator; a coordinator that finds no
-//! decision for a transaction logs and answers abort (presumed abort).
+//! the decision, and asks the coordinator for it while it waits. A coordinator that finds no
+//! decision for a transaction it is asked about logs and answers abort (presumed abort: no
+//! decision means none was sent). That rule is only sound if every decision sent is on the
+//! coordinator's disk first.
+//!
+//! The planted bug (`fixed == false`) breaks exactly that: the coordinator keeps its decisions
+//! in memory, so a crash after a COMMIT reached one participant but not the other makes it
+//! presume abort for the other one, and the participants disagree (one committed, one
+//! aborted). The fix keeps the decisions on disk (a map the factory captures, which outlives
+//! a crash). That one line, where the decisions live, is all the two variants differ in. An
+//! invariant catches the bug: participants agree on every decision. A liveness property holds
+//! both variants to deciding: after the faults end, every prepared transaction must be decided
+//! within a few seconds.
 //!
 //! The application keeps the run going past the liveness deadline by sleeping for it, not by
 //! waiting until a time on its own clock: the faults may set that clock seconds ahead, and a
@@ -59,7 +65,7 @@ pub fn scenario(sim: &mut Sim, fixed: bool) -> Result<(), Error> {
     for name in PARTICIPANTS {
         let disk: Rc<RefCell<Participant>> = Rc::default();
         disks.push(disk.clone());
-        sim.node(name, move || participant(disk.clone(), fixed))?;
+        sim.node(name, move || participant(disk.clone()))?;
     }
     sim.client("app", app())?;
     let watched = disks.clone();
@@ -100,10 +106,12 @@ async fn app() -> io::Result<()> {
 async fn coordinator(log: Rc<RefCell<BTreeMap<u64, u8>>>, fixed: bool) -> io::Result<()> {
     let socket = Rc::new(UdpSocket::bind(("0.0.0.0", PORT)).await?);
     let participants: Vec<SocketAddr> = PARTICIPANTS.iter().map(|n| wire::addr(n, PORT)).collect();
-    // In memory only: the votes of transactions in progress, and (in the buggy variant) the
-    // decisions too. Lost in a crash.
+    // The bug site: the fixed coordinator keeps its decisions in the log on its disk; the
+    // buggy one in a map of this incarnation, lost in a crash.
+    let decisions = if fixed { log } else { Rc::default() };
+    // In memory only, in both variants: the votes of transactions in progress (a crash loses
+    // them, and presumed abort covers it, as no decision was sent).
     let mut votes: BTreeMap<u64, (BTreeSet<SocketAddr>, SocketAddr)> = BTreeMap::new();
-    let mut memory: BTreeMap<u64, u8> = BTreeMap::new();
     let mut buf = [0u8; 64];
     loop {
         let resend = Instant::now() + Duration::from_millis(100);
@@ -119,7 +127,7 @@ async fn coordinator(log: Rc<RefCell<BTreeMap<u64, u8>>>, fixed: bool) -> io::Re
             Ok(received) => {
                 let (len, from) = received?;
                 let Some((tag, txn, _, _)) = wire::decode(&buf[..len]) else { continue };
-                let decided = if fixed { log.borrow().get(&txn).copied() } else { memory.get(&txn).copied() };
+                let decided = decisions.borrow().get(&txn).copied();
                 match tag {
                     BEGIN if decided.is_none() && !votes.contains_key(&txn) => {
                         votes.insert(txn, (BTreeSet::new(), from));
@@ -137,11 +145,7 @@ async fn coordinator(log: Rc<RefCell<BTreeMap<u64, u8>>>, fixed: bool) -> io::Re
                         if voted.len() == participants.len() {
                             let app = *app;
                             votes.remove(&txn);
-                            if fixed {
-                                log.borrow_mut().insert(txn, COMMIT); // on disk before anyone hears it
-                            } else {
-                                memory.insert(txn, COMMIT);
-                            }
+                            decisions.borrow_mut().insert(txn, COMMIT); // kept before anyone hears it
                             for p in &participants {
                                 socket.send_to(&wire::encode(COMMIT, txn, 0, 0), p).await?;
                             }
@@ -152,7 +156,7 @@ async fn coordinator(log: Rc<RefCell<BTreeMap<u64, u8>>>, fixed: bool) -> io::Re
                         let decision = decided.unwrap_or_else(|| {
                             // Presumed abort: no decision on disk means none was sent.
                             votes.remove(&txn);
-                            log.borrow_mut().insert(txn, ABORT);
+                            decisions.borrow_mut().insert(txn, ABORT);
                             ABORT
                         });
                         socket.send_to(&wire::encode(decision, txn, 0, 0), from).await?;
@@ -164,21 +168,20 @@ async fn coordinator(log: Rc<RefCell<BTreeMap<u64, u8>>>, fixed: bool) -> io::Re
     }
 }
 
-async fn participant(disk: Rc<RefCell<Participant>>, fixed: bool) -> io::Result<()> {
+async fn participant(disk: Rc<RefCell<Participant>>) -> io::Result<()> {
     let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
     let coord = wire::addr("coord", PORT);
     let mut buf = [0u8; 64];
     loop {
         let ask = Instant::now() + Duration::from_millis(300);
         match time::timeout_at(ask, socket.recv_from(&mut buf)).await {
-            Err(_) if fixed => {
+            Err(_) => {
                 // Blocked transactions ask the coordinator for their decision.
                 let blocked: Vec<u64> = disk.borrow().prepared.iter().copied().collect();
                 for txn in blocked {
                     socket.send_to(&wire::encode(QUERY, txn, 0, 0), coord).await?;
                 }
             }
-            Err(_) => {} // BUG: a blocked participant only waits
             Ok(received) => {
                 let (len, from) = received?;
                 let Some((tag, txn, _, _)) = wire::decode(&buf[..len]) else { continue };

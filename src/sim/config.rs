@@ -21,6 +21,45 @@ pub enum OnLimit {
     Pass,
 }
 
+/// What happens when a server's main future returns an error.
+///
+/// ```
+/// use std::time::Duration;
+/// use std::{cell::Cell, rc::Rc};
+/// use seedsim::{OnNodeError, Sim, time::sleep};
+/// let starts = Rc::new(Cell::new(0));
+/// let counted = starts.clone();
+/// let mut sim = Sim::builder().on_node_error(OnNodeError::Restart { after: Duration::from_millis(100) }).build()?;
+/// sim.node("server", move || {
+///     let counted = counted.clone();
+///     async move {
+///         counted.set(counted.get() + 1);
+///         sleep(Duration::from_millis(10)).await;
+///         // The process exits with an error, as one that lost its lease or its disk may.
+///         Err::<(), _>(std::io::Error::other("lost my lease"))
+///     }
+/// })?;
+/// sim.client("client", async { sleep(Duration::from_millis(500)).await; Ok::<(), std::io::Error>(()) })?;
+/// assert!(sim.run().is_passed());
+/// assert_eq!(starts.get(), 5, "exits at 10 ms, back at 110 ms, exits at 120 ms, …");
+/// # Ok::<(), seedsim::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnNodeError {
+    /// The run fails with the error (the default): a server is not meant to stop.
+    #[default]
+    Fail,
+    /// The node exits as a crashed process does (its tasks dropped, its sockets closed, its
+    /// unsynced disk state lost) and a supervisor restarts it `after` later: for servers
+    /// written to exit on an error they cannot handle and be restarted by systemd or
+    /// Kubernetes. The exit is in the trace.
+    Restart {
+        /// How long the supervisor waits before it restarts the node.
+        after: Duration,
+    },
+}
+
 /// The settings of a simulation. Build one with [`Sim::builder`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -35,6 +74,8 @@ pub struct Config {
     pub steps_max: u64,
     /// Whether reaching a limit fails the run.
     pub on_limit: OnLimit,
+    /// What a server's main future returning an error does.
+    pub on_node_error: OnNodeError,
     /// The link between every pair of nodes unless overridden.
     pub link: Link,
     /// How stream connections (`TcpStream`) behave: timeouts, buffers, stream faults.
@@ -77,6 +118,7 @@ impl Default for Config {
             time_limit: Duration::from_secs(3600),
             steps_max: 100_000_000,
             on_limit: OnLimit::Fail,
+            on_node_error: OnNodeError::Fail,
             link: Link::default(),
             stream: crate::net::StreamConfig::default(),
             tasks_max: 1 << 22,
@@ -170,6 +212,12 @@ impl Builder {
     /// Whether reaching a limit fails the run (default [`OnLimit::Fail`]).
     pub fn on_limit(mut self, on_limit: OnLimit) -> Builder {
         self.config.on_limit = on_limit;
+        self
+    }
+
+    /// What a server's main future returning an error does (default [`OnNodeError::Fail`]).
+    pub fn on_node_error(mut self, on_error: OnNodeError) -> Builder {
+        self.config.on_node_error = on_error;
         self
     }
 

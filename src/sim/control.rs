@@ -80,7 +80,16 @@ impl Shared {
                 };
                 Box::pin(async move {
                     if let Err(message) = future.await {
-                        context::with_world("node exit", |world| world.fail(Cause::NodeError { message }));
+                        context::with_world("node exit", |world| match world.on_node_error {
+                            crate::sim::OnNodeError::Fail => world.fail(Cause::NodeError { message }),
+                            crate::sim::OnNodeError::Restart { after } => {
+                                // Exits as a crashed process does once this poll is over (what it
+                                // sent is on the wire), and comes back `after` later.
+                                let now = world.now;
+                                world.trace.record(now, crate::trace::EventKind::NodeExit { node: id });
+                                world.crashes_due.push((id, crate::time::nanos(after), crate::fault::Trigger::Send));
+                            }
+                        });
                     }
                 })
             }

@@ -12,7 +12,7 @@ mod faults;
 pub(crate) mod outcome;
 pub(crate) mod state;
 
-pub use config::{Builder, Config, OnLimit};
+pub use config::{Builder, Config, OnLimit, OnNodeError};
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -117,6 +117,7 @@ impl Sim {
                 world.id = id;
                 world.disk_config = config.disk;
                 world.clocks_monotonic = config.clocks_monotonic;
+                world.on_node_error = config.on_node_error;
                 world
             }),
             tasks: RefCell::new(Tasks::new(

@@ -151,6 +151,8 @@ pub(crate) struct World {
     /// Nodes whose armed crash went off during the current poll, with their downtime (ns) and
     /// what set it off: crashed by the run loop once the poll is over.
     pub(crate) crashes_due: Vec<(NodeId, u64, crate::fault::Trigger)>,
+    /// What a server's main future returning an error does.
+    pub(crate) on_node_error: super::config::OnNodeError,
     /// Strobes applied in this run, each stepping until done or until a recover.
     pub(crate) strobes: Vec<Strobe>,
 }
@@ -189,6 +191,7 @@ impl World {
             clocks_monotonic: false,
             crashes_armed: 0,
             crashes_due: Vec::new(),
+            on_node_error: super::config::OnNodeError::Fail,
             strobes: Vec::new(),
         }
     }

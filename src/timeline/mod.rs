@@ -567,7 +567,7 @@ impl Items {
                     mark(&mut items, Some(lane(node)), at, "disk", text());
                 }
                 LinkSet { to, .. } => mark(&mut items, Some(lane(to)), at, "fault", text()),
-                CrashArmed { node, .. } | PrimarySet { node, .. } => {
+                CrashArmed { node, .. } | PrimarySet { node, .. } | NodeExit { node } => {
                     mark(&mut items, Some(lane(node)), at, "fault", text())
                 }
                 // Scheduling (polls, spawns, task ends) would drown the page: the log has them.

@@ -5,7 +5,8 @@
 #[allow(dead_code)]
 mod system;
 
-use seedsim::{Cause, Runner, Seed};
+use seedsim::check::{Checker, Register, Verdict};
+use seedsim::{Cause, Runner, Seed, DEFAULT_BASE_SEED};
 use system::Variant;
 
 #[test]
@@ -56,30 +57,48 @@ fn the_fixed_variant_passes() {
     assert_eq!(report.passed, 300);
 }
 
+/// The step budget of the history checks (the example's own, in its runs, and the ones below).
+/// A healthy checker judges these histories (24 operations) in under 1,000 steps; one that
+/// lost its pruning (say, it ignores real-time order, so every order of the operations is a
+/// candidate) runs out of it, and the test fails with a message in seconds instead of
+/// searching for hours.
+const HISTORY_STEPS_MAX: u64 = system::HISTORY_STEPS_MAX;
+
+/// Judge the history of one run of `variant` with only the history recorded (no online check),
+/// within the budget.
+fn history_verdict(seed: Seed, variant: Variant) -> Verdict {
+    let mut sim = system::builder().seed(seed).build().unwrap();
+    let no_checks = system::Checks { online: false, history: false };
+    let ops = system::scenario_with(&mut sim, variant, no_checks).unwrap();
+    if let Some(failure) = sim.run().failure() {
+        panic!("with no checks on, the run can only fail by a crash of the scenario:\n{failure}");
+    }
+    let verdict = Checker::new().steps_max(HISTORY_STEPS_MAX).check(&Register::starting_at(0), &ops.history());
+    assert!(!matches!(verdict, Verdict::Unknown(_)), "seed {seed}: {verdict}");
+    verdict
+}
+
 #[test]
 fn the_linearizability_checker_alone_finds_the_bug_and_explains_it() {
-    // The online check off: only the recorded history, judged by seedsim::check when the last
-    // client finishes, stands between the bug and a passing run.
-    let history_only = system::Checks { online: false, history: true };
-    let report = Runner::new()
-        .seeds(500)
-        .builder(system::builder())
-        .try_run(|sim| system::scenario_with(sim, Variant::Buggy, history_only).map(drop))
-        .unwrap();
-    let failure = report.failure.expect("the linearizability checker finds the planted bug within 500 seeds");
-    let Cause::ClientError { message } = &failure.cause else { panic!("{failure}") };
+    // The online check off: only the recorded history, judged by seedsim::check, stands
+    // between the bug and a passing run.
+    let violation = (0..500)
+        .map(|index| DEFAULT_BASE_SEED.nth(index))
+        .find_map(|seed| match history_verdict(seed, Variant::Buggy) {
+            Verdict::NotLinearizable(violation) => Some(violation),
+            _ => None,
+        })
+        .expect("the linearizability checker finds the planted bug within 500 seeds");
+    let message = violation.to_string();
     assert!(message.starts_with("not linearizable: no order of the operations explains op "), "{message}");
     assert!(message.contains("Read -> ok Read(Some("), "{message}");
     assert!(message.contains("the states such orders reach:"), "{message}");
 
     // The fixed variant's histories are linearizable.
-    let report = Runner::new()
-        .seeds(100)
-        .builder(system::builder())
-        .try_run(|sim| system::scenario_with(sim, Variant::Fixed, history_only).map(drop))
-        .unwrap();
-    if let Some(failure) = report.failure {
-        panic!("{failure}");
+    for index in 0..100 {
+        let seed = DEFAULT_BASE_SEED.nth(index);
+        let verdict = history_verdict(seed, Variant::Fixed);
+        assert!(verdict.is_linearizable(), "seed {seed}: {verdict}");
     }
 }
 
@@ -96,7 +115,8 @@ fn the_online_check_and_the_history_checker_agree_on_what_clients_saw() {
         let ops = system::scenario_with(&mut sim, Variant::Buggy, online_only).unwrap();
         let outcome = sim.run();
         // Operations still running when the run stopped count as unknown.
-        let verdict = seedsim::check::check(&seedsim::check::Register::starting_at(0), &ops.history());
+        let verdict = Checker::new().steps_max(HISTORY_STEPS_MAX).check(&Register::starting_at(0), &ops.history());
+        assert!(!matches!(verdict, Verdict::Unknown(_)), "seed index {index}: {verdict}");
         match (outcome.failure(), verdict.violation()) {
             (None, Some(violation)) => {
                 panic!("the online check passed a history that is not linearizable: {violation}")

@@ -233,3 +233,34 @@ fn a_node_crashed_before_the_run_starts_stays_down_until_restarted() {
         .collect();
     assert_eq!(incarnations, vec![0], "its first start is a start, not a restart");
 }
+
+#[test]
+fn a_server_that_exits_with_an_error_fails_the_run_or_is_restarted_by_its_supervisor() {
+    use seedsim::OnNodeError;
+    let scenario = |sim: &mut Sim| {
+        sim.node("server", || async {
+            seedsim::time::sleep(std::time::Duration::from_millis(10)).await;
+            Err::<(), _>(std::io::Error::other("cannot go on"))
+        })
+        .unwrap();
+        sim.client("client", async {
+            seedsim::time::sleep(std::time::Duration::from_millis(100)).await;
+            Ok::<(), std::io::Error>(())
+        })
+        .unwrap();
+    };
+    let mut sim = Sim::new(Seed(1));
+    scenario(&mut sim);
+    let failure = sim.run().into_failure().expect("by default a server's error fails the run");
+    assert!(failure.to_string().contains("node returned an error: cannot go on"), "{failure}");
+
+    let restart = OnNodeError::Restart { after: std::time::Duration::from_millis(30) };
+    let mut sim = Sim::builder().seed(Seed(1)).record_trace(true).on_node_error(restart).build().unwrap();
+    scenario(&mut sim);
+    assert!(sim.run().is_passed());
+    let events = sim.take_trace().unwrap();
+    let exits = events.iter().filter(|e| matches!(e.kind, EventKind::NodeExit { .. })).count();
+    let starts = events.iter().filter(|e| matches!(e.kind, EventKind::NodeStart { .. })).count();
+    // Exits at 10, 50 and 90 ms; started at 0, 40 and 80 ms (and the client once).
+    assert_eq!((exits, starts), (3, 4), "{events:?}");
+}
