@@ -16,7 +16,7 @@ use crate::seed::Seed;
 use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::sim::{Builder, Sim};
 use crate::time::Instant;
-use crate::trace::{first_difference, Event};
+use crate::trace::{first_difference, Event, EventKind};
 
 use std::path::PathBuf;
 
@@ -519,10 +519,11 @@ impl Runner {
         let a = sim_a.take_trace().unwrap_or_default();
         let b = sim_b.take_trace().unwrap_or_default();
         let message = describe_divergence(&a, &b, &names, first.trace_hash(), second.trace_hash());
+        let (time, step) = divergence_point(&a, &b);
         Ok(Failure {
             seed,
-            time: a.last().map_or(Instant::ZERO, |event| event.at),
-            step: 0,
+            time,
+            step,
             node: None,
             task: None,
             cause: Cause::Nondeterminism { message },
@@ -571,6 +572,16 @@ fn test_command(package: &str, name: Option<&str>, ignored: bool, nextest: bool)
         (None, false) => format!("cargo test{package}"),
         (None, true) => format!("cargo nextest run{package}"),
     }
+}
+
+/// Where two traces of one seed part: the time of the first differing event (run 1's, or run
+/// 2's where run 1's trace ended first), and the polls both runs made before it, which is
+/// the step the run had reached. Traces that do not differ give the end of run 1.
+fn divergence_point(a: &[Event], b: &[Event]) -> (Instant, u64) {
+    let index = first_difference(a, b).unwrap_or(a.len());
+    let polls = a[..index.min(a.len())].iter().filter(|event| matches!(event.kind, EventKind::Poll { .. })).count();
+    let at = a.get(index).or_else(|| b.get(index)).or_else(|| a.last()).map_or(Instant::ZERO, |event| event.at);
+    (at, polls as u64)
 }
 
 /// Explain where two traces of one seed part, with a few events of context from each.

@@ -9,8 +9,9 @@
 //! each part is checked on its own (P-compositionality), in key order.
 //!
 //! The search is Wing and Gong's with Lowe's memoization (as in Knossos and Porcupine; see
-//! `search.rs`). It is exponential in the worst case, so it counts model steps and gives up
-//! with [`Verdict::Unknown`] past [`Checker::steps_max`]. Nothing here reads the clock: the
+//! `search.rs`). It is exponential in the worst case, so it counts its steps (model steps, and
+//! comparisons in its memo of unknown outcomes) and gives up with [`Verdict::Unknown`] past
+//! [`Checker::steps_max`]. Nothing here reads the clock: the
 //! same history gives the same verdict, and the same explanation, on every run and machine.
 
 use std::collections::BTreeMap;
@@ -20,8 +21,8 @@ use super::history::{Completion, History, Op, OpId};
 use super::model::Model;
 use super::search::{self, Call, Found, Search};
 
-/// Model steps [`check`] spends before it answers [`Verdict::Unknown`]: about a few seconds
-/// of search.
+/// Steps [`check`] spends before it answers [`Verdict::Unknown`]: a few seconds of search at
+/// most for the bundled models (1.7 s on the histories benchmark's hardest history).
 ///
 /// ```
 /// use seedsim::check::{linearizability::STEPS_MAX_DEFAULT, Checker};
@@ -92,8 +93,11 @@ impl Checker {
         Checker { steps_max: STEPS_MAX_DEFAULT }
     }
 
-    /// Give up with [`Verdict::Unknown`] after `steps` model steps in all (one step is one
-    /// call of [`Model::step`]). A step costs tens of nanoseconds.
+    /// Give up with [`Verdict::Unknown`] after `steps` steps in all. A step is one call of
+    /// [`Model::step`], or one comparison with a set of unknown operations the memo recorded
+    /// (a history with many unknown outcomes can gather thousands under one configuration);
+    /// either costs tens of nanoseconds for the bundled models, so the budget bounds the
+    /// checker's time, not only the model's share of it.
     ///
     /// ```
     /// let checker = seedsim::check::Checker::new().steps_max(1_000_000);
@@ -462,7 +466,7 @@ pub struct Exhausted {
 
 impl fmt::Display for Exhausted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown: the checker gave up after {} model steps", self.steps_max)?;
+        write!(f, "unknown: the checker gave up after {} steps", self.steps_max)?;
         if let Some(key) = &self.key {
             write!(f, " on key {key}")?;
         }

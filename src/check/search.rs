@@ -27,7 +27,9 @@
 //!
 //! Nothing here reads the clock or iterates a hash table: tables answer "seen before?" only,
 //! so the search order, and therefore the verdict and the explanation, depend on the history
-//! alone. The budget is counted in model steps.
+//! alone. The budget is counted in steps: a model step, or one comparison of a memo record
+//! of unknown operations (see `Memo::add_unknown_set`), so that a budget bounds the time a
+//! search takes, and not only the model's share of it.
 
 use std::hash::{Hash, Hasher};
 
@@ -224,7 +226,8 @@ impl<'a, 'h, M: Model> Search<'a, 'h, M> {
         relink(&mut self.next, &mut self.prev, entry);
     }
 
-    /// Run for at most `budget` model steps (counted into `steps`); `None` if not done yet.
+    /// Run for at most `budget` steps (counted into `steps`: model steps and memo comparisons;
+    /// the last linearization may overshoot by its comparisons); `None` if not done yet.
     pub(crate) fn resume(&mut self, steps: &mut u64, budget: u64) -> Option<Found<M::State>> {
         assert!(!self.done, "a finished search was resumed");
         let stop = steps.saturating_add(budget);
@@ -274,7 +277,7 @@ impl<'a, 'h, M: Model> Search<'a, 'h, M> {
                 (None, _) => false,
                 // An unknown operation that changes nothing here: leaving it out is as good.
                 (Some(after), Some(_)) if after == self.state => false,
-                (Some(after), _) => self.linearize(bit, after, resume_unknown.map_or(NONE, |(_, limit)| limit)),
+                (Some(after), _) => self.linearize(bit, after, resume_unknown.map_or(NONE, |(_, limit)| limit), steps),
             };
             if !linearized {
                 self.cursor = match (self.cursor, resume_unknown) {
@@ -287,7 +290,8 @@ impl<'a, 'h, M: Model> Search<'a, 'h, M> {
     }
 
     /// Linearize `bit` into state `after` unless the configuration was seen; true if it was new.
-    fn linearize(&mut self, bit: u32, after: u32, limit: u32) -> bool {
+    /// The memo records compared are counted into `steps`.
+    fn linearize(&mut self, bit: u32, after: u32, limit: u32, steps: &mut u64) -> bool {
         let known = (bit as usize) < self.definite;
         let (lo, hi) = if known {
             self.linearized.set(bit)
@@ -297,7 +301,7 @@ impl<'a, 'h, M: Model> Search<'a, 'h, M> {
             (0, 0)
         };
         let hash = self.linearized.hash() ^ u64::from(after).wrapping_mul(STATE_MIX);
-        if !self.memo.insert(hash, after, &self.linearized, &self.unknown) {
+        if !self.memo.insert(hash, after, &self.linearized, &self.unknown, steps) {
             if known {
                 self.linearized.restore(bit, lo, hi);
             } else {
@@ -507,9 +511,9 @@ impl Memo {
     }
 
     /// Add the configuration; false if it, or one with a subset of its unknown operations, was
-    /// there already.
+    /// there already. The unknown-set records compared are added to `compared`.
     #[inline]
-    fn insert(&mut self, hash: u64, state: u32, bits: &Bits, unknown: &[u64]) -> bool {
+    fn insert(&mut self, hash: u64, state: u32, bits: &Bits, unknown: &[u64], compared: &mut u64) -> bool {
         debug_assert_eq!(unknown.len(), self.unknown_len);
         let hash = finish(hash);
         let window = bits.window();
@@ -523,7 +527,7 @@ impl Memo {
             if self.hashes[i] == hash && self.states[i] == state {
                 let (lo, start, len) = self.places[i];
                 if lo == bits.lo && self.words[start as usize..(start + len) as usize] == *window {
-                    return self.add_unknown_set(i, unknown);
+                    return self.add_unknown_set(i, unknown, compared);
                 }
             }
             slot = (slot + 1) & self.mask;
@@ -536,18 +540,22 @@ impl Memo {
         self.places.push((bits.lo, self.words.len() as u32, window.len() as u32));
         self.words.extend_from_slice(window);
         self.first.push(NONE);
-        self.add_unknown_set(index as usize, unknown);
+        self.add_unknown_set(index as usize, unknown, compared);
         if self.hashes.len() * 2 > self.slots.len() {
             self.grow();
         }
         true
     }
 
-    /// Record `unknown` under configuration `i` unless a subset of it is there already.
-    fn add_unknown_set(&mut self, i: usize, unknown: &[u64]) -> bool {
+    /// Record `unknown` under configuration `i` unless a subset of it is there already. The
+    /// records compared are added to `compared`: with many unknown operations one
+    /// configuration can gather thousands of records, and walking them, not the model, is
+    /// then where the time goes, so the budget must count it.
+    fn add_unknown_set(&mut self, i: usize, unknown: &[u64], compared: &mut u64) -> bool {
         let len = self.unknown_len;
         let mut record = self.first[i];
         while record != NONE {
+            *compared += 1;
             let seen = &self.unknown_words[record as usize * len..][..len];
             if seen.iter().zip(unknown).all(|(seen, now)| seen & !now == 0) {
                 return false;
@@ -702,32 +710,53 @@ mod tests {
         let mut memo = Memo::new(0);
         let mut bits = Bits::new(100);
         bits.set(3);
-        assert!(memo.insert(bits.hash(), 0, &bits, &[]));
-        assert!(!memo.insert(bits.hash(), 0, &bits, &[]));
-        assert!(memo.insert(bits.hash(), 1, &bits, &[]));
+        assert!(memo.insert(bits.hash(), 0, &bits, &[], &mut 0));
+        assert!(!memo.insert(bits.hash(), 0, &bits, &[], &mut 0));
+        assert!(memo.insert(bits.hash(), 1, &bits, &[], &mut 0));
         // Many entries: the table grows and keeps finding them.
         for bit in 4..100 {
             bits.set(bit);
-            assert!(memo.insert(bits.hash(), 0, &bits, &[]));
+            assert!(memo.insert(bits.hash(), 0, &bits, &[], &mut 0));
         }
-        assert!(!memo.insert(bits.hash(), 0, &bits, &[]));
+        assert!(!memo.insert(bits.hash(), 0, &bits, &[], &mut 0));
         // A colliding hash with a different set is not a hit.
         let mut other = Bits::new(100);
         other.set(5);
-        assert!(memo.insert(bits.hash(), 0, &other, &[]));
+        assert!(memo.insert(bits.hash(), 0, &other, &[], &mut 0));
     }
 
     #[test]
     fn memo_skips_configurations_with_more_unknown_operations() {
         let mut memo = Memo::new(2);
         let bits = Bits::new(10);
-        assert!(memo.insert(0, 0, &bits, &[0b0110, 0]));
-        assert!(!memo.insert(0, 0, &bits, &[0b0110, 0]), "the same set");
-        assert!(!memo.insert(0, 0, &bits, &[0b1110, 1]), "a superset");
-        assert!(memo.insert(0, 0, &bits, &[0b0100, 0]), "a subset is new");
-        assert!(!memo.insert(0, 0, &bits, &[0b0101, 0]), "a superset of the subset");
-        assert!(memo.insert(0, 0, &bits, &[0b1000, 0]), "an unrelated set");
-        assert!(memo.insert(0, 1, &bits, &[0b0110, 0]), "another state");
+        assert!(memo.insert(0, 0, &bits, &[0b0110, 0], &mut 0));
+        assert!(!memo.insert(0, 0, &bits, &[0b0110, 0], &mut 0), "the same set");
+        assert!(!memo.insert(0, 0, &bits, &[0b1110, 1], &mut 0), "a superset");
+        assert!(memo.insert(0, 0, &bits, &[0b0100, 0], &mut 0), "a subset is new");
+        assert!(!memo.insert(0, 0, &bits, &[0b0101, 0], &mut 0), "a superset of the subset");
+        assert!(memo.insert(0, 0, &bits, &[0b1000, 0], &mut 0), "an unrelated set");
+        assert!(memo.insert(0, 1, &bits, &[0b0110, 0], &mut 0), "another state");
+    }
+
+    #[test]
+    fn the_unknown_sets_compared_are_counted() {
+        // Sets of 2 of 8 unknown operations: none is a subset of another, so each insert
+        // compares against every record before it. That walk is the work the budget counts.
+        let mut memo = Memo::new(1);
+        let bits = Bits::new(10);
+        let mut compared = 0;
+        let mut records = 0;
+        for a in 0..8 {
+            for b in a + 1..8 {
+                let before = compared;
+                assert!(memo.insert(0, 0, &bits, &[(1 << a) | (1 << b)], &mut compared));
+                assert_eq!(compared - before, records, "one comparison per record");
+                records += 1;
+            }
+        }
+        let before = compared;
+        assert!(!memo.insert(0, 0, &bits, &[0b11], &mut compared), "the set {{0, 1}} again");
+        assert_eq!(compared - before, 28, "the newest record first, {{0, 1}} last");
     }
 
     #[test]

@@ -23,6 +23,9 @@ compile_error!("seedsim packs task ids into waker data pointers and needs a 64-b
 
 /// How many unclaimed foreign wakes are remembered before the oldest are forgotten.
 const FOREIGN_WAKES_MAX: usize = 256;
+/// How many times, a millisecond of host time apart, a world about to report a deadlock looks
+/// again for a wake from another thread (see `await_foreign`).
+pub(crate) const FOREIGN_GRACE_CHECKS: u32 = 20;
 
 static FOREIGN_PENDING: AtomicBool = AtomicBool::new(false);
 static FOREIGN_WAKES: Mutex<Vec<u16>> = Mutex::new(Vec::new());
@@ -125,6 +128,24 @@ fn take_foreign_slow(tag: u16) -> usize {
         FOREIGN_PENDING.store(false, Ordering::Release);
     }
     before - wakes.len()
+}
+
+/// Like `take_foreign`, but when there is none yet, wait for one for up to
+/// `FOREIGN_GRACE_CHECKS` milliseconds of host time. A world calls it only when it is about to
+/// end in a deadlock: a task woken by a thread the node code started (or another runtime's
+/// reactor) is then waiting for a wake that will come, late and from outside the simulation,
+/// and that is a determinism failure, not a deadlock of the system under test. Waiting
+/// changes nothing in the run (its trace is complete), only which failure is reported; it
+/// reads no clock, and a run that ends any other way never waits.
+pub(crate) fn await_foreign(tag: u16) -> usize {
+    for _ in 0..FOREIGN_GRACE_CHECKS {
+        let wakes = take_foreign(tag);
+        if wakes > 0 {
+            return wakes;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    take_foreign(tag)
 }
 
 #[cfg(test)]

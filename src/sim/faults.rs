@@ -25,7 +25,11 @@ impl World {
         let now = self.now;
         let monotonic = self.clocks_monotonic;
         let clock = &mut self.nodes[node.index()].clock;
+        let before = *clock;
         let by_nanos = clock.set(now, clock.jumped(now, by_nanos), monotonic);
+        if !clock.same_from(&before, now) {
+            self.retime_timers(|id| id == node);
+        }
         self.trace.record(now, EventKind::ClockJump { node, by_nanos });
     }
 
@@ -151,14 +155,23 @@ impl World {
         let mut paused = Vec::new();
         let (now, monotonic) = (self.now, self.clocks_monotonic);
         self.crashes_armed = 0;
+        let mut clocks_changed = Vec::new();
         for node in &mut self.nodes {
+            let before = node.clock;
             node.clock.set(now, Clock::TRUE, monotonic);
+            if !node.clock.same_from(&before, now) {
+                clocks_changed.push(node.id);
+            }
             node.crash_after = None;
             match node.state {
                 State::Crashed if !node.is_client() => crashed.push(node.id),
                 State::Paused => paused.push(node.id),
                 _ => {}
             }
+        }
+        if !clocks_changed.is_empty() {
+            // Sorted by id, as pushed.
+            self.retime_timers(|id| clocks_changed.binary_search(&id).is_ok());
         }
         self.recover_epoch += 1;
         self.recovered_at = Some(self.now);

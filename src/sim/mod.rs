@@ -512,6 +512,17 @@ impl Sim {
             let Some(at) = next else {
                 let unfinished = shared.world.borrow().clients_unfinished;
                 return Advance::Ended(if unfinished > 0 {
+                    let foreign = waker::await_foreign(shared.tag);
+                    if foreign > 0 {
+                        let cause = Cause::Nondeterminism {
+                            message: format!(
+                                "{foreign} task wake(s) came from another thread or from outside the simulation after \
+                                 the run went idle (it looked like a deadlock): node code must not use threads or \
+                                 another runtime's I/O or timers (use seedsim's time, net and task APIs)"
+                            ),
+                        };
+                        return Advance::Ended(self.finish_failed(cause, None, None));
+                    }
                     let blocked = self.blocked_tasks();
                     self.finish_failed(Cause::Deadlock { blocked }, None, None)
                 } else {

@@ -68,8 +68,16 @@ pub(crate) struct Strobe {
     pub(crate) epoch: u32,
 }
 
+/// A pending `Sleep`: its deadline is on a node's clock, so when that clock changes the
+/// timer's true time is computed again and its event moved (`World::retime_timers`).
 struct TimerEntry {
+    /// Its identity, in the `TimerKey` its `Sleep` holds.
     seq: u64,
+    /// The sequence number of its live event in the queue; older events of it are skipped.
+    event: u64,
+    /// Whose clock the deadline is on (`None`: true time, outside any node).
+    node: Option<NodeId>,
+    deadline: u64,
     waker: Waker,
 }
 
@@ -113,8 +121,13 @@ pub(crate) struct World {
     pub(crate) clients: usize,
     pub(crate) clients_unfinished: usize,
     scheduled_max: usize,
-    /// Events in the queue for timers cancelled since (skipped when they come up).
+    /// Events in the queue for timers cancelled or moved since (skipped when they come up).
     timers_cancelled: usize,
+    /// Scratch for `retime_timers`: the timers to move and their new true times.
+    timers_moved: Vec<(u32, u64)>,
+    /// Bumped whenever a node's clock changes (and its timers may have moved): a `Sleep` set
+    /// in the same epoch knows its timer's true time without looking it up.
+    pub(crate) clock_epoch: u64,
     /// Faults of installed plans, by index (each scheduled as a `Pending::Fault`).
     pub(crate) faults: Vec<Fault>,
     /// Bumped by every recover; liveness deadlines carry the epoch they belong to.
@@ -163,6 +176,8 @@ impl World {
             clients_unfinished: 0,
             scheduled_max,
             timers_cancelled: 0,
+            timers_moved: Vec::new(),
+            clock_epoch: 0,
             faults: Vec::new(),
             recover_epoch: 0,
             recovered_at: None,
@@ -363,12 +378,14 @@ impl World {
         }
     }
 
-    /// The true time at which the calling node's clock reads `deadline`.
-    pub(crate) fn true_time_of(&self, deadline: Instant) -> u64 {
-        match self.current {
-            Some((node, _)) => self.nodes[node.index()].clock.true_time_of(deadline.as_nanos()),
+    /// The earliest true time, from now on, at which `node`'s clock (true time for `None`)
+    /// reads `deadline`: now, if it already does.
+    pub(crate) fn timer_at(&self, node: Option<NodeId>, deadline: Instant) -> u64 {
+        let at = match node {
+            Some(node) => self.nodes[node.index()].clock.true_time_of(deadline.as_nanos()),
             None => deadline.as_nanos(),
-        }
+        };
+        at.max(self.now)
     }
 
     fn schedule(&mut self, at: u64, what: Pending) -> u64 {
@@ -383,14 +400,43 @@ impl World {
         seq
     }
 
-    pub(crate) fn add_timer(&mut self, deadline: u64, waker: Waker) -> TimerKey {
+    /// A timer that wakes `waker` when `node`'s clock reads `deadline` (true time for
+    /// `None`), which is at true time `at` (from `timer_at`) unless the clock changes.
+    pub(crate) fn add_timer(&mut self, node: Option<NodeId>, deadline: Instant, at: u64, waker: Waker) -> TimerKey {
+        debug_assert_eq!(at, self.timer_at(node, deadline));
+        let deadline = deadline.as_nanos();
         let entry = self.timers.vacant_entry();
         let slot = entry.key() as u32;
         let seq = self.seq;
-        entry.insert(TimerEntry { seq, waker });
-        let scheduled = self.schedule(deadline.max(self.now), Pending::Timer { slot });
+        entry.insert(TimerEntry { seq, event: seq, node, deadline, waker });
+        let scheduled = self.schedule(at, Pending::Timer { slot });
         debug_assert_eq!(scheduled, seq);
         TimerKey { slot, seq }
+    }
+
+    /// The clocks of the nodes for which `changed` holds now read differently from now on
+    /// (see `Clock::same_from`): move each of their pending timers to the true time at which
+    /// its clock now reads the deadline. A timer fires when its clock reads its deadline
+    /// however the clock got there, as a real one does: never before, and at once if the
+    /// clock was stepped past it. Moved timers are rescheduled in slot order, so the order of
+    /// events stays a function of the seed. Costs a pass over the pending timers; clocks
+    /// change rarely, and the timers need no per-node index for it.
+    pub(crate) fn retime_timers(&mut self, changed: impl Fn(NodeId) -> bool) {
+        self.clock_epoch += 1;
+        let mut moved = std::mem::take(&mut self.timers_moved);
+        for (slot, entry) in self.timers.iter() {
+            if entry.node.is_some_and(&changed) {
+                moved.push((slot as u32, self.timer_at(entry.node, Instant::from_nanos(entry.deadline))));
+            }
+        }
+        for &(slot, at) in &moved {
+            // The old event stays queued and is skipped when it comes up, as a cancelled one.
+            self.timers_cancelled += 1;
+            let event = self.schedule(at, Pending::Timer { slot });
+            self.timers[slot as usize].event = event;
+        }
+        moved.clear();
+        self.timers_moved = moved;
     }
 
     pub(crate) fn update_timer(&mut self, key: TimerKey, waker: &Waker) {
@@ -426,11 +472,11 @@ impl World {
         self.now = at;
         Some(match what {
             Pending::Timer { slot } => match self.timers.get(slot as usize) {
-                Some(entry) if entry.seq == seq => Fired::Wake(self.timers.remove(slot as usize).waker),
+                Some(entry) if entry.event == seq => Fired::Wake(self.timers.remove(slot as usize).waker),
                 _ => {
                     debug_assert!(self.timers_cancelled > 0);
                     self.timers_cancelled -= 1;
-                    Fired::Nothing // cancelled
+                    Fired::Nothing // cancelled or moved
                 }
             },
             Pending::Deliver { slot } => match self.net.deliver(at, slot, &mut self.trace) {
@@ -626,7 +672,11 @@ impl World {
         let now = self.now;
         let monotonic = self.clocks_monotonic;
         let clock = &mut self.nodes[node.index()].clock;
+        let before = *clock;
         clock.set(now, Clock::skewed(now, skew), monotonic);
+        if !clock.same_from(&before, now) {
+            self.retime_timers(|id| id == node);
+        }
         self.trace
             .record(now, EventKind::Skew { node, offset_nanos: skew.offset_nanos(), drift_ppm: skew.drift_ppm() });
     }

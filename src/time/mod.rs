@@ -7,8 +7,10 @@
 //!
 //! Each node reads its own clock. Without a skew fault a node's clock is the true simulated
 //! time; with one (see [`Skew`]) it is ahead or behind by an offset and runs fast or slow by a
-//! drift, as a real node's clock does. Timers are set in the node's own time and converted to
-//! true time when they are created.
+//! drift, as a real node's clock does. Timers are set in the node's own time and fire when
+//! that clock reads their deadline: a skew applied while one is pending moves it in true time
+//! (the world computes its true time again), so a sleep never ends before its node's clock
+//! reads the deadline, and ends at once when the clock is stepped past it.
 
 pub(crate) mod queue;
 
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use crate::context;
 use crate::error::{Error, ErrorKind};
+use crate::node::NodeId;
 
 /// A point in simulated time, as the calling node's clock reads it.
 ///
@@ -294,6 +297,12 @@ impl Clock {
         (i128::from(self.base_true) + elapsed).clamp(0, i128::from(u64::MAX)) as u64
     }
 
+    /// Whether this clock reads what `other` reads at every true time from `now` on: the same
+    /// reading now and the same rate (two clocks set at different times can agree so).
+    pub(crate) fn same_from(&self, other: &Clock, now: u64) -> bool {
+        self.drift_ppm == other.drift_ppm && self.local(now) == other.local(now)
+    }
+
     /// This clock jumped by `delta` nanoseconds at true time `now`, keeping its drift. A step
     /// back stops at zero (see [`Clock::starting_at`]).
     pub(crate) fn jumped(&self, now: u64, delta: i64) -> Clock {
@@ -343,9 +352,15 @@ pub struct Sleep {
 #[derive(Debug)]
 enum Timer {
     Simulated {
-        /// True simulated time at which it completes.
-        deadline_true: u64,
+        /// Whose clock the deadline is on: the node that created the sleep (`None` outside
+        /// any node: true time).
+        node: Option<NodeId>,
         key: Option<TimerKey>,
+        /// The true time its timer was set for, valid while the world's `clock_epoch` is
+        /// still `epoch` (no clock changed since, so the timer did not move): then the fast
+        /// check `now >= at` says whether it fired, with no look-up of the timer.
+        at: u64,
+        epoch: u64,
         world: u64,
     },
     #[cfg(feature = "tokio")]
@@ -381,7 +396,7 @@ pub fn sleep(duration: Duration) -> Sleep {
     let simulated = context::with_current(|shared| {
         let world = shared.world.borrow();
         let deadline = world.local_now().saturating_add(duration);
-        simulated_sleep(deadline, world.true_time_of(deadline), shared.id)
+        simulated_sleep(deadline, world.current_node(), shared.id)
     });
     match simulated {
         Some(sleep) => sleep,
@@ -395,17 +410,16 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let simulated = context::with_current(|shared| {
-        simulated_sleep(deadline, shared.world.borrow().true_time_of(deadline), shared.id)
-    });
+    let simulated =
+        context::with_current(|shared| simulated_sleep(deadline, shared.world.borrow().current_node(), shared.id));
     match simulated {
         Some(sleep) => sleep,
         None => real_sleep(Some(deadline), Duration::ZERO, "seedsim::time::sleep_until"),
     }
 }
 
-fn simulated_sleep(deadline: Instant, deadline_true: u64, world: u64) -> Sleep {
-    Sleep { deadline, timer: Timer::Simulated { deadline_true, key: None, world } }
+fn simulated_sleep(deadline: Instant, node: Option<NodeId>, world: u64) -> Sleep {
+    Sleep { deadline, timer: Timer::Simulated { node, key: None, at: 0, epoch: 0, world } }
 }
 
 /// A sleep on the real backend until `deadline`, or for `duration` from now; outside a
@@ -427,11 +441,15 @@ impl Sleep {
         self.deadline
     }
 
-    /// True once the deadline has passed.
+    /// True once the deadline has passed (its timer fired, or, before the first poll, the
+    /// clock reads the deadline).
     pub fn is_elapsed(&self) -> bool {
         match &self.timer {
-            Timer::Simulated { deadline_true, .. } => {
-                context::with_world("seedsim::time::Sleep::is_elapsed", |world| world.now >= *deadline_true)
+            Timer::Simulated { node, key, at, epoch, .. } => {
+                context::with_world("seedsim::time::Sleep::is_elapsed", |world| match key {
+                    Some(key) => fired(world, *key, *at, *epoch),
+                    None => world.timer_at(*node, self.deadline) <= world.now,
+                })
             }
             #[cfg(feature = "tokio")]
             Timer::Real(sleep) => sleep.is_elapsed(),
@@ -443,26 +461,44 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let (deadline_true, timer) = match &mut self.timer {
-            Timer::Simulated { deadline_true, key, .. } => (*deadline_true, key),
+        let deadline = self.deadline;
+        let (node, timer, at, epoch) = match &mut self.timer {
+            Timer::Simulated { node, key, at, epoch, .. } => (*node, key, at, epoch),
             #[cfg(feature = "tokio")]
             Timer::Real(sleep) => return sleep.as_mut().poll(cx),
         };
         context::with_world("seedsim::time::Sleep", |world| {
-            if world.now >= deadline_true {
-                // Every event due by now was processed before any task ran at this instant,
-                // so a registered timer has fired and left the world already.
-                if let Some(key) = timer.take() {
-                    debug_assert!(!world.timer_pending(key), "timer {key:?} still pending at its deadline");
+            if let Some(key) = *timer {
+                // The timer decides, not a clock reading here: it fired when its clock read
+                // the deadline, and the world moves it whenever that clock changes.
+                if fired(world, key, *at, *epoch) {
+                    *timer = None;
+                    return Poll::Ready(());
                 }
+                world.update_timer(key, cx.waker());
+                return Poll::Pending;
+            }
+            let true_at = world.timer_at(node, deadline);
+            if true_at <= world.now {
                 return Poll::Ready(());
             }
-            match *timer {
-                Some(key) => world.update_timer(key, cx.waker()),
-                None => *timer = Some(world.add_timer(deadline_true, cx.waker().clone())),
-            }
+            *timer = Some(world.add_timer(node, deadline, true_at, cx.waker().clone()));
+            (*at, *epoch) = (true_at, world.clock_epoch);
             Poll::Pending
         })
+    }
+}
+
+/// Whether the timer `key`, set for true time `at` when the clock epoch was `epoch`, fired.
+fn fired(world: &crate::sim::state::World, key: TimerKey, at: u64, epoch: u64) -> bool {
+    if world.clock_epoch == epoch {
+        // Not moved since it was set, and every event due by now was processed before any
+        // task ran at this instant.
+        let fired = world.now >= at;
+        debug_assert_eq!(fired, !world.timer_pending(key), "timer {key:?} set for {at}, now {}", world.now);
+        fired
+    } else {
+        !world.timer_pending(key)
     }
 }
 
@@ -678,6 +714,15 @@ mod tests {
         // Without the flag, the same step goes back.
         assert_eq!(clock.set(5_000, Clock::TRUE, false), -200);
         assert_eq!(clock.local(5_000), 5_000);
+    }
+
+    #[test]
+    fn clocks_set_at_different_times_can_read_the_same() {
+        let right = Clock::skewed(5_000, Skew::NONE);
+        assert!(right.same_from(&Clock::TRUE, 5_000), "set right again: nothing changed");
+        assert!(!Clock::TRUE.jumped(5_000, 1).same_from(&Clock::TRUE, 5_000));
+        let slow = Clock::skewed(5_000, Skew::NONE.with_drift_ppm(-1).unwrap());
+        assert!(!slow.same_from(&Clock::TRUE, 5_000), "the same reading now, but not later");
     }
 
     #[test]

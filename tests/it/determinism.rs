@@ -67,6 +67,7 @@ fn the_runner_names_the_first_event_where_a_nondeterministic_scenario_diverges()
                 seedsim::time::sleep(ms(1)).await;
                 seedsim::time::sleep(ms(1 + leaked % 2)).await;
                 seedsim::task::spawn(async {}).await.unwrap();
+                seedsim::time::sleep(ms(10)).await;
                 Ok::<(), std::io::Error>(())
             })?;
             Ok(())
@@ -77,4 +78,9 @@ fn the_runner_names_the_first_event_where_a_nondeterministic_scenario_diverges()
     assert!(message.contains("nondeterminism"), "{message}");
     assert!(message.contains("first difference at event"), "{message}");
     assert!(message.contains("run 1:") && message.contains("run 2:"), "{message}");
+    // The report's place is where the runs parted (the third poll, at 2 or 3 ms), not the
+    // start of the run nor its end (issue 14 found `at: 0.001000000s (step 0)`).
+    assert_eq!(failure.step, 2, "two polls before the runs parted: {message}");
+    assert!([ms(2), ms(3)].contains(&failure.time.since_start()), "{message}");
+    assert!(message.contains(&format!("at:         {} (step 2)", failure.time)), "{message}");
 }

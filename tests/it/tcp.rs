@@ -545,6 +545,82 @@ fn dropping_a_stream_with_unread_data_resets_the_peer() {
     assert_eq!(*outcome.borrow(), Some(io::ErrorKind::ConnectionReset));
 }
 
+/// A server that reads a request to its end, writes a 1,000-byte response and drops the
+/// stream, on port 80.
+fn respond_and_drop(sim: &mut Sim) {
+    sim.node("server", || async {
+        let listener = TcpListener::bind("0.0.0.0:80").await?;
+        let (mut stream, _) = listener.accept().await?;
+        let mut request = Vec::new();
+        stream.read_to_end(&mut request).await?;
+        stream.write_all(&[7u8; 1_000]).await?;
+        drop(stream);
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_dropped_stream_acknowledges_an_old_duplicate_instead_of_resetting() {
+    // Found by an adversarial sweep (issue 14): the server's acknowledgement of the request
+    // and its response are lost, so the client resends the request, which the server already
+    // read. Linux answers old data on a closed socket with an acknowledgement; seedsim reset
+    // the connection and the client lost its response.
+    let mut sim = fixed(ms(1)).seed(Seed(12)).build().unwrap();
+    respond_and_drop(&mut sim);
+    let response: Shared<Vec<u8>> = Rc::default();
+    let got = response.clone();
+    sim.client("client", async move {
+        let mut stream = TcpStream::connect(("server", 80)).await?;
+        stream.write_all(b"request").await?;
+        stream.shutdown(Shutdown::Write)?;
+        // Everything the server sends from now on is lost until the operator repairs.
+        world::partition_oneway("server", "client").unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        *got.borrow_mut() = response;
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    sim.client("operator", async {
+        sleep(Duration::from_secs(3)).await;
+        world::repair_oneway("server", "client").unwrap();
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    let summary = sim.run().unwrap();
+    assert_eq!(*response.borrow(), [7u8; 1_000]);
+    assert!(summary.net.retransmits > 0, "the request was resent: {:?}", summary.net);
+    assert_eq!(summary.net.resets, 0, "{:?}", summary.net);
+}
+
+#[test]
+fn new_data_for_a_dropped_stream_resets_the_sender() {
+    let mut sim = fixed(ms(1)).seed(Seed(13)).build().unwrap();
+    sim.node("server", || async {
+        let listener = TcpListener::bind("0.0.0.0:80").await?;
+        let (stream, _) = listener.accept().await?;
+        drop(stream); // nothing unread: a FIN, and nobody reads again
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    let outcome: Shared<Option<io::ErrorKind>> = Rc::default();
+    let out = outcome.clone();
+    sim.client("client", async move {
+        let mut stream = TcpStream::connect(("server", 80)).await?;
+        sleep(ms(10)).await; // the server's FIN has arrived: a half-close, as far as we know
+        stream.write_all(b"late").await?;
+        sleep(ms(10)).await;
+        let err = stream.write_all(b"later").await.unwrap_err();
+        *out.borrow_mut() = Some(err.kind());
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    let summary = sim.run().unwrap();
+    assert_eq!(*outcome.borrow(), Some(io::ErrorKind::ConnectionReset));
+    assert_eq!(summary.net.resets, 2, "the server aborts, the client is reset: {:?}", summary.net);
+}
+
 #[test]
 fn a_listener_dropped_before_accepting_resets_its_queued_connections() {
     let mut sim = fixed(ms(1)).seed(Seed(11)).build().unwrap();

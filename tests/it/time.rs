@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::ms;
 use seedsim::time::{interval, sleep, sleep_until, timeout, Instant, Skew};
-use seedsim::{task, End, Policy, Seed, Sim};
+use seedsim::{task, world, End, Policy, Seed, Sim};
 
 #[test]
 fn timers_fire_in_deadline_order_whatever_the_spawn_order() {
@@ -163,6 +163,78 @@ fn a_skewed_clock_reads_off_true_time_and_times_its_own_sleeps() {
     // Its 9 s of clock from 1 s to 10 s took 9 / 1.1 s of true time.
     let true_end = summary.time.as_nanos();
     assert_eq!(true_end, 9_000_000_000 * 10 / 11 + 1, "ceil(9e9 / 1.1) ns");
+}
+
+/// A node that sleeps until its clock reads `deadline` and records what its clock and true
+/// time read when the sleep ends; a second client changes the node's clock at true `at`.
+fn sleep_through_a_clock_change(
+    deadline: Duration,
+    at: Duration,
+    change: impl FnOnce() -> Result<(), seedsim::Error> + 'static,
+) -> (Instant, u64) {
+    let mut sim = Sim::new(Seed(2));
+    let woke = Rc::new(RefCell::new(None));
+    let log = woke.clone();
+    sim.client("sleeper", async move {
+        sleep_until(Instant::ZERO + deadline).await;
+        *log.borrow_mut() = Some(Instant::now());
+        Ok::<(), std::io::Error>(())
+    })
+    .unwrap();
+    sim.client("operator", async move {
+        sleep(at).await;
+        change()
+    })
+    .unwrap();
+    let summary = sim.run().unwrap();
+    let woke = woke.borrow().expect("the sleep ended");
+    (woke, summary.time.as_nanos())
+}
+
+#[test]
+fn a_sleep_never_ends_before_its_nodes_clock_reads_the_deadline() {
+    // Found by an adversarial review (issue 14): the deadline was converted to true time when
+    // the sleep began, so a slowdown afterwards ended it when the clock read 80 ms.
+    let slow = Skew::NONE.with_drift_ppm(-200_000).unwrap();
+    let mut sim = Sim::new(Seed(2));
+    sim.client("sleeper", async move {
+        let mut sleeping = std::pin::pin!(sleep_until(Instant::ZERO + ms(100)));
+        assert!(futures::poll!(&mut sleeping).is_pending(), "the timer is set");
+        world::skew_clock("sleeper", slow).unwrap();
+        sleeping.await;
+        assert_eq!(Instant::now(), Instant::ZERO + ms(100), "a 20% slowdown right after the sleep began");
+        Ok::<(), std::io::Error>(())
+    })
+    .unwrap();
+    assert_eq!(sim.run().unwrap().time.as_nanos(), 125_000_000);
+    // Slowed at 50 ms: the last 50 ms of the clock take 62.5 ms of true time.
+    let (woke, true_end) = sleep_through_a_clock_change(ms(100), ms(50), move || world::skew_clock("sleeper", slow));
+    assert_eq!(woke, Instant::ZERO + ms(100));
+    assert_eq!(true_end, 112_500_000);
+    // A clock stepped back: the sleep waits for the clock to read the deadline again.
+    let (woke, true_end) =
+        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::behind(ms(30))));
+    assert_eq!(woke, Instant::ZERO + ms(100));
+    assert_eq!(true_end, 130_000_000);
+}
+
+#[test]
+fn a_clock_stepped_forward_ends_a_sleep_early_in_true_time() {
+    // What a real timer does: it fires when its clock reads the deadline, however it got there.
+    let (woke, true_end) =
+        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(30))));
+    assert_eq!(woke, Instant::ZERO + ms(100));
+    assert_eq!(true_end, 70_000_000);
+    // Stepped past the deadline: the sleep ends at once.
+    let (woke, true_end) =
+        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(80))));
+    assert_eq!(woke, Instant::ZERO + ms(130));
+    assert_eq!(true_end, 50_000_000);
+    // Made twice as fast at 60 ms: its last 40 ms take 20 ms of true time.
+    let fast = Skew::NONE.with_drift_ppm(1_000_000).unwrap();
+    let (woke, true_end) = sleep_through_a_clock_change(ms(100), ms(60), move || world::skew_clock("sleeper", fast));
+    assert_eq!(woke, Instant::ZERO + ms(100));
+    assert_eq!(true_end, 80_000_000);
 }
 
 #[test]

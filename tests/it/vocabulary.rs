@@ -305,41 +305,60 @@ fn without_a_named_primary_the_busiest_server_is_cut() {
     assert!(cut.iter().all(|(a, b)| a == "leader" || b == "leader"), "{cut:?}");
 }
 
-/// Read the client's own clock every millisecond for `steps` ms from 1 s on.
-fn readings(steps: u64) -> (Rc<RefCell<Vec<u64>>>, impl std::future::Future<Output = io::Result<()>>) {
+/// Client `c` reads its own clock at each of `steps` datagrams that client `ticker` (whose
+/// clock no fault touches) sends it, one a millisecond from 1 s on, over a 1 ms link. Not a
+/// sleep on `c`'s clock: that waits, as a real timer does, for a clock stepped back to read
+/// its deadline again, so it would never see the clock go back.
+fn readings(sim: &mut Sim, steps: u64) -> Rc<RefCell<Vec<u64>>> {
     let out = Rc::new(RefCell::new(Vec::new()));
     let readings = out.clone();
-    (out, async move {
+    sim.client("c", async move {
+        let socket = UdpSocket::bind("0.0.0.0:7").await?;
+        let mut buf = [0; 1];
+        for _ in 0..steps {
+            socket.recv_from(&mut buf).await?;
+            readings.borrow_mut().push(Instant::now().as_nanos());
+        }
+        Ok::<(), io::Error>(())
+    })
+    .unwrap();
+    sim.client("ticker", async move {
+        let socket = UdpSocket::bind("0.0.0.0:0").await?;
         time::sleep_until(Instant::ZERO + ms(1_000)).await;
         for _ in 0..steps {
-            readings.borrow_mut().push(Instant::now().as_nanos());
+            socket.send_to(&[1], ("c", 7)).await?;
             sleep(ms(1)).await;
         }
-        Ok(())
+        Ok::<(), io::Error>(())
     })
+    .unwrap();
+    out
+}
+
+/// A world whose datagrams take exactly 1 ms.
+fn ticking() -> seedsim::Builder {
+    Sim::builder().seed(Seed(1)).link(seedsim::net::Link::fixed(ms(1)))
 }
 
 #[test]
 fn a_strobe_steps_the_clock_back_and_forth_and_ends_where_it_began() {
-    let mut sim = Sim::new(Seed(1));
-    let (seen, client) = readings(300);
-    sim.client("c", client).unwrap();
+    let mut sim = ticking().build().unwrap();
+    let seen = readings(&mut sim, 300);
     sim.faults("1050ms strobe c 500ms 10ms 100ms".parse().unwrap()).unwrap();
     assert!(sim.run().is_passed());
     let seen = seen.borrow();
     let back = seen.windows(2).filter(|w| w[1] < w[0]).count();
     assert_eq!(back, 5, "ten steps, every other one back");
     assert!(seen.iter().any(|&r| r > 1_500_000_000), "the forward steps show");
-    // After the strobe the clock reads true time again (sleeps last their time on it).
+    // After the strobe the clock reads true time again.
     let last = *seen.last().unwrap();
     assert!(last < 1_400_000_000, "{last}");
 }
 
 #[test]
 fn a_recover_ends_a_strobe() {
-    let mut sim = Sim::new(Seed(1));
-    let (seen, client) = readings(400);
-    sim.client("c", client).unwrap();
+    let mut sim = ticking().build().unwrap();
+    let seen = readings(&mut sim, 400);
     sim.faults("1050ms strobe c 500ms 10ms 5s\n1200ms recover".parse().unwrap()).unwrap();
     assert!(sim.run().is_passed());
     let seen = seen.borrow();
@@ -360,10 +379,9 @@ fn monotonic_clocks_take_forward_steps_and_drift_but_never_go_back() {
     .parse()
     .unwrap();
     for monotonic in [false, true] {
-        let builder = Sim::builder();
+        let builder = ticking();
         let mut sim = if monotonic { builder.clocks_monotonic() } else { builder }.build().unwrap();
-        let (seen, client) = readings(400);
-        sim.client("c", client).unwrap();
+        let seen = readings(&mut sim, 400);
         sim.faults(plan.clone()).unwrap();
         assert!(sim.run().is_passed());
         let back = seen.borrow().windows(2).filter(|w| w[1] < w[0]).count();
@@ -382,7 +400,7 @@ fn a_drift_of_ten_percent_stretches_the_nodes_sleeps() {
     let mut sim = Sim::new(Seed(1));
     let out = slept.clone();
     sim.client("slow", async move {
-        // A sleep follows the clock it was set on: this one starts after the drift does.
+        // A sleep follows the clock it was set on, also when the drift begins during it.
         sleep(ms(100)).await;
         let start = Instant::now();
         sleep(ms(1_000)).await;
@@ -393,8 +411,9 @@ fn a_drift_of_ten_percent_stretches_the_nodes_sleeps() {
     sim.faults("50ms skew slow +0s drift -100000ppm".parse().unwrap()).unwrap();
     let summary = sim.run().unwrap();
     assert_eq!(slept.get(), 1_000_000_000, "a second on its own clock");
-    // 100 ms set on the true clock, then 1 s on a clock at 0.9 of the true rate.
-    assert_eq!(summary.time.as_nanos(), 100_000_000 + 1_111_111_112);
+    // 50 ms at the true rate, then the clock's last 50 ms of the first sleep and its 1 s of
+    // the second at 0.9 of it: 50 ms + 1,050 ms / 0.9, rounded up to the nanosecond.
+    assert_eq!(summary.time.as_nanos(), 50_000_000 + 1_166_666_667);
 }
 
 /// A replicated counter whose replicas apply every increment datagram they receive: correct

@@ -188,8 +188,10 @@ impl Streams {
                 e.retransmit_at = None;
             }
         }
-        if e.owner == Owner::Orphan && !payload.is_empty() {
-            // Data for a stream nobody will read again: reset it, as Linux does.
+        if e.owner == Owner::Orphan && !payload.is_empty() && header.seq + payload.len() as u64 > e.rcv_nxt {
+            // New data for a stream nobody will read again: reset it, as Linux does. An old
+            // duplicate (its acknowledgement was lost) is acknowledged again below instead:
+            // resetting there would throw away a response the peer has yet to receive.
             self.abort(io, key);
             return [None, None];
         }
