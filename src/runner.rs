@@ -399,7 +399,17 @@ impl Runner {
         let mut report = Report { runs: 0, passed: 0, failure: None, coverage: Coverage::default() };
         for index in 0..plan.seeds {
             let seed = plan.seed(index);
-            let outcome = run_one(seed, plan.log.as_deref(), false)?.0;
+            let (mut outcome, sim) = run_one(seed, plan.log.as_deref(), false)?;
+            if let Outcome::Failed(failure) = &mut outcome {
+                // A deadlock that a thread of the node code's ends late is nondeterminism.
+                if matches!(failure.cause, Cause::Deadlock { .. }) {
+                    let late = sim.late_foreign_wakes();
+                    if late > 0 {
+                        failure.cause = crate::sim::late_wakes(late);
+                    }
+                }
+            }
+            drop(sim);
             report.runs += 1;
             report.coverage.absorb(outcome.coverage());
             if index < self.determinism_checks {

@@ -131,12 +131,13 @@ fn take_foreign_slow(tag: u16) -> usize {
 }
 
 /// Like `take_foreign`, but when there is none yet, wait for one for up to
-/// `FOREIGN_GRACE_CHECKS` milliseconds of host time. A world calls it only when it is about to
-/// end in a deadlock: a task woken by a thread the node code started (or another runtime's
-/// reactor) is then waiting for a wake that will come, late and from outside the simulation,
-/// and that is a determinism failure, not a deadlock of the system under test. Waiting
-/// changes nothing in the run (its trace is complete), only which failure is reported; it
-/// reads no clock, and a run that ends any other way never waits.
+/// `FOREIGN_GRACE_CHECKS` milliseconds of host time. `Runner` calls it once, after a run it is
+/// about to report as a deadlock: a task woken by a thread the node code started (or another
+/// runtime's reactor) is then waiting for a wake that will come, late and from outside the
+/// simulation, and that is a determinism failure, not a deadlock of the system under test.
+/// Waiting changes nothing in the run (its trace is complete), only which failure is
+/// reported; it reads no clock. A run itself never waits: sweeps meet deadlocks by the
+/// thousand.
 pub(crate) fn await_foreign(tag: u16) -> usize {
     for _ in 0..FOREIGN_GRACE_CHECKS {
         let wakes = take_foreign(tag);

@@ -85,7 +85,26 @@ impl std::fmt::Debug for Sim {
     }
 }
 
+/// The cause for `count` wakes from another thread that came after the run went idle.
+pub(crate) fn late_wakes(count: usize) -> Cause {
+    Cause::Nondeterminism {
+        message: format!(
+            "{count} task wake(s) came from another thread or from outside the simulation after the run went \
+             idle (it looked like a deadlock): node code must not use threads or another runtime's I/O or timers \
+             (use seedsim's time, net and task APIs)"
+        ),
+    }
+}
+
 impl Sim {
+    /// Wakes from another thread for this world's tasks, waiting up to
+    /// `waker::FOREIGN_GRACE_CHECKS` ms of host time for one: after a run that ended in a
+    /// deadlock, a wake that comes late from a thread the node code started means the
+    /// deadlock was a determinism failure.
+    pub(crate) fn late_foreign_wakes(&self) -> usize {
+        waker::await_foreign(self.shared.tag)
+    }
+
     /// A simulation with default settings and this seed.
     pub fn new(seed: Seed) -> Sim {
         Sim::with_config(Config { seed, ..Config::default() }).expect("the default config is valid")
@@ -512,16 +531,12 @@ impl Sim {
             let Some(at) = next else {
                 let unfinished = shared.world.borrow().clients_unfinished;
                 return Advance::Ended(if unfinished > 0 {
-                    let foreign = waker::await_foreign(shared.tag);
+                    // Wakes from another thread that came in while the run went idle. (Waiting
+                    // for later ones costs host time on every deadlock, which sweeps find by
+                    // the thousand: `Runner` waits, once, for the deadlock it reports.)
+                    let foreign = waker::take_foreign(shared.tag);
                     if foreign > 0 {
-                        let cause = Cause::Nondeterminism {
-                            message: format!(
-                                "{foreign} task wake(s) came from another thread or from outside the simulation after \
-                                 the run went idle (it looked like a deadlock): node code must not use threads or \
-                                 another runtime's I/O or timers (use seedsim's time, net and task APIs)"
-                            ),
-                        };
-                        return Advance::Ended(self.finish_failed(cause, None, None));
+                        return Advance::Ended(self.finish_failed(late_wakes(foreign), None, None));
                     }
                     let blocked = self.blocked_tasks();
                     self.finish_failed(Cause::Deadlock { blocked }, None, None)
