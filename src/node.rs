@@ -112,6 +112,9 @@ pub(crate) struct Node {
     /// How many times it has started; a start's incarnation is the count before it.
     pub(crate) starts: u32,
     pub(crate) clock: Clock,
+    /// The sum of the steps the clock has taken (jumps, strobes, skews' offsets, recovers):
+    /// what timers, which measure elapsed time, move along by.
+    pub(crate) clock_steps: i64,
     /// The node's own random stream, made on its first draw: most nodes of a short run never
     /// draw, and a ChaCha setup is a good part of a tiny world's cost.
     pub(crate) rng: Option<Stream>,
@@ -143,6 +146,7 @@ impl Node {
             state: State::Added,
             starts: 0,
             clock: Clock::TRUE,
+            clock_steps: 0,
             rng: None,
             isolated: 0,
             crash_after: None,

@@ -27,8 +27,11 @@ impl World {
         let clock = &mut self.nodes[node.index()].clock;
         let before = *clock;
         let by_nanos = clock.set(now, clock.jumped(now, by_nanos), monotonic);
+        let steps = &mut self.nodes[node.index()].clock_steps;
+        *steps = steps.saturating_add(by_nanos);
+        let clock = &self.nodes[node.index()].clock;
         if !clock.same_from(&before, now) {
-            self.retime_timers(|id| id == node);
+            self.retime_timers(|id| (id == node).then_some(by_nanos));
         }
         self.trace.record(now, EventKind::ClockJump { node, by_nanos });
     }
@@ -158,9 +161,10 @@ impl World {
         let mut clocks_changed = Vec::new();
         for node in &mut self.nodes {
             let before = node.clock;
-            node.clock.set(now, Clock::TRUE, monotonic);
+            let step = node.clock.set(now, Clock::TRUE, monotonic);
+            node.clock_steps = node.clock_steps.saturating_add(step);
             if !node.clock.same_from(&before, now) {
-                clocks_changed.push(node.id);
+                clocks_changed.push((node.id, step));
             }
             node.crash_after = None;
             match node.state {
@@ -171,7 +175,9 @@ impl World {
         }
         if !clocks_changed.is_empty() {
             // Sorted by id, as pushed.
-            self.retime_timers(|id| clocks_changed.binary_search(&id).is_ok());
+            self.retime_timers(|id| {
+                clocks_changed.binary_search_by_key(&id, |(changed, _)| *changed).ok().map(|at| clocks_changed[at].1)
+            });
         }
         self.recover_epoch += 1;
         self.recovered_at = Some(self.now);

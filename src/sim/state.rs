@@ -380,6 +380,11 @@ impl World {
 
     /// The earliest true time, from now on, at which `node`'s clock (true time for `None`)
     /// reads `deadline`: now, if it already does.
+    /// The sum of the steps `node`'s clock has taken (0 for true time).
+    pub(crate) fn clock_steps(&self, node: Option<NodeId>) -> i64 {
+        node.map_or(0, |node| self.nodes[node.index()].clock_steps)
+    }
+
     pub(crate) fn timer_at(&self, node: Option<NodeId>, deadline: Instant) -> u64 {
         let at = match node {
             Some(node) => self.nodes[node.index()].clock.true_time_of(deadline.as_nanos()),
@@ -414,20 +419,27 @@ impl World {
         TimerKey { slot, seq }
     }
 
-    /// The clocks of the nodes for which `changed` holds now read differently from now on
-    /// (see `Clock::same_from`): move each of their pending timers to the true time at which
-    /// its clock now reads the deadline. A timer fires when its clock reads its deadline
-    /// however the clock got there, as a real one does: never before, and at once if the
-    /// clock was stepped past it. Moved timers are rescheduled in slot order, so the order of
-    /// events stays a function of the seed. Costs a pass over the pending timers; clocks
-    /// change rarely, and the timers need no per-node index for it.
-    pub(crate) fn retime_timers(&mut self, changed: impl Fn(NodeId) -> bool) {
+    /// The clocks of the nodes for which `step_of` gives a step now run differently from now
+    /// on (see `Clock::same_from`), having stepped by that many nanoseconds: move each of their
+    /// pending timers so that what is left of it is the same on its clock's new rate. A timer
+    /// measures its node's elapsed time, as one on a monotonic clock does: a drift change
+    /// stretches or shrinks what is left, so it never ends before its clock has advanced by
+    /// it, and a step of the clock (a jump, a strobe, a skew's offset, a recover) moves its
+    /// deadline along, so it neither ends early nor waits longer. Moved timers are
+    /// rescheduled in slot order, so the order of events stays a function of the seed. Costs a
+    /// pass over the pending timers; clocks change rarely, and the timers need no per-node
+    /// index for it.
+    pub(crate) fn retime_timers(&mut self, step_of: impl Fn(NodeId) -> Option<i64>) {
         self.clock_epoch += 1;
         let mut moved = std::mem::take(&mut self.timers_moved);
-        for (slot, entry) in self.timers.iter() {
-            if entry.node.is_some_and(&changed) {
-                moved.push((slot as u32, self.timer_at(entry.node, Instant::from_nanos(entry.deadline))));
-            }
+        for (slot, entry) in self.timers.iter_mut() {
+            let Some(step) = entry.node.and_then(&step_of) else { continue };
+            entry.deadline = (i128::from(entry.deadline) + i128::from(step)).clamp(0, i128::from(u64::MAX)) as u64;
+            moved.push((slot as u32, 0));
+        }
+        for (slot, at) in &mut moved {
+            let entry = &self.timers[*slot as usize];
+            *at = self.timer_at(entry.node, Instant::from_nanos(entry.deadline));
         }
         for &(slot, at) in &moved {
             // The old event stays queued and is skipped when it comes up, as a cancelled one.
@@ -673,9 +685,12 @@ impl World {
         let monotonic = self.clocks_monotonic;
         let clock = &mut self.nodes[node.index()].clock;
         let before = *clock;
-        clock.set(now, Clock::skewed(now, skew), monotonic);
+        let step = clock.set(now, Clock::skewed(now, skew), monotonic);
+        let steps = &mut self.nodes[node.index()].clock_steps;
+        *steps = steps.saturating_add(step);
+        let clock = &self.nodes[node.index()].clock;
         if !clock.same_from(&before, now) {
-            self.retime_timers(|id| id == node);
+            self.retime_timers(|id| (id == node).then_some(step));
         }
         self.trace
             .record(now, EventKind::Skew { node, offset_nanos: skew.offset_nanos(), drift_ppm: skew.drift_ppm() });

@@ -361,6 +361,9 @@ enum Timer {
         /// check `now >= at` says whether it fired, with no look-up of the timer.
         at: u64,
         epoch: u64,
+        /// The sum of the steps its node's clock had taken when the sleep was made, so that
+        /// steps taken before its first poll move its deadline too (the world moves it after).
+        steps: i64,
         world: u64,
     },
     #[cfg(feature = "tokio")]
@@ -396,7 +399,7 @@ pub fn sleep(duration: Duration) -> Sleep {
     let simulated = context::with_current(|shared| {
         let world = shared.world.borrow();
         let deadline = world.local_now().saturating_add(duration);
-        simulated_sleep(deadline, world.current_node(), shared.id)
+        simulated_sleep(deadline, &world, shared.id)
     });
     match simulated {
         Some(sleep) => sleep,
@@ -410,16 +413,24 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let simulated =
-        context::with_current(|shared| simulated_sleep(deadline, shared.world.borrow().current_node(), shared.id));
+    let simulated = context::with_current(|shared| simulated_sleep(deadline, &shared.world.borrow(), shared.id));
     match simulated {
         Some(sleep) => sleep,
         None => real_sleep(Some(deadline), Duration::ZERO, "seedsim::time::sleep_until"),
     }
 }
 
-fn simulated_sleep(deadline: Instant, node: Option<NodeId>, world: u64) -> Sleep {
-    Sleep { deadline, timer: Timer::Simulated { node, key: None, at: 0, epoch: 0, world } }
+fn simulated_sleep(deadline: Instant, world: &crate::sim::state::World, id: u64) -> Sleep {
+    let node = world.current_node();
+    let steps = world.clock_steps(node);
+    Sleep { deadline, timer: Timer::Simulated { node, key: None, at: 0, epoch: 0, steps, world: id } }
+}
+
+/// `deadline` moved along by the steps `node`'s clock took since a sleep saw `steps`: a timer
+/// measures elapsed time, and a step of the clock is not time elapsed.
+fn stepped(world: &crate::sim::state::World, node: Option<NodeId>, deadline: Instant, steps: i64) -> Instant {
+    let moved = i128::from(deadline.as_nanos()) + i128::from(world.clock_steps(node)) - i128::from(steps);
+    Instant::from_nanos(moved.clamp(0, i128::from(u64::MAX)) as u64)
 }
 
 /// A sleep on the real backend until `deadline`, or for `duration` from now; outside a
@@ -445,10 +456,10 @@ impl Sleep {
     /// clock reads the deadline).
     pub fn is_elapsed(&self) -> bool {
         match &self.timer {
-            Timer::Simulated { node, key, at, epoch, .. } => {
+            Timer::Simulated { node, key, at, epoch, steps, .. } => {
                 context::with_world("seedsim::time::Sleep::is_elapsed", |world| match key {
                     Some(key) => fired(world, *key, *at, *epoch),
-                    None => world.timer_at(*node, self.deadline) <= world.now,
+                    None => world.timer_at(*node, stepped(world, *node, self.deadline, *steps)) <= world.now,
                 })
             }
             #[cfg(feature = "tokio")]
@@ -462,8 +473,8 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let deadline = self.deadline;
-        let (node, timer, at, epoch) = match &mut self.timer {
-            Timer::Simulated { node, key, at, epoch, .. } => (*node, key, at, epoch),
+        let (node, timer, at, epoch, steps) = match &mut self.timer {
+            Timer::Simulated { node, key, at, epoch, steps, .. } => (*node, key, at, epoch, *steps),
             #[cfg(feature = "tokio")]
             Timer::Real(sleep) => return sleep.as_mut().poll(cx),
         };
@@ -478,6 +489,7 @@ impl Future for Sleep {
                 world.update_timer(key, cx.waker());
                 return Poll::Pending;
             }
+            let deadline = stepped(world, node, deadline, steps);
             let true_at = world.timer_at(node, deadline);
             if true_at <= world.now {
                 return Poll::Ready(());

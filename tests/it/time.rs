@@ -211,25 +211,26 @@ fn a_sleep_never_ends_before_its_nodes_clock_reads_the_deadline() {
     let (woke, true_end) = sleep_through_a_clock_change(ms(100), ms(50), move || world::skew_clock("sleeper", slow));
     assert_eq!(woke, Instant::ZERO + ms(100));
     assert_eq!(true_end, 112_500_000);
-    // A clock stepped back: the sleep waits for the clock to read the deadline again.
-    let (woke, true_end) =
-        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::behind(ms(30))));
-    assert_eq!(woke, Instant::ZERO + ms(100));
-    assert_eq!(true_end, 130_000_000);
 }
 
 #[test]
-fn a_clock_stepped_forward_ends_a_sleep_early_in_true_time() {
-    // What a real timer does: it fires when its clock reads the deadline, however it got there.
+fn a_step_of_the_clock_neither_ends_a_sleep_early_nor_makes_it_wait_longer() {
+    // A sleep measures its node's elapsed time, as a timer on a monotonic clock does (what
+    // tokio's sleeps and leases built on them use): a step is not time elapsed. Stepped back
+    // 30 ms at 50 ms, the sleep still ends at 100 ms, the clock then reading 70 ms.
+    let (woke, true_end) =
+        sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::behind(ms(30))));
+    assert_eq!(woke, Instant::ZERO + ms(70));
+    assert_eq!(true_end, 100_000_000);
+    // Stepped forward 30 ms, or past the deadline: the same.
     let (woke, true_end) =
         sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(30))));
-    assert_eq!(woke, Instant::ZERO + ms(100));
-    assert_eq!(true_end, 70_000_000);
-    // Stepped past the deadline: the sleep ends at once.
+    assert_eq!(woke, Instant::ZERO + ms(130));
+    assert_eq!(true_end, 100_000_000);
     let (woke, true_end) =
         sleep_through_a_clock_change(ms(100), ms(50), || world::skew_clock("sleeper", Skew::ahead(ms(80))));
-    assert_eq!(woke, Instant::ZERO + ms(130));
-    assert_eq!(true_end, 50_000_000);
+    assert_eq!(woke, Instant::ZERO + ms(180));
+    assert_eq!(true_end, 100_000_000);
     // Made twice as fast at 60 ms: its last 40 ms take 20 ms of true time.
     let fast = Skew::NONE.with_drift_ppm(1_000_000).unwrap();
     let (woke, true_end) = sleep_through_a_clock_change(ms(100), ms(60), move || world::skew_clock("sleeper", fast));
@@ -242,4 +243,22 @@ fn sleeping_outside_a_simulation_panics_with_a_clear_message() {
     let panic = std::panic::catch_unwind(|| sleep(ms(1))).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("seedsim::time::sleep was called outside a seedsim simulation"), "{message}");
+}
+
+#[test]
+fn a_sleep_checked_but_never_polled_measures_elapsed_time_through_steps_too() {
+    // Lease code keeps a `Sleep` and asks `is_elapsed` without awaiting it.
+    let mut sim = Sim::new(Seed(2));
+    sim.client("holder", async {
+        let lease = sleep(ms(100));
+        world::skew_clock("holder", Skew::ahead(Duration::from_secs(1)))?;
+        assert!(!lease.is_elapsed(), "a step forward is not time elapsed");
+        sleep(ms(99)).await;
+        assert!(!lease.is_elapsed());
+        sleep(ms(1)).await;
+        assert!(lease.is_elapsed());
+        Ok::<(), seedsim::Error>(())
+    })
+    .unwrap();
+    assert!(sim.run().is_passed());
 }
