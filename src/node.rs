@@ -138,6 +138,16 @@ pub(crate) struct Node {
 pub(crate) const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 impl Node {
+    /// Set the clock to `next` at true time `now` (see `Clock::set`), adding the step it took
+    /// to `clock_steps`. Returns the step, and whether the clock runs differently from now on
+    /// (then the node's pending timers must be moved: `World::retime_timers`).
+    pub(crate) fn set_clock(&mut self, now: u64, next: Clock, monotonic: bool) -> (i64, bool) {
+        let before = self.clock;
+        let step = self.clock.set(now, next, monotonic);
+        self.clock_steps = self.clock_steps.saturating_add(step);
+        (step, !self.clock.same_from(&before, now))
+    }
+
     pub(crate) fn new(id: NodeId, name: String, role: Role, added_at: &'static Location<'static>) -> Node {
         Node {
             id,

@@ -24,14 +24,10 @@ impl World {
     pub(crate) fn jump_clock(&mut self, node: NodeId, by_nanos: i64) {
         let now = self.now;
         let monotonic = self.clocks_monotonic;
-        let clock = &mut self.nodes[node.index()].clock;
-        let before = *clock;
-        let by_nanos = clock.set(now, clock.jumped(now, by_nanos), monotonic);
-        let steps = &mut self.nodes[node.index()].clock_steps;
-        *steps = steps.saturating_add(by_nanos);
-        let clock = &self.nodes[node.index()].clock;
-        if !clock.same_from(&before, now) {
-            self.retime_timers(|id| (id == node).then_some(by_nanos));
+        let target = &mut self.nodes[node.index()];
+        let (by_nanos, changed) = target.set_clock(now, target.clock.jumped(now, by_nanos), monotonic);
+        if changed {
+            self.retime_timers(|id| id == node);
         }
         self.trace.record(now, EventKind::ClockJump { node, by_nanos });
     }
@@ -160,11 +156,8 @@ impl World {
         self.crashes_armed = 0;
         let mut clocks_changed = Vec::new();
         for node in &mut self.nodes {
-            let before = node.clock;
-            let step = node.clock.set(now, Clock::TRUE, monotonic);
-            node.clock_steps = node.clock_steps.saturating_add(step);
-            if !node.clock.same_from(&before, now) {
-                clocks_changed.push((node.id, step));
+            if node.set_clock(now, Clock::TRUE, monotonic).1 {
+                clocks_changed.push(node.id);
             }
             node.crash_after = None;
             match node.state {
@@ -175,9 +168,7 @@ impl World {
         }
         if !clocks_changed.is_empty() {
             // Sorted by id, as pushed.
-            self.retime_timers(|id| {
-                clocks_changed.binary_search_by_key(&id, |(changed, _)| *changed).ok().map(|at| clocks_changed[at].1)
-            });
+            self.retime_timers(|id| clocks_changed.binary_search(&id).is_ok());
         }
         self.recover_epoch += 1;
         self.recovered_at = Some(self.now);

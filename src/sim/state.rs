@@ -69,7 +69,8 @@ pub(crate) struct Strobe {
 }
 
 /// A pending `Sleep`: its deadline is on a node's clock, so when that clock changes the
-/// timer's true time is computed again and its event moved (`World::retime_timers`).
+/// timer's true time is computed again (`World::timer_at`) and its event moved
+/// (`World::retime_timers`).
 struct TimerEntry {
     /// Its identity, in the `TimerKey` its `Sleep` holds.
     seq: u64,
@@ -78,6 +79,8 @@ struct TimerEntry {
     /// Whose clock the deadline is on (`None`: true time, outside any node).
     node: Option<NodeId>,
     deadline: u64,
+    /// The node's `clock_steps` when the deadline was set (see `World::timer_at`).
+    steps: i64,
     waker: Waker,
 }
 
@@ -378,16 +381,23 @@ impl World {
         }
     }
 
-    /// The earliest true time, from now on, at which `node`'s clock (true time for `None`)
-    /// reads `deadline`: now, if it already does.
     /// The sum of the steps `node`'s clock has taken (0 for true time).
     pub(crate) fn clock_steps(&self, node: Option<NodeId>) -> i64 {
         node.map_or(0, |node| self.nodes[node.index()].clock_steps)
     }
 
-    pub(crate) fn timer_at(&self, node: Option<NodeId>, deadline: Instant) -> u64 {
+    /// The earliest true time, from now on, at which a timer set for `deadline` on `node`'s
+    /// clock (true time for `None`) when the clock had taken `steps` fires: now, if it is due.
+    /// A timer measures elapsed time, as one on a monotonic clock does, so the steps the clock
+    /// took since (jumps, strobes, skews' offsets, recovers) move its deadline along, and only
+    /// the clock's rate decides how long what is left of it takes.
+    pub(crate) fn timer_at(&self, node: Option<NodeId>, deadline: Instant, steps: i64) -> u64 {
         let at = match node {
-            Some(node) => self.nodes[node.index()].clock.true_time_of(deadline.as_nanos()),
+            Some(node) => {
+                let moved =
+                    i128::from(deadline.as_nanos()) + i128::from(self.clock_steps(Some(node))) - i128::from(steps);
+                self.nodes[node.index()].clock.true_time_of(moved.clamp(0, i128::from(u64::MAX)) as u64)
+            }
             None => deadline.as_nanos(),
         };
         at.max(self.now)
@@ -405,41 +415,42 @@ impl World {
         seq
     }
 
-    /// A timer that wakes `waker` when `node`'s clock reads `deadline` (true time for
-    /// `None`), which is at true time `at` (from `timer_at`) unless the clock changes.
-    pub(crate) fn add_timer(&mut self, node: Option<NodeId>, deadline: Instant, at: u64, waker: Waker) -> TimerKey {
-        debug_assert_eq!(at, self.timer_at(node, deadline));
+    /// A timer that wakes `waker` at `deadline` on `node`'s clock as of `steps` (true time
+    /// for `None`), which is at true time `at` (from `timer_at`) unless the clock changes.
+    pub(crate) fn add_timer(
+        &mut self,
+        node: Option<NodeId>,
+        deadline: Instant,
+        steps: i64,
+        at: u64,
+        waker: Waker,
+    ) -> TimerKey {
+        debug_assert_eq!(at, self.timer_at(node, deadline, steps));
         let deadline = deadline.as_nanos();
         let entry = self.timers.vacant_entry();
         let slot = entry.key() as u32;
         let seq = self.seq;
-        entry.insert(TimerEntry { seq, event: seq, node, deadline, waker });
+        entry.insert(TimerEntry { seq, event: seq, node, deadline, steps, waker });
         let scheduled = self.schedule(at, Pending::Timer { slot });
         debug_assert_eq!(scheduled, seq);
         TimerKey { slot, seq }
     }
 
-    /// The clocks of the nodes for which `step_of` gives a step now run differently from now
-    /// on (see `Clock::same_from`), having stepped by that many nanoseconds: move each of their
-    /// pending timers so that what is left of it is the same on its clock's new rate. A timer
-    /// measures its node's elapsed time, as one on a monotonic clock does: a drift change
-    /// stretches or shrinks what is left, so it never ends before its clock has advanced by
-    /// it, and a step of the clock (a jump, a strobe, a skew's offset, a recover) moves its
-    /// deadline along, so it neither ends early nor waits longer. Moved timers are
-    /// rescheduled in slot order, so the order of events stays a function of the seed. Costs a
-    /// pass over the pending timers; clocks change rarely, and the timers need no per-node
-    /// index for it.
-    pub(crate) fn retime_timers(&mut self, step_of: impl Fn(NodeId) -> Option<i64>) {
+    /// The clocks of the nodes for which `changed` holds now run differently from now on (see
+    /// `Clock::same_from`), their steps already added to `clock_steps`: move each of their
+    /// pending timers to the true time `timer_at` now gives, so a drift change stretches or
+    /// shrinks what is left of it and a step neither ends it early nor makes it wait longer.
+    /// Moved timers are rescheduled in slot order, so the order of events stays a function of
+    /// the seed. Costs a pass over the pending timers; clocks change rarely, and the timers
+    /// need no per-node index for it.
+    pub(crate) fn retime_timers(&mut self, changed: impl Fn(NodeId) -> bool) {
         self.clock_epoch += 1;
         let mut moved = std::mem::take(&mut self.timers_moved);
-        for (slot, entry) in self.timers.iter_mut() {
-            let Some(step) = entry.node.and_then(&step_of) else { continue };
-            entry.deadline = (i128::from(entry.deadline) + i128::from(step)).clamp(0, i128::from(u64::MAX)) as u64;
-            moved.push((slot as u32, 0));
-        }
-        for (slot, at) in &mut moved {
-            let entry = &self.timers[*slot as usize];
-            *at = self.timer_at(entry.node, Instant::from_nanos(entry.deadline));
+        for (slot, entry) in self.timers.iter() {
+            if entry.node.is_some_and(&changed) {
+                let at = self.timer_at(entry.node, Instant::from_nanos(entry.deadline), entry.steps);
+                moved.push((slot as u32, at));
+            }
         }
         for &(slot, at) in &moved {
             // The old event stays queued and is skipped when it comes up, as a cancelled one.
@@ -683,14 +694,8 @@ impl World {
     pub(crate) fn skew(&mut self, node: NodeId, skew: Skew) {
         let now = self.now;
         let monotonic = self.clocks_monotonic;
-        let clock = &mut self.nodes[node.index()].clock;
-        let before = *clock;
-        let step = clock.set(now, Clock::skewed(now, skew), monotonic);
-        let steps = &mut self.nodes[node.index()].clock_steps;
-        *steps = steps.saturating_add(step);
-        let clock = &self.nodes[node.index()].clock;
-        if !clock.same_from(&before, now) {
-            self.retime_timers(|id| (id == node).then_some(step));
+        if self.nodes[node.index()].set_clock(now, Clock::skewed(now, skew), monotonic).1 {
+            self.retime_timers(|id| id == node);
         }
         self.trace
             .record(now, EventKind::Skew { node, offset_nanos: skew.offset_nanos(), drift_ppm: skew.drift_ppm() });

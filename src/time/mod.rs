@@ -426,13 +426,6 @@ fn simulated_sleep(deadline: Instant, world: &crate::sim::state::World, id: u64)
     Sleep { deadline, timer: Timer::Simulated { node, key: None, at: 0, epoch: 0, steps, world: id } }
 }
 
-/// `deadline` moved along by the steps `node`'s clock took since a sleep saw `steps`: a timer
-/// measures elapsed time, and a step of the clock is not time elapsed.
-fn stepped(world: &crate::sim::state::World, node: Option<NodeId>, deadline: Instant, steps: i64) -> Instant {
-    let moved = i128::from(deadline.as_nanos()) + i128::from(world.clock_steps(node)) - i128::from(steps);
-    Instant::from_nanos(moved.clamp(0, i128::from(u64::MAX)) as u64)
-}
-
 /// A sleep on the real backend until `deadline`, or for `duration` from now; outside a
 /// Tokio runtime (or without the `tokio` feature) the panic that names `api`.
 #[track_caller]
@@ -459,7 +452,7 @@ impl Sleep {
             Timer::Simulated { node, key, at, epoch, steps, .. } => {
                 context::with_world("seedsim::time::Sleep::is_elapsed", |world| match key {
                     Some(key) => fired(world, *key, *at, *epoch),
-                    None => world.timer_at(*node, stepped(world, *node, self.deadline, *steps)) <= world.now,
+                    None => world.timer_at(*node, self.deadline, *steps) <= world.now,
                 })
             }
             #[cfg(feature = "tokio")]
@@ -489,12 +482,11 @@ impl Future for Sleep {
                 world.update_timer(key, cx.waker());
                 return Poll::Pending;
             }
-            let deadline = stepped(world, node, deadline, steps);
-            let true_at = world.timer_at(node, deadline);
+            let true_at = world.timer_at(node, deadline, steps);
             if true_at <= world.now {
                 return Poll::Ready(());
             }
-            *timer = Some(world.add_timer(node, deadline, true_at, cx.waker().clone()));
+            *timer = Some(world.add_timer(node, deadline, steps, true_at, cx.waker().clone()));
             (*at, *epoch) = (true_at, world.clock_epoch);
             Poll::Pending
         })
