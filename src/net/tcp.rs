@@ -456,7 +456,9 @@ impl TcpStream {
         Ok(())
     }
 
-    fn read_polled(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    /// Read into `buf`: the one read path behind every I/O trait the stream implements
+    /// (`futures::io` here, tokio's and hyper's in `seedsim::compat`).
+    pub(crate) fn read_polled(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let stream = match &self.connection {
             Connection::Simulated(stream) => stream,
             #[cfg(feature = "tokio")]
@@ -496,12 +498,18 @@ impl TcpStream {
         }
     }
 
-    fn close_polled(&self) -> Poll<io::Result<()>> {
+    /// Shut down the write side, for every I/O trait's close or shutdown.
+    pub(crate) fn close_polled(&self) -> Poll<io::Result<()>> {
         match self.shutdown(Shutdown::Write) {
             // Closing a stream that failed or was closed already is done.
             Err(err) if err.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
             result => Poll::Ready(result),
         }
+    }
+
+    /// Write plain bytes: the one write path behind every I/O trait the stream implements.
+    pub(crate) fn write_bytes_polled(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.write_polled(cx, buf, None)
     }
 
     /// Write `buf`, whose last byte carries `value` to the reader: the typed RPC layer's way

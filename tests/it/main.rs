@@ -8,6 +8,8 @@ mod bugs;
 mod checks;
 mod classes_a;
 mod classes_b;
+#[cfg(all(feature = "tokio-io", feature = "hyper"))]
+mod compat;
 mod determinism;
 mod errors;
 mod faults;
