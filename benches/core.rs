@@ -1,8 +1,9 @@
 //! The core benchmark: events per second of the simulator on eight workloads (datagram
 //! ping-pong, datagram fan-out, timers, task spawning in batches and all at once, whole tiny
-//! simulations, stream round trips, RPC calls), each built with the public seedsim API only, timed best of three, and
-//! compared with the faster of the two peers (turmoil 0.7.2, madsim 0.2.34) measured on the
-//! same workloads, where a peer figure exists (`-` where none was measured yet).
+//! simulations, stream round trips, RPC calls), each built with the public seedsim API only,
+//! timed best of three, and compared with the faster of the two peers (turmoil 0.7.2, madsim
+//! 0.2.34) measured on the same workloads, where a peer figure exists (`-` where none was
+//! measured yet).
 //!
 //! Every simulation a workload runs must pass (`Outcome::unwrap`) and must have done the work
 //! it was asked to do (datagrams delivered, tasks spawned), so a broken simulator cannot post a
