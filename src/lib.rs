@@ -129,3 +129,8 @@ pub struct TimelineDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/production.md")]
 pub struct ProductionDoctests;
+
+/// See [`GettingStartedDoctests`]. Its recipes need the compat features.
+#[cfg(all(doctest, feature = "hyper", feature = "tokio-io"))]
+#[doc = include_str!("../docs/ecosystem.md")]
+pub struct EcosystemDoctests;
