@@ -40,7 +40,9 @@
 //! `cargo test`). Node code uses [`time`], [`net`], [`task`] and [`rand::rng`]; faults come from
 //! [`world`] inside a run or the `Sim` methods of the same names between steps. With the
 //! `tokio` feature, the same node code also runs in production: outside a simulation, inside a
-//! Tokio runtime, those APIs run on tokio and the operating system (`seedsim::real`). The
+//! Tokio runtime, those APIs run on tokio and the operating system (`seedsim::real`). With the
+//! `tokio-io` and `hyper` features, [`compat`] puts tokio's I/O traits and hyper's runtime
+//! traits on seedsim, so tokio-util codecs, hyper, axum and tonic run inside a simulation. The
 //! guide is in the repository's `docs/` folder.
 
 #![warn(missing_docs)]

@@ -163,7 +163,10 @@ pub fn main<C: KvClient + 'static>(app: App) -> ExitCode {
         }
         Ok(report) => match report.failure {
             Some(failure) => {
-                println!("{}: seed {} failed after {} passing seed(s):\n{failure}", app.name, failure.seed, report.passed);
+                println!(
+                    "{}: seed {} failed after {} passing seed(s):\n{failure}",
+                    app.name, failure.seed, report.passed
+                );
                 ExitCode::from(1)
             }
             None => {
