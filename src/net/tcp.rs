@@ -207,6 +207,9 @@ impl Drop for SimulatedListener {
 /// Linux. One task should read and one write at a time: a second concurrent reader (or
 /// writer) takes over the wake-up.
 ///
+/// With the `tokio-io` feature it implements `tokio::io::AsyncRead` and `AsyncWrite` too, and
+/// with `hyper` hyper's `rt::Read` and `rt::Write` (see [`compat`](crate::compat)).
+///
 /// ```
 /// use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// use futures::StreamExt;
