@@ -2,15 +2,15 @@
 //! tokio's I/O traits or for hyper runs on seedsim unchanged, inside a simulation and on the
 //! real backend (feature `tokio`) alike.
 //!
-//! - feature `tokio-io`, module [`tokio_io`]: `tokio::io::AsyncRead` and `AsyncWrite` on
+//! - feature `tokio-io`, module `tokio_io`: `tokio::io::AsyncRead` and `AsyncWrite` on
 //!   [`net::TcpStream`](crate::net::TcpStream) (tokio-util's codecs, `tokio::io::copy`,
 //!   anything generic over tokio's traits).
-//! - feature `hyper`, module [`hyper`]: hyper's `rt::Read`/`rt::Write` on the stream, an
+//! - feature `hyper`, module `hyper`: hyper's `rt::Read`/`rt::Write` on the stream, an
 //!   executor on [`task::spawn`](crate::task::spawn) and a timer on [`time`](crate::time),
 //!   for hyper's clients and servers and the frameworks built on them (axum, tonic).
 //!
-//! Nothing here adds a thread, a clock reading or a runtime: every adapter calls the same
-//! seedsim function node code calls. docs/ecosystem.md lists what runs inside a simulation
+//! Nothing here starts a thread or a runtime, or decides anything by the host clock: every
+//! adapter calls the same seedsim function node code calls. docs/ecosystem.md lists what runs inside a simulation
 //! and how.
 
 #[cfg(feature = "hyper")]
