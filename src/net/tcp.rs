@@ -569,7 +569,7 @@ impl AsyncRead for &TcpStream {
 
 impl AsyncWrite for TcpStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.write_polled(cx, buf, None)
+        self.write_bytes_polled(cx, buf)
     }
 
     /// Written data is in the connection's send buffer already, as in a kernel: nothing to do.
@@ -585,7 +585,7 @@ impl AsyncWrite for TcpStream {
 
 impl AsyncWrite for &TcpStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.write_polled(cx, buf, None)
+        self.write_bytes_polled(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
