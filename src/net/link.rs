@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use super::cut::Cuts;
 use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId};
 use crate::rand::{Ratio, Stream};
@@ -206,6 +207,7 @@ impl Windows {
 /// segments both go through [`Links::route`], so they see the same network.
 pub(crate) struct Links<'a> {
     pub(crate) pairs: &'a mut Pairs,
+    pub(crate) cuts: &'a Cuts,
     pub(crate) link_default: &'a Link,
     pub(crate) rng: &'a mut Stream,
     pub(crate) windows: &'a Windows,
@@ -229,7 +231,12 @@ impl Links<'_> {
     #[inline(always)]
     pub(crate) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
         let pair = self.pairs.touch(now, from, to);
-        if from != to && (pair.blocked > 0 || nodes[from.index()].isolated > 0 || nodes[to.index()].isolated > 0) {
+        if from != to
+            && (pair.blocked > 0
+                || nodes[from.index()].isolated > 0
+                || nodes[to.index()].isolated > 0
+                || self.cuts.separates(from, to))
+        {
             return Verdict::Dropped(DropReason::Partition);
         }
         let mut link = pair.link.as_deref().copied().unwrap_or(*self.link_default);
@@ -310,7 +317,7 @@ impl Pair {
     /// True if forgetting this record changes nothing a packet sent at `now` or later sees:
     /// no override, partition or clog, and every in-order arrival it holds back by is past
     /// (a later packet arrives at `now` or after, so `max` with the past is a no-op).
-    fn is_idle(&self, now: u64) -> bool {
+    pub(crate) fn is_idle(&self, now: u64) -> bool {
         self.link.is_none() && self.blocked == 0 && self.clogged_until <= now && self.last_arrival <= now
     }
 }
