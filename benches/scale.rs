@@ -336,7 +336,9 @@ fn halves(nodes: u64) -> u64 {
     plan.push(Duration::from_secs(2), Fault::Repair { a: a.to_vec(), b: b.to_vec() });
     sim.faults(plan).expect("a valid plan");
     assert!(sim.run_until(seedsim::time::Instant::from_nanos(2_500_000_000)).is_none(), "the world ended early");
-    // assert_eq!(sim.counts().link_pairs, 0, "a repaired partition leaves no per-pair state");
+    let counts = sim.counts();
+    assert_eq!(counts.link_pairs, 0, "a repaired partition leaves no per-pair state");
+    assert_eq!(counts.set_partitions, 0, "a repaired partition leaves no partition behind");
     0
 }
 

@@ -19,6 +19,7 @@ mod kv;
 mod linearizability;
 mod net;
 mod nodes;
+mod partitions;
 #[cfg(feature = "tokio")]
 mod parity;
 mod rpc;
