@@ -1,10 +1,13 @@
 //! Links: what the network does to a datagram between two nodes (latency, loss, duplication,
-//! reordering), and the sparse per-pair state (partitions, clogs, overrides, FIFO order).
+//! reordering), and the sparse per-pair state (partitions of the pair alone, clogs,
+//! overrides, FIFO order). Partitions between sets are not per-pair state: `Links::route`
+//! asks the `Cuts` of `net/cut.rs` about them.
 //!
 //! Pairs are stored only when something makes them differ from the default link or they have
 //! traffic in flight, so a world of 1,000 nodes does not hold a million link objects: a record
 //! that says nothing any more (no override, partition or clog, and its last arrival past) is
-//! forgotten at the next sweep, which comes when the map has grown fourfold since the last.
+//! forgotten at the next sweep, which comes when the map has grown fourfold since the last, or
+//! at once when a repair or heal-all leaves it so.
 
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
@@ -222,7 +225,7 @@ pub(crate) enum Verdict {
 
 impl Links<'_> {
     /// Decide the fate of a packet sent now from `from` to `to`, in this order: a partition
-    /// or isolation in the way; loss (the link's, or a burst's if higher); duplication (the
+    /// (of the pair, or between sets) or isolation in the way; loss (the link's, or a burst's if higher); duplication (the
     /// link's, or a duplication window's if higher); then for each copy a latency draw (plus a
     /// spike), no earlier than the end of a clog, and either reordered (by the link: held back
     /// by one more draw; or by a reordering window: held back by up to its spread; holding back
@@ -303,9 +306,10 @@ pub(crate) struct Pair {
     /// An override of the default link, boxed: overrides are rare, and a small `Pair` keeps
     /// the map's nodes small (they are moved on every insert and remove).
     pub(crate) link: Option<Box<Link>>,
-    /// How many partitions cut this direction and are not yet repaired: nothing crosses while
-    /// any is. Counted, so overlapping faults compose: the repair of a short partition does
-    /// not end a longer one that also cuts this pair.
+    /// How many partitions of this pair alone cut this direction and are not yet repaired
+    /// (partitions between sets are counted by the `Cuts` holding the pair): nothing crosses
+    /// while any is. Counted, so overlapping faults compose: the repair of a short partition
+    /// does not end a longer one that also cuts this pair.
     pub(crate) blocked: u32,
     /// Clogged until this true time (ns): datagrams sent before it arrive after it.
     pub(crate) clogged_until: u64,
