@@ -324,8 +324,7 @@ fn flood(nodes: u64, messages: u64) -> u64 {
 /// traffic: what applying and repairing a partition between two large sets costs by itself.
 /// Asserts the repair left no per-pair state behind.
 fn halves(nodes: u64) -> u64 {
-    let mut sim =
-        Sim::builder().seed(Seed(nodes)).time_limit(Duration::from_secs(3)).build().expect("a valid config");
+    let mut sim = Sim::builder().seed(Seed(nodes)).time_limit(Duration::from_secs(3)).build().expect("a valid config");
     for me in 0..nodes {
         sim.node(&format!("n{me}"), || seedsim::time::sleep(Duration::from_secs(3_600))).expect("a new node");
     }

@@ -65,8 +65,6 @@ impl NodeSet {
         }
         NodeSet { words }
     }
-
-
 }
 
 /// Nothing sent from a node of `from` to a node of `to` gets through, except a node's

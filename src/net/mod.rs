@@ -33,8 +33,8 @@ use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
 use crate::rand::{Ratio, Stream};
 use crate::trace::{DropReason, EventKind, Trace};
-pub(crate) use cut::{Cut, NodeSet};
 use cut::Cuts;
+pub(crate) use cut::{Cut, NodeSet};
 use link::{Links, Pairs, Reorder, Verdict, Windows};
 
 /// The largest UDP payload, as on a real IPv4 stack.
@@ -375,8 +375,7 @@ impl Net {
             },
         );
         // Split the borrows: the links decide while the rest of the network is used.
-        let Net { pairs, cuts, in_flight, rng, stats, next_datagram, link_default, spare_payloads, windows, .. } =
-            self;
+        let Net { pairs, cuts, in_flight, rng, stats, next_datagram, link_default, spare_payloads, windows, .. } = self;
         let mut links = Links { pairs, cuts, link_default, rng, windows };
         let (first, second) = match links.route(now, nodes, from, to_node, 0) {
             Verdict::Dropped(reason) => {

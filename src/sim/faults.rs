@@ -50,7 +50,8 @@ impl World {
         let there = Cut { from: NodeSet::of(a.iter().copied()), to: NodeSet::of(b.iter().copied()) };
         let back = (!oneway).then(|| Cut { from: there.to.clone(), to: there.from.clone() });
         for cut in std::iter::once(&there).chain(&back) {
-            let event = EventKind::SetPartition { from: cut.from.len() as u32, to: cut.to.len() as u32, sets: cut.digest() };
+            let event =
+                EventKind::SetPartition { from: cut.from.len() as u32, to: cut.to.len() as u32, sets: cut.digest() };
             self.trace.record(self.now, event);
         }
         self.net.block_sets(std::iter::once(there).chain(back).collect());
@@ -71,7 +72,8 @@ impl World {
         let there = Cut { from: NodeSet::of(a.iter().copied()), to: NodeSet::of(b.iter().copied()) };
         let back = Cut { from: there.to.clone(), to: there.from.clone() };
         for cut in [there, back] {
-            let event = EventKind::SetRepair { from: cut.from.len() as u32, to: cut.to.len() as u32, sets: cut.digest() };
+            let event =
+                EventKind::SetRepair { from: cut.from.len() as u32, to: cut.to.len() as u32, sets: cut.digest() };
             self.trace.record(self.now, event);
             self.net.unblock_sets(self.now, cut);
         }

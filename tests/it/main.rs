@@ -19,9 +19,9 @@ mod kv;
 mod linearizability;
 mod net;
 mod nodes;
-mod partitions;
 #[cfg(feature = "tokio")]
 mod parity;
+mod partitions;
 mod rpc;
 mod run;
 mod runner;
