@@ -501,7 +501,7 @@ impl Net {
     /// Mark every datagram and stream segment in flight across one of `cuts` to be dropped
     /// on arrival.
     pub(crate) fn drop_crossing(&mut self, cuts: &[Cut]) {
-        if !cuts.is_empty() {
+        if cuts.iter().any(|cut| !cut.is_empty()) {
             self.drop_in_flight(DropReason::Partition, |f, t| cuts.iter().any(|cut| cut.contains(f, t)));
         }
     }
