@@ -752,6 +752,7 @@ impl Sim {
         let world = self.shared.world.borrow();
         Counts {
             link_pairs: world.net.pair_count(),
+            set_partitions: world.net.cut_count(),
             datagrams_in_flight: world.net.in_flight_count(),
             events_scheduled: world.pending_events(),
             tasks_live: self.shared.tasks.borrow().live_count(),
@@ -768,6 +769,10 @@ pub struct Counts {
     /// Directed node pairs with a stored link record (an override, a partition, a clog, or
     /// traffic whose order must be kept).
     pub link_pairs: usize,
+    /// Partitions between sets of nodes in force, one per direction, each held as two sets
+    /// rather than pair by pair (small ones are counted in `link_pairs` instead). A repair
+    /// that takes part of one may leave it in two pieces, counted as two.
+    pub set_partitions: usize,
     /// Datagrams sent and not yet arrived (including those marked to drop on arrival).
     pub datagrams_in_flight: usize,
     /// Events scheduled: timers, datagram arrivals, restarts.

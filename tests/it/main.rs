@@ -21,6 +21,7 @@ mod net;
 mod nodes;
 #[cfg(feature = "tokio")]
 mod parity;
+mod partitions;
 mod rpc;
 mod run;
 mod runner;
