@@ -29,3 +29,4 @@ mod tcp;
 mod time;
 mod timeline;
 mod vocabulary;
+mod watchdog;
