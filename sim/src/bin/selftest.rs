@@ -4,7 +4,8 @@
 //! only on such leftovers, so `explore --isolate` has something to rule out. `tiny` is the
 //! 3-node echo scenario `docs/performance.md` measures `explore`'s seeds per second on.
 //! `always-fails` has a profile of its own (`--faults spikes`); `own-faults` installs faults
-//! in its setup.
+//! in its setup. `hangs` spins without yielding on one seed in four, and `always-hangs` on
+//! every seed, for the watchdog (with a small `--watchdog`).
 
 use std::io;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use seedsim::explore::{self, Scenario};
 use seedsim::fault::{Profile, Weights};
 use seedsim::net::UdpSocket;
+use seedsim::rand::RngExt;
 use seedsim::time::{sleep, timeout};
 use seedsim::{Error, Sim};
 
@@ -110,6 +112,37 @@ fn own_faults(sim: &mut Sim) -> Result<(), Error> {
     sim.faults("100ms latency-spike 10ms 1s\n200ms loss-burst 1/10 1s\n".parse()?)
 }
 
+/// Spin without yielding for up to a minute of host time: a hang for the watchdog to report,
+/// bounded so that a broken watchdog fails the tests instead of hanging them.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // a deliberately misbehaving node
+fn spin() {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        std::hint::spin_loop();
+    }
+}
+
+/// One seed in four, the client never yields again.
+fn hangs(sim: &mut Sim) -> Result<(), Error> {
+    sim.client("c", async {
+        sleep(Duration::from_millis(5)).await;
+        if seedsim::rand::rng().random_range(0..4u32) == 0 {
+            spin();
+        }
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Every seed, the node `spinner` never yields after its first sleep.
+fn always_hangs(sim: &mut Sim) -> Result<(), Error> {
+    sim.node("spinner", || async {
+        sleep(Duration::from_millis(1)).await;
+        spin();
+    })?;
+    passes(sim)
+}
+
 fn main() -> ExitCode {
     explore::main(
         seedsim::explore_target!(),
@@ -120,6 +153,8 @@ fn main() -> ExitCode {
             Scenario::new("nondeterministic", Sim::builder, nondeterministic),
             Scenario::new("leaky", Sim::builder, leaky),
             Scenario::new("tiny", Sim::builder, tiny),
+            Scenario::new("hangs", Sim::builder, hangs),
+            Scenario::new("always-hangs", Sim::builder, always_hangs),
         ],
     )
 }
