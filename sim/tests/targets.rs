@@ -738,6 +738,7 @@ fn explore_records_a_hang_as_a_failure_and_finishes_the_other_seeds_with_and_wit
 }
 
 #[test]
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // times the sweep from outside
 fn a_hang_ends_a_timed_sweep_on_time_and_a_hanging_run_reports_its_replay_line() {
     let started = std::time::Instant::now();
     let args = ["explore", "--scenario", "always-hangs", "--faults", "calm", "--duration", "1s", "--jobs", "1"];

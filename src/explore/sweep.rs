@@ -25,6 +25,7 @@ use super::cli::{replay_line, replay_seed_plan_line, usage_flag};
 use super::corpus::{read_corpus, replay as replay_entry, Entry};
 use super::{build, Faults, Scenario, Target};
 use crate::check::Coverage;
+use crate::fault::FaultPlan;
 use crate::guide::{Guide, Trial};
 use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::Seed;
@@ -63,9 +64,10 @@ pub(crate) const PLANS_DEFAULT: &str = "target/seedsim-plans";
 enum Report {
     /// A worker has no more seeds to run.
     Exited,
-    /// The watchdog found a poll of a worker's run hung: its report, and the passes the
-    /// worker had not sent yet. The worker is abandoned.
-    Hung(Box<Failure>, u64),
+    /// The watchdog found a poll of a worker's run hung: its report, the passes the worker
+    /// had not sent yet, and the plan of the guided mutant it ran, if it ran one. The worker
+    /// is abandoned.
+    Hung(Box<Failure>, u64, Option<FaultPlan>),
     /// This many seeds passed, with their coverage added up: workers send passes in batches,
     /// so the main thread (which shares the cores with them) wakes once per batch, not per seed.
     Passed(u64, Box<Coverage>),
@@ -293,6 +295,8 @@ struct Worker {
     abandoned: AtomicBool,
     /// Passes it ran and has not reported yet.
     pending: AtomicU64,
+    /// The plan of the guided mutant it runs, if it runs one: a hang's replay needs it.
+    mutant: Mutex<Option<FaultPlan>>,
 }
 
 /// Workers abandoned to hung polls after which a sweep stops: each keeps a core busy.
@@ -317,7 +321,8 @@ fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>) {
         crate::watchdog::on_hang(Arc::new(move |failure: Box<Failure>| {
             if !worker.abandoned.swap(true, Ordering::SeqCst) {
                 let pending = worker.pending.swap(0, Ordering::SeqCst);
-                let _ = sender.send((failure.seed, Report::Hung(failure, pending)));
+                let mutant = worker.mutant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+                let _ = sender.send((failure.seed, Report::Hung(failure, pending, mutant)));
             }
         }));
     }
@@ -334,6 +339,7 @@ fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>) {
         let (seed, report) = match &sweep.guide {
             Some(guide) => {
                 let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+                *worker.mutant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = trial.plan.clone();
                 (trial.seed, run_trial(plan, guide, &trial, &sweep.replay))
             }
             None => {
@@ -373,13 +379,23 @@ fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>) {
 }
 
 /// A hang as the sweep keeps it. The watchdog could not read the run's fault plan (it lives
-/// in the stuck thread's world), so it is drawn again for the seed: a failure's plan is
+/// in the stuck thread's world): it is the guided mutant's, written to a file its replay line
+/// names as for any failing mutant, or else drawn again for the seed. A failure's plan is
 /// printed and kept in the corpus.
-fn hang_found(plan: &Plan, mut failure: Box<Failure>) -> Box<Found> {
-    if let Ok(sim) = build(&plan.scenario, failure.seed, plan.faults, None, "", false, None) {
-        failure.faults = sim.fault_plan().clone();
+fn hang_found(plan: &Plan, mut failure: Box<Failure>, mutant: Option<FaultPlan>) -> Result<Box<Found>, String> {
+    match mutant {
+        Some(mutant) => {
+            failure.faults = mutant;
+            let path = write_plan(plan, &failure)?;
+            failure.replay = replay_seed_plan_line(plan.target, &plan.scenario, failure.seed, &path);
+        }
+        None => {
+            if let Ok(sim) = build(&plan.scenario, failure.seed, plan.faults, None, "", false, None) {
+                failure.faults = sim.fault_plan().clone();
+            }
+        }
     }
-    Box::new(Found::new(plan, &failure))
+    Ok(Box::new(Found::new(plan, &failure)))
 }
 
 pub(crate) fn explore(plan: Plan) -> ExitCode {
@@ -498,12 +514,18 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
                 record(found, &mut failed, &mut groups);
                 bar.set_message(status(failed, groups.len(), &coverage) + &guided_status().unwrap_or_default());
             }
-            Report::Hung(failure, pending) => {
+            Report::Hung(failure, pending, mutant) => {
                 live -= 1;
                 abandoned += 1;
                 bar.inc(pending + 1);
                 passed += pending;
-                record(hang_found(plan, failure), &mut failed, &mut groups);
+                match hang_found(plan, failure, mutant) {
+                    Ok(found) => record(found, &mut failed, &mut groups),
+                    Err(message) => {
+                        error.get_or_insert(format!("seed {seed}: {message}"));
+                        sweep.stop.store(true, Ordering::Relaxed);
+                    }
+                }
                 bar.set_message(status(failed, groups.len(), &coverage) + &guided_status().unwrap_or_default());
                 if abandoned == 1 {
                     bar.suspend(|| {
@@ -535,7 +557,6 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
             }
         }
     }
-    drop(record);
     bar.finish_and_clear();
     if let Some(message) = error {
         eprintln!("{}: {message}", plan.target);

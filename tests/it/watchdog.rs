@@ -70,7 +70,7 @@ fn scenario(sim: &mut Sim) -> Result<(), seedsim::Error> {
             for _ in 0..20 {
                 let pause = seedsim::rand::RngExt::random_range(&mut rng, 1..20);
                 sleep(Duration::from_millis(pause)).await;
-                let _ = seedsim::task::spawn(async { seedsim::task::yield_now().await });
+                drop(seedsim::task::spawn(async { seedsim::task::yield_now().await }));
             }
         })?;
     }
