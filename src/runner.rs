@@ -302,8 +302,8 @@ impl Runner {
         self
     }
 
-    /// The seeds this runner will run, after reading `SEEDSIM_SEED`, `SEEDSIM_SEEDS` and
-    /// `SEEDSIM_LOG`.
+    /// The seeds this runner will run, after reading `SEEDSIM_SEED`, `SEEDSIM_SEEDS`,
+    /// `SEEDSIM_LOG`, `SEEDSIM_HTML`, `SEEDSIM_TRACE` and `SEEDSIM_WATCHDOG`.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidEnv`] naming the variable and the accepted form;

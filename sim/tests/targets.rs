@@ -770,3 +770,14 @@ fn a_hang_ends_a_timed_sweep_on_time_and_a_hanging_run_reports_its_replay_line()
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--watchdog \"soon\": expected"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_worker_that_panics_outside_a_run_ends_the_sweep_with_an_error() {
+    // Workers are plain threads (one stuck in a hung poll is abandoned, never joined): one
+    // that dies must still be counted, or the sweep would wait for it forever.
+    let output =
+        run("selftest", &["explore", "--scenario", "setup-panics", "--faults", "calm", "--seeds", "4", "--quiet"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("a worker thread panicked"), "{stderr}");
+}

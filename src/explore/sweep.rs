@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -295,6 +296,8 @@ struct Worker {
     abandoned: AtomicBool,
     /// Passes it ran and has not reported yet.
     pending: AtomicU64,
+    /// The seed it runs (or ran last), for the report of a panic outside a run.
+    seed: AtomicU64,
     /// The plan of the guided mutant it runs, if it runs one: a hang's replay needs it.
     mutant: Mutex<Option<FaultPlan>>,
 }
@@ -306,18 +309,31 @@ fn spawn_worker(sweep: &Arc<Sweep>, sender: &mpsc::Sender<(Seed, Report)>) -> Re
     let (sweep, sender) = (Arc::clone(sweep), sender.clone());
     std::thread::Builder::new()
         .name("seedsim-explore".to_owned())
-        .spawn(move || work(&sweep, &sender))
+        .spawn(move || {
+            let worker = Arc::new(Worker::default());
+            let worked = std::panic::catch_unwind(AssertUnwindSafe(|| work(&sweep, &sender, &worker)));
+            if worker.abandoned.load(Ordering::SeqCst) {
+                return;
+            }
+            if worked.is_err() {
+                // A panic outside any run (a scenario's setup, say), printed above by the
+                // hook. Scoped workers used to take the sweep down with them; a plain thread
+                // must say it is gone, or the sweep would wait for it forever.
+                let message = "a worker thread panicked (its message is above)".to_owned();
+                let _ = sender.send((Seed(worker.seed.load(Ordering::SeqCst)), Report::Error(message)));
+            }
+            let _ = sender.send((sweep.plan.start, Report::Exited));
+        })
         .map(drop)
         .map_err(|err| format!("cannot start a worker thread: {err}"))
 }
 
-/// One worker: seeds until the budget, the deadline or a stop, then `Exited`; or, if the
-/// watchdog finds one of its polls hung, `Hung` (sent by the handler, from the watchdog's
-/// thread) and nothing more.
-fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>) {
-    let worker = Arc::new(Worker::default());
+/// One worker: seeds until the budget, the deadline or a stop (then its thread sends
+/// `Exited`); or, if the watchdog finds one of its polls hung, `Hung` (sent by the handler,
+/// from the watchdog's thread) and nothing more.
+fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>, worker: &Arc<Worker>) {
     {
-        let (worker, sender) = (Arc::clone(&worker), sender.clone());
+        let (worker, sender) = (Arc::clone(worker), sender.clone());
         crate::watchdog::on_hang(Arc::new(move |failure: Box<Failure>| {
             if !worker.abandoned.swap(true, Ordering::SeqCst) {
                 let pending = worker.pending.swap(0, Ordering::SeqCst);
@@ -340,10 +356,12 @@ fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>) {
             Some(guide) => {
                 let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
                 *worker.mutant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = trial.plan.clone();
+                worker.seed.store(trial.seed.0, Ordering::SeqCst);
                 (trial.seed, run_trial(plan, guide, &trial, &sweep.replay))
             }
             None => {
                 let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
+                worker.seed.store(seed.0, Ordering::Relaxed);
                 (seed, run_seed(plan, seed, &sweep.replay))
             }
         };
@@ -375,7 +393,6 @@ fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>) {
     if passes > 0 {
         let _ = sender.send((last, Report::Passed(passes, seen)));
     }
-    let _ = sender.send((last, Report::Exited));
 }
 
 /// A hang as the sweep keeps it. The watchdog could not read the run's fault plan (it lives

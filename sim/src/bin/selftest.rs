@@ -7,7 +7,7 @@
 //! in its setup. `watch` waits on tokio's `watch` with six waiters, which tokio wakes in an
 //! order the seed does not decide, and must pass `check-determinism` all the same. `hangs`
 //! spins without yielding on one seed in four, and `always-hangs` on every seed, for the
-//! watchdog (with a small `--watchdog`).
+//! watchdog (with a small `--watchdog`); `setup-panics` panics outside any run, on a worker.
 
 use std::cell::RefCell;
 use std::io;
@@ -194,6 +194,7 @@ fn main() -> ExitCode {
             Scenario::new("watch", Sim::builder, watch),
             Scenario::new("hangs", Sim::builder, hangs),
             Scenario::new("always-hangs", Sim::builder, always_hangs),
+            Scenario::new("setup-panics", Sim::builder, |_| panic!("this scenario's setup panics")),
         ],
     )
 }
