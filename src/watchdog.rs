@@ -60,7 +60,6 @@ thread_local! {
 
 /// What the sweep (or a test) does with a hang on its thread instead of ending the process.
 /// It runs on the watchdog thread, so it must not block.
-#[cfg_attr(not(feature = "explore"), allow(dead_code))]
 pub(crate) type Handler = Arc<dyn Fn(Box<Failure>) + Send + Sync>;
 
 /// One thread's published poll. Written only by its simulation thread (the poll fields) or at
@@ -144,17 +143,17 @@ fn start() {
     }
 }
 
-#[cfg(feature = "explore")]
 /// Handle hangs on this thread with `handler` instead of ending the process (for `explore`'s
 /// workers, and the children of `explore --isolate`).
+#[cfg(feature = "explore")]
 pub(crate) fn on_hang(handler: Handler) {
     if let Some(slot) = slot() {
         *slot.handler.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(handler);
     }
 }
 
-#[cfg(feature = "explore")]
 /// The exit code of a process ended by a hang that no handler took.
+#[cfg(feature = "explore")]
 pub(crate) fn set_exit_code(code: i32) {
     EXIT_CODE.store(code, Ordering::Relaxed);
 }
