@@ -30,3 +30,4 @@ mod tcp;
 mod time;
 mod timeline;
 mod vocabulary;
+mod watchdog;
