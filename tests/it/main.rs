@@ -23,6 +23,7 @@ mod net;
 mod nodes;
 #[cfg(feature = "tokio")]
 mod parity;
+mod partitions;
 mod rpc;
 mod run;
 mod runner;
@@ -31,3 +32,4 @@ mod tcp;
 mod time;
 mod timeline;
 mod vocabulary;
+mod watchdog;
