@@ -4,6 +4,7 @@
 mod check_support;
 mod support;
 
+mod block_on;
 mod bugs;
 mod checks;
 mod classes_a;
