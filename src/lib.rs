@@ -50,6 +50,7 @@
 #![cfg_attr(not(feature = "tokio"), allow(clippy::infallible_destructuring_match))]
 
 pub mod check;
+pub mod compat;
 mod context;
 mod error;
 #[cfg(feature = "explore")]
