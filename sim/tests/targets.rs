@@ -151,6 +151,12 @@ fn check_determinism_names_the_first_differing_event() {
 }
 
 #[test]
+fn tokio_watch_with_several_waiters_passes_check_determinism() {
+    let output = run("selftest", &["check-determinism", "--scenario", "watch", "--seeds", "50"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", text(&output.stdout), text(&output.stderr));
+}
+
+#[test]
 fn one_seed_runs_the_same_twice_and_can_be_logged() {
     let once = || text(&run("kv", &["run", "--seed", "0x2a"]).stdout);
     let first = once();

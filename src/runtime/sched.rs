@@ -21,8 +21,9 @@ use crate::rand::Stream;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Policy {
-    /// In the order tasks became ready. Fastest; explores no interleavings beyond what the
-    /// network and timers produce.
+    /// In the order tasks became ready, step by step; the tasks one step woke run in slot
+    /// order, whatever order their wakes came in. Fastest; explores no interleavings beyond
+    /// what the network and timers produce.
     Fifo,
     /// A seeded uniform pick among all ready tasks: every seed tries another interleaving.
     #[default]

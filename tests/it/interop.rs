@@ -272,3 +272,106 @@ fn select_biased_is_deterministic() {
         })
     });
 }
+
+/// A broadcast that wakes all its waiters at once, in an order drawn from the OS each time,
+/// as tokio's `watch` does when tokio's `rt` feature is on anywhere in the build.
+#[derive(Default)]
+struct ShuffledBroadcast {
+    round: std::cell::Cell<u64>,
+    waiters: RefCell<Vec<std::task::Waker>>,
+}
+
+impl ShuffledBroadcast {
+    /// Wait until a round after `seen` is announced; returns that round.
+    async fn wait_past(&self, seen: u64) -> u64 {
+        std::future::poll_fn(|cx| {
+            if self.round.get() > seen {
+                return std::task::Poll::Ready(self.round.get());
+            }
+            self.waiters.borrow_mut().push(cx.waker().clone());
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    #[allow(clippy::disallowed_types)] // the point: an order the seed does not decide
+    fn announce(&self) {
+        self.round.set(self.round.get() + 1);
+        let mut waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        let shuffle = RandomState::new();
+        waiters.sort_by_cached_key(|waker| shuffle.hash_one(waker.data() as usize));
+        waiters.into_iter().for_each(std::task::Waker::wake);
+    }
+}
+
+/// Sleep 1 ms or 2 ms for each entry of `log`, the tasks' wake-up order: a run whose tasks
+/// ran in another order has another trace hash.
+async fn replay_order(log: &RefCell<Vec<u32>>) {
+    let log = log.borrow().clone();
+    for waiter in log {
+        branch_on(waiter % 2 == 0).await;
+    }
+}
+
+#[test]
+fn the_order_of_wakes_within_a_step_does_not_reach_the_schedule() {
+    deterministic_over_seeds(|sim| {
+        sim.client("c", async {
+            let broadcast = Rc::new(ShuffledBroadcast::default());
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let waiters: Vec<_> = (0..6u32)
+                .map(|waiter| {
+                    let (broadcast, log) = (broadcast.clone(), log.clone());
+                    task::spawn(async move {
+                        let mut seen = 0;
+                        while seen < 5 {
+                            seen = broadcast.wait_past(seen).await;
+                            log.borrow_mut().push(waiter);
+                        }
+                    })
+                })
+                .collect();
+            for _ in 0..5 {
+                sleep(ms(1)).await;
+                broadcast.announce();
+            }
+            for waiter in waiters {
+                waiter.await.expect("the waiter finishes");
+            }
+            assert_eq!(log.borrow().len(), 30);
+            replay_order(&log).await;
+            Ok::<(), io::Error>(())
+        })
+    });
+}
+
+#[test]
+fn tokio_watch_with_several_waiters_replays() {
+    deterministic_over_seeds(|sim| {
+        sim.client("c", async {
+            let (tx, rx) = tokio::sync::watch::channel(0u32);
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let waiters: Vec<_> = (0..6u32)
+                .map(|waiter| {
+                    let (mut rx, log) = (rx.clone(), log.clone());
+                    task::spawn(async move {
+                        while *rx.borrow_and_update() < 5 {
+                            rx.changed().await.expect("the sender lives");
+                            log.borrow_mut().push(waiter);
+                        }
+                    })
+                })
+                .collect();
+            for value in 1..=5 {
+                sleep(ms(1)).await;
+                tx.send(value).expect("receivers live");
+            }
+            for waiter in waiters {
+                waiter.await.expect("the waiter finishes");
+            }
+            assert_eq!(log.borrow().len(), 30);
+            replay_order(&log).await;
+            Ok::<(), io::Error>(())
+        })
+    });
+}

@@ -4,10 +4,13 @@
 //! only on such leftovers, so `explore --isolate` has something to rule out. `tiny` is the
 //! 3-node echo scenario `docs/performance.md` measures `explore`'s seeds per second on.
 //! `always-fails` has a profile of its own (`--faults spikes`); `own-faults` installs faults
-//! in its setup.
+//! in its setup. `watch` waits on tokio's `watch` with six waiters, which tokio wakes in an
+//! order the seed does not decide, and must pass `check-determinism` all the same.
 
+use std::cell::RefCell;
 use std::io;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -110,6 +113,40 @@ fn own_faults(sim: &mut Sim) -> Result<(), Error> {
     sim.faults("100ms latency-spike 10ms 1s\n200ms loss-burst 1/10 1s\n".parse()?)
 }
 
+/// Six tasks wait on one `tokio::sync::watch` for five values; the order in which they ran
+/// then sets the run's timing, so a schedule that followed tokio's wake order would not
+/// replay.
+fn watch(sim: &mut Sim) -> Result<(), Error> {
+    sim.client("c", async {
+        let (tx, rx) = tokio::sync::watch::channel(0u32);
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let waiters: Vec<_> = (0..6u32)
+            .map(|waiter| {
+                let (mut rx, order) = (rx.clone(), order.clone());
+                seedsim::task::spawn(async move {
+                    while *rx.borrow_and_update() < 5 {
+                        rx.changed().await.expect("the sender lives");
+                        order.borrow_mut().push(waiter);
+                    }
+                })
+            })
+            .collect();
+        for value in 1..=5 {
+            sleep(Duration::from_millis(1)).await;
+            tx.send(value).expect("the receivers live");
+        }
+        for waiter in waiters {
+            waiter.await.expect("a waiter finishes");
+        }
+        let order = order.borrow().clone();
+        for waiter in order {
+            sleep(Duration::from_millis(1 + u64::from(waiter % 2))).await;
+        }
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     explore::main(
         seedsim::explore_target!(),
@@ -120,6 +157,7 @@ fn main() -> ExitCode {
             Scenario::new("nondeterministic", Sim::builder, nondeterministic),
             Scenario::new("leaky", Sim::builder, leaky),
             Scenario::new("tiny", Sim::builder, tiny),
+            Scenario::new("watch", Sim::builder, watch),
         ],
     )
 }
