@@ -144,10 +144,13 @@ impl AsyncRuntime for SeedsimRuntime {
     type Oneshot = openraft_rt_tokio::TokioOneshot;
     type Mutex<T: OptionalSend + 'static> = openraft_rt_tokio::TokioMutex<T>;
 
-    /// A runtime on a new simulation with [`Seed(0)`](Seed) and default settings (`threads` is
-    /// ignored: a simulation has one thread). Use [`SeedsimRuntime::from_sim`] for another seed.
+    /// A runtime on a new simulation with [`Seed(0)`](Seed), default settings and monotonic
+    /// clocks ([`Builder::clocks_monotonic`](crate::Builder::clocks_monotonic): openraft reads
+    /// a monotonic clock, and asserts that it never goes back). `threads` is ignored: a
+    /// simulation has one thread. Use [`SeedsimRuntime::from_sim`] for other settings.
     fn new(_threads: usize) -> SeedsimRuntime {
-        SeedsimRuntime::from_sim(Sim::new(Seed(0)))
+        let sim = Sim::builder().seed(Seed(0)).clocks_monotonic().build();
+        SeedsimRuntime::from_sim(sim.expect("the default settings are valid"))
     }
 
     /// Run `future` to completion in the runtime's simulation, as a client named `block_on`

@@ -125,9 +125,12 @@ fn main() -> ExitCode {
     }
     let variant = if fixed { Variant::Fixed } else { Variant::Buggy };
     let command = if fixed { "cargo run -- --fixed" } else { "cargo run --" };
-    // A node exits on a disk error it cannot handle (openraft stops on one), and its
-    // supervisor restarts it.
-    let builder = Sim::builder().on_node_error(OnNodeError::Restart { after: Duration::from_secs(1) });
+    // openraft reads a monotonic clock (and asserts that it never goes back): clock faults
+    // may run a node's clock fast or slow or step it forward, as CLOCK_MONOTONIC can be, but
+    // not set it back. A node exits on a disk error it cannot handle (openraft stops on one),
+    // and its supervisor restarts it.
+    let builder =
+        Sim::builder().clocks_monotonic().on_node_error(OnNodeError::Restart { after: Duration::from_secs(1) });
     let runner =
         Runner::new().seeds(seeds.unwrap_or(300)).builder(builder).default_faults().replay_command(command);
     let plan = match runner.plan() {
