@@ -14,6 +14,13 @@
 //! The one runtime-level method, `block_on`, runs the future as a client of the runtime's
 //! [`Sim`] ([`Sim::block_on`]): the future may borrow, and it is dropped before `block_on`
 //! returns.
+//!
+//! openraft requires `Send` storage, networks and futures unless it is built with its
+//! `single-threaded` feature. seedsim's handles need not be `Send`, and its RPC client is not,
+//! so a cluster on seedsim usually turns that feature on: then turn on seedsim's
+//! `openraft-single-threaded` with it (it gives openraft-rt-tokio, whose channels this uses,
+//! its matching feature; cargo cannot). `docs/openraft.md` is the recipe, and
+//! `ecosystem/openraft/` a 3-node cluster built with it.
 
 use std::fmt;
 use std::future::Future;
@@ -34,7 +41,7 @@ use crate::time::{self, Elapsed, Sleep, Timeout};
 ///
 /// ```
 /// use std::time::Duration;
-/// use seedsim::compat::openraft::{AsyncRuntime, Instant as _, SeedsimRuntime};
+/// use seedsim::compat::openraft::{AsyncRuntime, SeedsimRuntime};
 ///
 /// // What openraft does with its runtime, here driven by hand: a timeout, a task, a sleep.
 /// let mut rt = SeedsimRuntime::new(1);
@@ -222,6 +229,36 @@ impl Instant {
 
     const OFFSET_NANOS: u64 = 86_400 * 1_000_000_000;
 
+    /// The calling node's clock, as [`time::Instant::now`](crate::time::Instant::now) reads it
+    /// (also what openraft's `Instant::now` returns).
+    ///
+    /// # Panics
+    /// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
+    ///
+    /// ```
+    /// use seedsim::compat::openraft::Instant;
+    /// let mut sim = seedsim::Sim::new(seedsim::Seed(1));
+    /// sim.block_on("main", async {
+    ///     let start = Instant::now();
+    ///     seedsim::time::sleep(std::time::Duration::from_secs(2)).await;
+    ///     assert_eq!(start.elapsed().as_secs(), 2);
+    /// })?;
+    /// # Ok::<(), seedsim::BlockOnError>(())
+    /// ```
+    #[track_caller]
+    pub fn now() -> Instant {
+        Instant::from_sim(crate::time::Instant::now())
+    }
+
+    /// Time the calling node's clock moved since `self` (zero if it reads earlier).
+    ///
+    /// # Panics
+    /// As [`Instant::now`].
+    #[track_caller]
+    pub fn elapsed(self) -> Duration {
+        Instant::now() - self
+    }
+
     /// The instant that seedsim's `instant` is.
     ///
     /// ```
@@ -247,13 +284,10 @@ impl Instant {
 }
 
 impl openraft_rt::Instant for Instant {
-    /// The calling node's clock, as [`time::Instant::now`](crate::time::Instant::now) reads it.
-    ///
-    /// # Panics
-    /// Outside a running simulation (and, with the `tokio` feature, outside a Tokio runtime).
+    /// See [`Instant::now`].
     #[track_caller]
     fn now() -> Instant {
-        Instant::from_sim(crate::time::Instant::now())
+        Instant::now()
     }
 }
 

@@ -6,6 +6,8 @@
 //! cargo run -- --fixed --seeds 50  # fewer seeds
 //! cargo run -- --real              # the same node code as 3 real nodes on loopback, with a client
 //! cargo run -- --real --port 17200
+//! cargo run --release -- --bench 50 # runs/s and simulated time per wall second, fixed variant
+//! cargo run --release -- --survey 200 # how many seeds the buggy variant fails, and of what
 //! ```
 //!
 //! In a simulation the nodes talk over seedsim's TCP, store their log, vote and snapshots on
@@ -47,6 +49,15 @@ const OPS_PER_CLIENT: u32 = 30;
 
 /// The scenario: three nodes, three clients, the history checked at the end.
 pub fn scenario(sim: &mut Sim, variant: Variant) -> Result<(), seedsim::Error> {
+    scenario_timed(sim, variant, None)
+}
+
+/// [`scenario`], adding the simulated time at which the last client finished to `ended`.
+fn scenario_timed(
+    sim: &mut Sim,
+    variant: Variant,
+    ended: Option<std::rc::Rc<std::cell::Cell<Duration>>>,
+) -> Result<(), seedsim::Error> {
     let cluster = Cluster::simulated();
     for &id in cluster.nodes.keys() {
         let cluster = cluster.clone();
@@ -54,9 +65,13 @@ pub fn scenario(sim: &mut Sim, variant: Variant) -> Result<(), seedsim::Error> {
     }
     let history = client::History::new();
     for id in 1..=CLIENTS {
-        let (cluster, history) = (cluster.clone(), history.clone());
+        let (cluster, history, ended) = (cluster.clone(), history.clone(), ended.clone());
         sim.client(&format!("c{id}"), async move {
-            client::client(id, OPS_PER_CLIENT, cluster, history).await.map(drop)
+            let result = client::client(id, OPS_PER_CLIENT, cluster, history).await.map(drop);
+            if let Some(ended) = ended {
+                ended.set(ended.get().max(seedsim::time::Instant::now().since_start()));
+            }
+            result
         })?;
     }
     sim.check_history(&history, Kv::new(), Checker::new());
@@ -93,18 +108,75 @@ fn real(port: u16) -> Result<String, String> {
     Ok(format!("{completed} operations on 3 real nodes on loopback, linearizable"))
 }
 
+/// The fixed variant over `seeds` seeds of the default faults, one at a time (no determinism
+/// re-runs): runs per second of wall time, and simulated time per second of wall time.
+fn bench(seeds: u64, builder: seedsim::Builder) -> Result<String, String> {
+    let mut simulated = Duration::ZERO;
+    // The host clock measures the benchmark from outside the simulations; nothing simulated
+    // reads it.
+    #[allow(clippy::disallowed_types)]
+    let start = std::time::Instant::now();
+    for index in 0..seeds {
+        let seed = seedsim::DEFAULT_BASE_SEED.nth(index);
+        let ended = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
+        let runner = Runner::new().seed(seed).determinism_checks(0).builder(builder.clone()).default_faults();
+        let report = runner.try_run(|sim| scenario_timed(sim, Variant::Fixed, Some(ended.clone())));
+        if let Some(failure) = report.map_err(|err| err.to_string())?.failure {
+            return Err(format!("{failure}"));
+        }
+        simulated += ended.get();
+    }
+    let wall = start.elapsed();
+    Ok(format!(
+        "{seeds} runs in {:.1} s: {:.2} runs/s, {:.1} simulated s per wall s ({:.1} simulated s per run)",
+        wall.as_secs_f64(),
+        seeds as f64 / wall.as_secs_f64(),
+        simulated.as_secs_f64() / wall.as_secs_f64(),
+        simulated.as_secs_f64() / seeds as f64,
+    ))
+}
+
+/// The buggy variant over `seeds` seeds, not stopping at a failure: how many fail, and of what
+/// (the first words of each cause).
+fn survey(seeds: u64, builder: seedsim::Builder) -> Result<String, String> {
+    let mut causes: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut failed = 0;
+    for index in 0..seeds {
+        let seed = seedsim::DEFAULT_BASE_SEED.nth(index);
+        let runner = Runner::new().seed(seed).determinism_checks(0).builder(builder.clone()).default_faults();
+        let report = runner.try_run(|sim| scenario(sim, Variant::Buggy)).map_err(|err| err.to_string())?;
+        if let Some(failure) = report.failure {
+            failed += 1;
+            let cause: String = failure.cause.to_string().chars().take(90).collect();
+            *causes.entry(cause).or_default() += 1;
+        }
+    }
+    let mut text = format!("{failed} of {seeds} seeds failed");
+    for (cause, count) in causes {
+        text.push_str(&format!("\n  {count:4} {cause}"));
+    }
+    Ok(text)
+}
+
 fn main() -> ExitCode {
     let (mut fixed, mut real_mode, mut port, mut seeds) = (false, false, 17200u16, None);
+    let (mut bench_seeds, mut survey_seeds) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let parsed = match arg.as_str() {
             "--fixed" => Ok(fixed = true),
             "--real" => Ok(real_mode = true),
             "--port" => args.next().and_then(|p| p.parse().ok()).map(|p| port = p).ok_or("--port needs a number"),
+            "--bench" => {
+                args.next().and_then(|n| n.parse().ok()).map(|n| bench_seeds = Some(n)).ok_or("--bench needs a number")
+            }
+            "--survey" => {
+                args.next().and_then(|n| n.parse().ok()).map(|n| survey_seeds = Some(n)).ok_or("--survey needs a number")
+            }
             "--seeds" => {
                 args.next().and_then(|n| n.parse().ok()).map(|n| seeds = Some(n)).ok_or("--seeds needs a number")
             }
-            _ => Err("expected --fixed, --seeds N, --real, --port N"),
+            _ => Err("expected --fixed, --seeds N, --real, --port N, --bench N, --survey N"),
         };
         if let Err(message) = parsed {
             eprintln!("raftkv: bad argument {arg:?}: {message}");
@@ -123,14 +195,38 @@ fn main() -> ExitCode {
             }
         };
     }
-    let variant = if fixed { Variant::Fixed } else { Variant::Buggy };
-    let command = if fixed { "cargo run -- --fixed" } else { "cargo run --" };
     // openraft reads a monotonic clock (and asserts that it never goes back): clock faults
     // may run a node's clock fast or slow or step it forward, as CLOCK_MONOTONIC can be, but
     // not set it back. A node exits on a disk error it cannot handle (openraft stops on one),
     // and its supervisor restarts it.
     let builder =
         Sim::builder().clocks_monotonic().on_node_error(OnNodeError::Restart { after: Duration::from_secs(1) });
+    if let Some(seeds) = bench_seeds {
+        return match bench(seeds, builder) {
+            Ok(summary) => {
+                println!("raftkv bench: {summary}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("raftkv bench: {err}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if let Some(seeds) = survey_seeds {
+        return match survey(seeds, builder) {
+            Ok(summary) => {
+                println!("raftkv survey (buggy variant): {summary}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("raftkv survey: {err}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let variant = if fixed { Variant::Fixed } else { Variant::Buggy };
+    let command = if fixed { "cargo run -- --fixed" } else { "cargo run --" };
     let runner =
         Runner::new().seeds(seeds.unwrap_or(300)).builder(builder).default_faults().replay_command(command);
     let plan = match runner.plan() {
