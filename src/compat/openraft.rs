@@ -190,12 +190,12 @@ impl AsyncRuntime for SeedsimRuntime {
     /// has no other thread to run it on (openraft's default would start an OS thread, which
     /// would make the run nondeterministic). `f` blocks the whole simulation while it runs,
     /// in simulated zero time.
-    fn spawn_blocking<F, T>(f: F) -> impl Future<Output = Result<T, io::Error>> + Send
+    async fn spawn_blocking<F, T>(f: F) -> Result<T, io::Error>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        async move { Ok(f()) }
+        Ok(f())
     }
 }
 

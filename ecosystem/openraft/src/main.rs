@@ -87,6 +87,9 @@ fn real(port: u16) -> Result<String, String> {
     for &id in cluster.nodes.keys() {
         let (cluster, dir) = (cluster.clone(), base.join(format!("n{id}")));
         std::fs::create_dir_all(&dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        // One thread per real node, as separate processes would be: this is the real backend,
+        // outside any simulation.
+        #[allow(clippy::disallowed_methods)]
         std::thread::spawn(move || {
             let runtime = seedsim::real::Runtime::new().expect("a tokio runtime starts").data_dir(dir);
             if let Err(err) = runtime.block_on(node::node(id, cluster, Variant::Fixed)) {
@@ -114,7 +117,7 @@ fn bench(seeds: u64, builder: seedsim::Builder) -> Result<String, String> {
     let mut simulated = Duration::ZERO;
     // The host clock measures the benchmark from outside the simulations; nothing simulated
     // reads it.
-    #[allow(clippy::disallowed_types)]
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
     let start = std::time::Instant::now();
     for index in 0..seeds {
         let seed = seedsim::DEFAULT_BASE_SEED.nth(index);
@@ -164,15 +167,23 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let parsed = match arg.as_str() {
-            "--fixed" => Ok(fixed = true),
-            "--real" => Ok(real_mode = true),
+            "--fixed" => {
+                fixed = true;
+                Ok(())
+            }
+            "--real" => {
+                real_mode = true;
+                Ok(())
+            }
             "--port" => args.next().and_then(|p| p.parse().ok()).map(|p| port = p).ok_or("--port needs a number"),
             "--bench" => {
                 args.next().and_then(|n| n.parse().ok()).map(|n| bench_seeds = Some(n)).ok_or("--bench needs a number")
             }
-            "--survey" => {
-                args.next().and_then(|n| n.parse().ok()).map(|n| survey_seeds = Some(n)).ok_or("--survey needs a number")
-            }
+            "--survey" => args
+                .next()
+                .and_then(|n| n.parse().ok())
+                .map(|n| survey_seeds = Some(n))
+                .ok_or("--survey needs a number"),
             "--seeds" => {
                 args.next().and_then(|n| n.parse().ok()).map(|n| seeds = Some(n)).ok_or("--seeds needs a number")
             }
@@ -227,8 +238,7 @@ fn main() -> ExitCode {
     }
     let variant = if fixed { Variant::Fixed } else { Variant::Buggy };
     let command = if fixed { "cargo run -- --fixed" } else { "cargo run --" };
-    let runner =
-        Runner::new().seeds(seeds.unwrap_or(300)).builder(builder).default_faults().replay_command(command);
+    let runner = Runner::new().seeds(seeds.unwrap_or(300)).builder(builder).default_faults().replay_command(command);
     let plan = match runner.plan() {
         Ok(plan) => plan,
         Err(err) => {

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory};
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
-};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use openraft::storage::Snapshot as RaftSnapshot;
 use openraft::{BasicNode, Config, RaftNetworkV2, ReadPolicy, SnapshotPolicy};
 use seedsim::net::TcpListener;

@@ -299,9 +299,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 data.last_applied = Some(entry.log_id);
                 match entry.payload {
                     EntryPayload::Blank => Response { previous: None },
-                    EntryPayload::Normal(request) => {
-                        Response { previous: data.kv.insert(request.key, request.value) }
-                    }
+                    EntryPayload::Normal(request) => Response { previous: data.kv.insert(request.key, request.value) },
                     EntryPayload::Membership(membership) => {
                         data.membership = StoredMembership::new(Some(entry.log_id), membership);
                         Response { previous: None }
