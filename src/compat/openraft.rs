@@ -2,7 +2,7 @@
 //! (feature `openraft`), so a real openraft cluster runs inside a simulation and replays
 //! exactly from its seed.
 //!
-//! Time is seedsim's ([`time::sleep`](crate::time::sleep), [`time::timeout`](crate::time::timeout),
+//! Time is seedsim's ([`time::sleep`], [`time::timeout`],
 //! the node's skewed clock), tasks are seedsim's ([`task::spawn`](crate::task::spawn)),
 //! and `thread_rng` is the calling node's seeded generator ([`rand::rng`](crate::rand::rng)):
 //! nothing here reads the host's clock, entropy or threads inside a simulation. The channels
@@ -200,7 +200,7 @@ impl AsyncRuntime for SeedsimRuntime {
 }
 
 /// The [`AsyncRuntime::Instant`] of [`SeedsimRuntime`]: seedsim's
-/// [`time::Instant`](crate::time::Instant) (the calling node's clock), counted from
+/// [`time::Instant`] (the calling node's clock), counted from
 /// [`Instant::EPOCH_OFFSET`] before the start of the run.
 ///
 /// A simulated clock starts at zero, but a host's monotonic clock starts at boot, long before
