@@ -20,6 +20,8 @@ mod kv;
 mod linearizability;
 mod net;
 mod nodes;
+#[cfg(feature = "openraft")]
+mod openraft;
 #[cfg(feature = "tokio")]
 mod parity;
 mod rpc;
