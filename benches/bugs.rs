@@ -98,6 +98,57 @@ fn seeds_to_find(protocol: &Protocol, faults: Faults, base: Seed, cap: u64) -> O
     Some(report.passed + 1)
 }
 
+/// One protocol's row of the table: the line to print, and the modes that missed its bug.
+struct Row {
+    line: String,
+    missed: Vec<String>,
+}
+
+/// Measure one protocol: median seeds to its bug in each mode, then its fixed variant in each.
+fn row(protocol: &Protocol, trials: u64, cap: u64, fixed_seeds: u64) -> Row {
+    let row_started = std::time::Instant::now();
+    let mut missed = Vec::new();
+    let mut cells = Vec::new();
+    for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm, Faults::Default] {
+        let mut found: Vec<Option<u64>> =
+            (0..trials).map(|trial| seeds_to_find(protocol, faults, Seed(0xb0b0_0000 + trial), cap)).collect();
+        found.sort_by_key(|f| f.unwrap_or(u64::MAX));
+        let median = found[trials as usize / 2];
+        if median.is_none() && faults != Faults::Calm {
+            missed.push(format!("{} under {faults:?}", protocol.name));
+        }
+        cells.push(match median {
+            Some(seeds) => seeds.to_string(),
+            None => format!(">{cap}"),
+        });
+    }
+    // Every mode the row reports, the fixed variant passes: the two the search leans on
+    // over many seeds, the others over the search's cap.
+    let mut passed = Vec::new();
+    for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm, Faults::Default] {
+        let seeds = if matches!(faults, Faults::Chaos | Faults::Default) { fixed_seeds } else { cap };
+        let runner =
+            with_faults(Runner::new().seeds(seeds).determinism_checks(0).builder((protocol.builder)()), faults);
+        let report = runner.try_run(|sim| (protocol.scenario)(sim, true)).expect("a valid scenario");
+        if let Some(failure) = report.failure {
+            panic!("the fixed {} failed under {faults:?}:\n{failure}", protocol.name);
+        }
+        passed.push(report.passed.to_string());
+    }
+    let line = format!(
+        "{:<9} {:<50} {:>8} {:>8} {:>8} {:>8}   {} seeds passed ({:.1} s)",
+        protocol.name,
+        protocol.bug,
+        cells[0],
+        cells[1],
+        cells[2],
+        cells[3],
+        passed.join(" / "),
+        row_started.elapsed().as_secs_f64()
+    );
+    Row { line, missed }
+}
+
 fn main() {
     let quick = std::env::var("SEEDSIM_BENCH_QUICK").is_ok_and(|v| v == "1");
     let (trials, cap, fixed_seeds) = if quick { (3, 200, 200) } else { (9, 1_000, 10_000) };
@@ -109,48 +160,27 @@ fn main() {
         "{:<9} {:<50} {:>8} {:>8} {:>8} {:>8}   fixed variant (no faults / chaos / swarm / default)",
         "protocol", "planted bug", "no faults", "chaos", "swarm", "default"
     );
-    let mut missed = Vec::new();
+    // Rows are independent: one worker thread per core takes the next protocol (each
+    // simulation stays on the thread that runs it), and rows print in table order.
     let started = std::time::Instant::now();
-    for protocol in &PROTOCOLS {
-        let row_started = std::time::Instant::now();
-        let mut cells = Vec::new();
-        for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm, Faults::Default] {
-            let mut found: Vec<Option<u64>> =
-                (0..trials).map(|trial| seeds_to_find(protocol, faults, Seed(0xb0b0_0000 + trial), cap)).collect();
-            found.sort_by_key(|f| f.unwrap_or(u64::MAX));
-            let median = found[trials as usize / 2];
-            if median.is_none() && faults != Faults::Calm {
-                missed.push(format!("{} under {faults:?}", protocol.name));
-            }
-            cells.push(match median {
-                Some(seeds) => seeds.to_string(),
-                None => format!(">{cap}"),
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(PROTOCOLS.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let rows: Vec<std::sync::Mutex<Option<Row>>> = PROTOCOLS.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(protocol) = PROTOCOLS.get(index) else { break };
+                let row = row(protocol, trials, cap, fixed_seeds);
+                *rows[index].lock().expect("a row's lock") = Some(row);
             });
         }
-        // Every mode the row reports, the fixed variant passes: the two the search leans on
-        // over many seeds, the others over the search's cap.
-        let mut passed = Vec::new();
-        for faults in [Faults::Calm, Faults::Chaos, Faults::Swarm, Faults::Default] {
-            let seeds = if matches!(faults, Faults::Chaos | Faults::Default) { fixed_seeds } else { cap };
-            let runner =
-                with_faults(Runner::new().seeds(seeds).determinism_checks(0).builder((protocol.builder)()), faults);
-            let report = runner.try_run(|sim| (protocol.scenario)(sim, true)).expect("a valid scenario");
-            if let Some(failure) = report.failure {
-                panic!("the fixed {} failed under {faults:?}:\n{failure}", protocol.name);
-            }
-            passed.push(report.passed.to_string());
-        }
-        println!(
-            "{:<9} {:<50} {:>8} {:>8} {:>8} {:>8}   {} seeds passed ({:.1} s)",
-            protocol.name,
-            protocol.bug,
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            passed.join(" / "),
-            row_started.elapsed().as_secs_f64()
-        );
+    });
+    let mut missed = Vec::new();
+    for row in rows {
+        let row = row.into_inner().expect("a row's lock").expect("every row was measured");
+        println!("{}", row.line);
+        missed.extend(row.missed);
     }
     println!("({:.1} s)", started.elapsed().as_secs_f64());
     assert!(missed.is_empty(), "planted bugs not found within {cap} seeds (median of {trials} trials): {missed:?}");

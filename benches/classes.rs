@@ -150,108 +150,40 @@ fn main() {
         if quick { "quick" } else { "full" }
     );
     let started = Instant::now();
+    // Protocols are independent: one worker thread per core takes the next one (each
+    // simulation stays on the thread that runs it); results are read in table order.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(protocols.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Measured>>> =
+        protocols.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(protocol) = protocols.get(index) else { break };
+                let measured = measure(protocol, quick, seeds, fixed_seeds);
+                *results[index].lock().expect("a result's lock") = Some(measured);
+            });
+        }
+    });
     let mut rows = Vec::new();
     let mut broken = Vec::new();
     // Under the default faults: the protocols whose bug no seed found, and the first failing
     // index of the others; and the protocols whose bug guided exploration did not find.
     let (mut missed, mut firsts) = (Vec::new(), Vec::new());
     let mut guided_missed = Vec::new();
-    for protocol in protocols {
-        let protocol_started = Instant::now();
-        let mut runs = 0u64;
-        let plan: FaultPlan = protocol.witness.parse().expect("a valid witness plan");
-        let mut witness = Cell { failed: 0, first: None, seeds: WITNESS_SEEDS };
-        for i in 0..WITNESS_SEEDS {
-            let failure = run_one(protocol, false, Seed(BASE).nth(i), |sim| sim.faults(plan.clone()));
-            runs += 1;
-            if failure.is_some() {
-                witness.failed += 1;
-                witness.first.get_or_insert(i);
-            }
+    for result in results {
+        let measured = result.into_inner().expect("a result's lock").expect("every protocol was measured");
+        let name = measured.row.0;
+        match measured.default_first {
+            None => missed.push(name),
+            Some(first) => firsts.push(first),
         }
-        let usage = |fixed: bool| {
-            Usage::probe(|seed| {
-                let mut sim = (protocol.builder)().seed(seed).build()?;
-                (protocol.scenario)(&mut sim, fixed)?;
-                Ok(sim)
-            })
-            .expect("a valid scenario")
-        };
-        let (usage_buggy, usage_fixed) = (usage(false), usage(true));
-        let mut cells = Vec::new();
-        for (mode_name, mode) in MODES {
-            // The default faults' claim is checked on `FIND_SEEDS` seeds, even in the quick
-            // run (which stops at the first failure there, to stay quick).
-            let is_default = *mode_name == DEFAULT_MODE;
-            let seeds = if is_default { FIND_SEEDS.max(seeds) } else { seeds };
-            let mut cell = Cell { failed: 0, first: None, seeds };
-            for i in 0..seeds {
-                let seed = Seed(BASE).nth(i);
-                runs += 1;
-                if run_one(protocol, false, seed, |sim| mode(sim, seed, usage_buggy)).is_some() {
-                    cell.failed += 1;
-                    cell.first.get_or_insert(i);
-                    if quick && is_default {
-                        cell.seeds = i + 1;
-                        break;
-                    }
-                }
-            }
-            if *mode_name == DEFAULT_MODE {
-                match cell.first {
-                    None => missed.push(protocol.name),
-                    Some(first) => firsts.push(first),
-                }
-            }
-            cells.push(cell);
+        if !measured.guided_found {
+            guided_missed.push(name);
         }
-        // Guided exploration over the default faults: runs a `Guide` hands out (fresh plans
-        // and mutants of the plans that reached new behaviour), counted like seeds.
-        let mut guided = Cell { failed: 0, first: None, seeds: FIND_SEEDS };
-        let mut guide = Guide::new(Seed(BASE));
-        for i in 0..FIND_SEEDS {
-            runs += 1;
-            let (_, outcome) = guide
-                .run(|seed, plan| {
-                    let mut sim = (protocol.builder)().seed(seed).feedback(true).build()?;
-                    (protocol.scenario)(&mut sim, false)?;
-                    match plan {
-                        Some(plan) => sim.faults(plan.clone())?,
-                        None => drop(sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage_buggy), seed))?),
-                    }
-                    Ok(sim)
-                })
-                .expect("a valid scenario");
-            if !outcome.is_passed() {
-                guided.failed += 1;
-                guided.first.get_or_insert(i);
-                if quick {
-                    guided.seeds = i + 1;
-                    break;
-                }
-            }
-        }
-        if guided.first.is_none() {
-            guided_missed.push(protocol.name);
-        }
-        cells.push(guided);
-        let mut fixed_passed = true;
-        for (mode_name, mode) in MODES {
-            for i in 0..fixed_seeds {
-                let seed = Seed(BASE).nth(i);
-                runs += 1;
-                if let Some(failure) = run_one(protocol, true, seed, |sim| mode(sim, seed, usage_fixed)) {
-                    eprintln!("the fixed {} failed under {mode_name} at seed index {i}:\n{failure}", protocol.name);
-                    broken.push(format!("{} ({mode_name}, seed index {i}, {})", protocol.name, failure.seed));
-                    fixed_passed = false;
-                    break;
-                }
-            }
-        }
-        let per_run = protocol_started.elapsed() / runs.max(1) as u32;
-        rows.push((protocol.name, witness, cells, fixed_passed, per_run));
-        let (name, witness, cells, fixed, per_run) = rows.last().expect("a row");
-        eprintln!("{name}: witness {}, {} ({per_run:.2?} per run)", witness.text(), summary(cells, *fixed));
+        broken.extend(measured.broken);
+        rows.push(measured.row);
     }
     print_tables(&rows, fixed_seeds);
     firsts.sort_unstable();
@@ -284,6 +216,115 @@ fn main() {
         let median = median.expect("some bug found");
         assert!(median <= MEDIAN_FIRST_MAX, "median first failing seed #{median} is over #{MEDIAN_FIRST_MAX}");
     }
+}
+
+/// What measuring one protocol gives: its table row, its fixed variant's failures, the first
+/// failing seed index under the default faults, and whether guided exploration found its bug.
+struct Measured {
+    row: Row,
+    broken: Vec<String>,
+    default_first: Option<u64>,
+    guided_found: bool,
+}
+
+/// Measure one protocol in every mode (see the module's header).
+fn measure(protocol: &Protocol, quick: bool, seeds: u64, fixed_seeds: u64) -> Measured {
+    let protocol_started = Instant::now();
+    let mut runs = 0u64;
+    let mut broken = Vec::new();
+    let mut default_first = None;
+    let plan: FaultPlan = protocol.witness.parse().expect("a valid witness plan");
+    let mut witness = Cell { failed: 0, first: None, seeds: WITNESS_SEEDS };
+    for i in 0..WITNESS_SEEDS {
+        let failure = run_one(protocol, false, Seed(BASE).nth(i), |sim| sim.faults(plan.clone()));
+        runs += 1;
+        if failure.is_some() {
+            witness.failed += 1;
+            witness.first.get_or_insert(i);
+        }
+    }
+    let usage = |fixed: bool| {
+        Usage::probe(|seed| {
+            let mut sim = (protocol.builder)().seed(seed).build()?;
+            (protocol.scenario)(&mut sim, fixed)?;
+            Ok(sim)
+        })
+        .expect("a valid scenario")
+    };
+    let (usage_buggy, usage_fixed) = (usage(false), usage(true));
+    let mut cells = Vec::new();
+    for (mode_name, mode) in MODES {
+        // The default faults' claim is checked on `FIND_SEEDS` seeds, even in the quick
+        // run (which stops at the first failure there, to stay quick).
+        let is_default = *mode_name == DEFAULT_MODE;
+        let seeds = if is_default { FIND_SEEDS.max(seeds) } else { seeds };
+        let mut cell = Cell { failed: 0, first: None, seeds };
+        for i in 0..seeds {
+            let seed = Seed(BASE).nth(i);
+            runs += 1;
+            if run_one(protocol, false, seed, |sim| mode(sim, seed, usage_buggy)).is_some() {
+                cell.failed += 1;
+                cell.first.get_or_insert(i);
+                if quick && is_default {
+                    cell.seeds = i + 1;
+                    break;
+                }
+            }
+        }
+        if *mode_name == DEFAULT_MODE {
+            default_first = cell.first;
+        }
+        cells.push(cell);
+    }
+    // Guided exploration over the default faults: runs a `Guide` hands out (fresh plans
+    // and mutants of the plans that reached new behaviour), counted like seeds.
+    let mut guided = Cell { failed: 0, first: None, seeds: FIND_SEEDS };
+    let mut guide = Guide::new(Seed(BASE));
+    for i in 0..FIND_SEEDS {
+        runs += 1;
+        let (_, outcome) = guide
+            .run(|seed, plan| {
+                let mut sim = (protocol.builder)().seed(seed).feedback(true).build()?;
+                (protocol.scenario)(&mut sim, false)?;
+                match plan {
+                    Some(plan) => sim.faults(plan.clone())?,
+                    None => drop(sim.nemesis(Profile::swarm(Profile::default().relevant_to(usage_buggy), seed))?),
+                }
+                Ok(sim)
+            })
+            .expect("a valid scenario");
+        if !outcome.is_passed() {
+            guided.failed += 1;
+            guided.first.get_or_insert(i);
+            if quick {
+                guided.seeds = i + 1;
+                break;
+            }
+        }
+    }
+    let guided_found = guided.first.is_some();
+    cells.push(guided);
+    let mut fixed_passed = true;
+    for (mode_name, mode) in MODES {
+        for i in 0..fixed_seeds {
+            let seed = Seed(BASE).nth(i);
+            runs += 1;
+            if let Some(failure) = run_one(protocol, true, seed, |sim| mode(sim, seed, usage_fixed)) {
+                eprintln!("the fixed {} failed under {mode_name} at seed index {i}:\n{failure}", protocol.name);
+                broken.push(format!("{} ({mode_name}, seed index {i}, {})", protocol.name, failure.seed));
+                fixed_passed = false;
+                break;
+            }
+        }
+    }
+    let per_run = protocol_started.elapsed() / runs.max(1) as u32;
+    eprintln!(
+        "{}: witness {}, {} ({per_run:.2?} per run)",
+        protocol.name,
+        witness.text(),
+        summary(&cells, fixed_passed)
+    );
+    Measured { row: (protocol.name, witness, cells, fixed_passed, per_run), broken, default_first, guided_found }
 }
 
 fn summary(cells: &[Cell], fixed: bool) -> String {

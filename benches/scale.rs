@@ -1,6 +1,8 @@
 //! The scale benchmark: how the cost of an event and the memory of a world grow with the
 //! world. Gossip among 10, 100, 1,000 and 10,000 nodes (the same number of messages at every
-//! size), and a million datagrams in flight at once. Each gossip size runs twice, the second
+//! size), a million datagrams in flight at once, and the cost of partitions between large
+//! sets: 1,000 and 10,000 idle nodes split in halves and repaired, and 10,000 nodes under the
+//! `chaos` nemesis for 10 simulated seconds. Each gossip size runs twice, the second
 //! world delivering twice the messages of the first: the difference in time over the
 //! difference in messages is the marginal cost of a message, with the world's setup and
 //! teardown (which grow with the nodes, not with the events) cancelled out. That cost is
@@ -9,9 +11,12 @@
 //!
 //! Every run must pass and must have delivered exactly the messages it counts; the in-flight
 //! workload also checks that all its datagrams were in flight at one instant (`Sim::counts`).
-//! `SEEDSIM_BENCH_QUICK=1` runs each workload twelve times smaller (one and two gossip rounds
-//! at 10,000 nodes): a smoke test whose figures are not a scaled-down version of the full
-//! ones. A word on the command line picks workloads by label (`10000`, `flight`). The page
+//! The partition workloads check that a repair leaves no state behind and that traffic flowed
+//! under chaos. `SEEDSIM_BENCH_QUICK=1` runs each gossip and in-flight workload twelve times
+//! smaller (one and two gossip rounds at 10,000 nodes) and the partition workloads with a
+//! tenth of the nodes: a smoke test whose figures are not a scaled-down version of the full
+//! ones. A word on the command line picks workloads by label (`10000`, `flight`, `halves`,
+//! `chaos`). The page
 //! that explains the numbers is `docs/performance.md`.
 
 // Timing the benchmark itself is the one legitimate use of the host clock: clippy.toml bans
@@ -29,8 +34,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use seedsim::fault::{Fault, FaultPlan, Profile};
 use seedsim::net::UdpSocket;
-use seedsim::{Seed, Sim};
+use seedsim::{End, OnLimit, Seed, Sim};
 
 /// The system allocator, counting the bytes live now and the most live since the last reset.
 struct Counting;
@@ -106,6 +112,10 @@ const IN_FLIGHT: u64 = 1_000_000;
 const IN_FLIGHT_NODES: u64 = 1_000;
 /// Timed repetitions per size; the best is reported.
 const REPETITIONS: usize = 5;
+/// Nodes of the chaos workload (a tenth in quick mode).
+const CHAOS_NODES: u64 = 10_000;
+/// How often each node of the chaos workload sends a datagram.
+const CHAOS_PERIOD: Duration = Duration::from_millis(200);
 /// Quick mode's divisor: half of 1,000,000 / 12 is 41,666 messages, one round of 10,000 nodes.
 const QUICK_DIVISOR: u64 = 12;
 
@@ -143,6 +153,43 @@ fn main() {
             marginal,
             marginal / first,
             (nodes as f64).log2() / 10f64.log2(),
+            bytes(peak),
+            bytes(peak / nodes as usize),
+        );
+    }
+    for nodes in [1_000, 10_000] {
+        let nodes = if quick { nodes / 10 } else { nodes };
+        let label = format!("halves, {nodes} nodes");
+        if !wanted(&label) {
+            continue;
+        }
+        let (seconds, peak, _) = measure(|| halves(nodes));
+        println!(
+            "{:<22} {:>9} {:>8.3} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10}",
+            label,
+            "-",
+            seconds,
+            "-",
+            "-",
+            "-",
+            "-",
+            bytes(peak),
+            bytes(peak / nodes as usize),
+        );
+    }
+    let nodes = if quick { CHAOS_NODES / 10 } else { CHAOS_NODES };
+    let label = format!("chaos, {nodes} nodes");
+    if wanted(&label) {
+        let (seconds, peak, messages) = measure(|| chaos(nodes));
+        println!(
+            "{:<22} {:>9} {:>8.3} {:>9.1} {:>10} {:>10} {:>9} {:>10} {:>10}",
+            label,
+            messages,
+            seconds,
+            seconds * 1e9 / messages as f64,
+            "-",
+            "-",
+            "-",
             bytes(peak),
             bytes(peak / nodes as usize),
         );
@@ -275,5 +322,62 @@ fn flood(nodes: u64, messages: u64) -> u64 {
     let summary = sim.run().unwrap();
     assert_eq!(received.get(), nodes * each);
     assert_eq!(summary.net.delivered, nodes * each);
+    summary.net.delivered
+}
+
+/// Halves: `nodes` idle nodes split into two halves at 1 s and repaired at 2 s, with no
+/// traffic: what applying and repairing a partition between two large sets costs by itself.
+/// Asserts the repair left no per-pair state behind.
+fn halves(nodes: u64) -> u64 {
+    let mut sim = Sim::builder().seed(Seed(nodes)).time_limit(Duration::from_secs(3)).build().expect("a valid config");
+    for me in 0..nodes {
+        sim.node(&format!("n{me}"), || seedsim::time::sleep(Duration::from_secs(3_600))).expect("a new node");
+    }
+    let names: Vec<String> = (0..nodes).map(|me| format!("n{me}")).collect();
+    let (a, b) = names.split_at(names.len() / 2);
+    let mut plan = FaultPlan::new();
+    plan.push(Duration::from_secs(1), Fault::Partition { a: a.to_vec(), b: b.to_vec() });
+    plan.push(Duration::from_secs(2), Fault::Repair { a: a.to_vec(), b: b.to_vec() });
+    sim.faults(plan).expect("a valid plan");
+    assert!(sim.run_until(seedsim::time::Instant::from_nanos(2_500_000_000)).is_none(), "the world ended early");
+    let counts = sim.counts();
+    assert_eq!(counts.link_pairs, 0, "a repaired partition leaves no per-pair state");
+    assert_eq!(counts.set_partitions, 0, "a repaired partition leaves no partition behind");
+    0
+}
+
+/// Chaos: `nodes` servers, each sending a 64-byte datagram to another every `CHAOS_PERIOD`
+/// and receiving on a task of its own, under the `chaos` nemesis for 10 simulated seconds
+/// (crashes, pauses, partitions of random sets both ways and one way, isolation, clogs,
+/// clock skews and jumps, loss bursts, latency spikes, disk faults). Asserts the run reached
+/// its time limit with traffic flowing; returns the datagrams delivered.
+fn chaos(nodes: u64) -> u64 {
+    let mut sim = Sim::builder()
+        .seed(Seed(nodes))
+        .time_limit(Duration::from_secs(10))
+        .on_limit(OnLimit::Pass)
+        .build()
+        .expect("a valid config");
+    for me in 0..nodes {
+        sim.node(&format!("n{me}"), move || async move {
+            let socket = Rc::new(UdpSocket::bind(("0.0.0.0", PORT)).await?);
+            let receiver = socket.clone();
+            drop(seedsim::task::spawn(async move {
+                let mut buf = [0u8; MESSAGE_LEN];
+                while receiver.recv_from(&mut buf).await.is_ok() {}
+            }));
+            for round in 0.. {
+                seedsim::time::sleep(CHAOS_PERIOD).await;
+                let peer = address((me + offset(nodes, round, 0)) % nodes);
+                socket.send_to(&[round as u8; MESSAGE_LEN], peer).await?;
+            }
+            Ok::<(), io::Error>(())
+        })
+        .expect("a new node");
+    }
+    sim.nemesis(Profile::chaos()).expect("a valid profile");
+    let summary = sim.run().unwrap();
+    assert_eq!(summary.end, End::TimeLimit);
+    assert!(summary.net.delivered > nodes * 10, "{} delivered", summary.net.delivered);
     summary.net.delivered
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The peer benchmark: builds the four implementations (seedsim, the bare event loop, turmoil,
 # madsim), runs each workload best of 5 (PEERS_ROUNDS=N: N interleaved rounds, best of all),
-# and prints a table of events per second with the ratio seedsim / peer. Arguments are
+# and prints a table of events per second with the ratio seedsim / peer; with rounds, a
+# second table of the median over the rounds' separate processes. Arguments are
 # workload filters passed to every binary (for example `peers/run.sh timers spawn`). Needs
 # crates.io for the first build. See docs/performance.md.
 set -euo pipefail
@@ -39,7 +40,7 @@ echo
 # One row per workload: the rate of each implementation (count / best seconds), then
 # seedsim's rate over each peer's (above 1: seedsim is faster), and the floor's rate over
 # seedsim's (how many times the bare event loop's cost seedsim's is).
-awk '
+awk -v rounds="$rounds" '
 function human(rate) {
     if (rate == "") return "-"
     if (rate >= 1e6) return sprintf("%.2fM", rate / 1e6)
@@ -47,16 +48,42 @@ function human(rate) {
     return sprintf("%.0f", rate)
 }
 function ratio(a, b) { return (a == "" || b == "") ? "-" : sprintf("%.1fx", a / b) }
+# The median of the rates one implementation posted for one workload, one per process.
+function median(impl, w,    k, j, m, v, sorted) {
+    m = runs[impl, w]
+    if (m == 0) return ""
+    for (k = 1; k <= m; k++) {
+        v = each[impl, w, k]
+        for (j = k - 1; j >= 1 && sorted[j] > v; j--) sorted[j + 1] = sorted[j]
+        sorted[j + 1] = v
+    }
+    return (m % 2) ? sorted[(m + 1) / 2] : (sorted[m / 2] + sorted[m / 2 + 1]) / 2
+}
+function row(w, s, t, m, f) {
+    printf "%-11s %9d %-8s %9s %9s %9s %9s %12s %11s %14s\n", w, count[w], unit[w], human(s), human(t), human(m), human(f), ratio(s, t), ratio(s, m), ratio(f, s)
+}
+function header(title) {
+    print title
+    printf "%-11s %9s %-8s %9s %9s %9s %9s %12s %11s %14s\n", "workload", "count", "unit", "seedsim", "turmoil", "madsim", "floor", "vs turmoil", "vs madsim", "floor/seedsim"
+}
 $1 == "result" {
     if (!($3 in unit)) order[++n] = $3
     unit[$3] = $4; count[$3] = $5
     if ($5 / $6 > rate[$2, $3]) rate[$2, $3] = $5 / $6
+    each[$2, $3, ++runs[$2, $3]] = $5 / $6
 }
 END {
-    printf "%-10s %9s %-8s %9s %9s %9s %9s %12s %11s %14s\n", "workload", "count", "unit", "seedsim", "turmoil", "madsim", "floor", "vs turmoil", "vs madsim", "floor/seedsim"
+    header("best of every run")
     for (i = 1; i <= n; i++) {
         w = order[i]
-        s = rate["seedsim", w]; t = rate["turmoil", w]; m = rate["madsim", w]; f = rate["floor", w]
-        printf "%-10s %9d %-8s %9s %9s %9s %9s %12s %11s %14s\n", w, count[w], unit[w], human(s), human(t), human(m), human(f), ratio(s, t), ratio(s, m), ratio(f, s)
+        row(w, rate["seedsim", w], rate["turmoil", w], rate["madsim", w], rate["floor", w])
+    }
+    if (rounds > 1) {
+        print ""
+        header("median over the " rounds " processes of each (each process: its best of 5)")
+        for (i = 1; i <= n; i++) {
+            w = order[i]
+            row(w, median("seedsim", w), median("turmoil", w), median("madsim", w), median("floor", w))
+        }
     }
 }' "$results"

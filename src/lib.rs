@@ -74,6 +74,7 @@ pub mod task;
 pub mod time;
 pub mod timeline;
 pub mod trace;
+mod watchdog;
 pub mod world;
 
 pub use error::{Error, ErrorKind};

@@ -7,7 +7,8 @@
 //! hashes compared, and a failure is replayed once before it is reported, so a report never
 //! carries a replay line that does not replay. `SEEDSIM_HTML=PATH` and `SEEDSIM_TRACE=PATH`
 //! have that replay write the failing seed's timeline and whole trace, and the report names
-//! the files.
+//! the files. `SEEDSIM_WATCHDOG=SECONDS` sets how long one poll may run on the host before the
+//! watchdog reports a hang and ends the test process (`0` turns it off).
 
 use crate::check::Coverage;
 use crate::error::{Error, ErrorKind};
@@ -19,6 +20,7 @@ use crate::time::Instant;
 use crate::trace::{first_difference, Event, EventKind};
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Seeds a [`Runner`] runs when neither it nor `SEEDSIM_SEEDS` says otherwise.
 pub const DEFAULT_SEEDS: u64 = 100;
@@ -111,6 +113,9 @@ pub struct Plan {
     /// Where to write a failing seed's whole trace as text: `SEEDSIM_TRACE`, or
     /// [`Runner::trace`].
     pub trace: Option<PathBuf>,
+    /// The watchdog's limit from `SEEDSIM_WATCHDOG` (zero: off), if set; otherwise the
+    /// builder's ([`Runner::watchdog`]) holds.
+    pub watchdog: Option<Duration>,
 }
 
 impl Plan {
@@ -274,6 +279,22 @@ impl Runner {
         self
     }
 
+    /// How long one poll may run on the host before the watchdog reports a hang, prints the
+    /// report with the replay line and ends the test process (default 10 s; zero turns it
+    /// off; `SEEDSIM_WATCHDOG` overrides it). See [`Builder::watchdog`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// seedsim::Runner::new().seeds(3).watchdog(Duration::from_secs(30)).run(|sim| {
+    ///     sim.client("c", async { Ok::<(), std::io::Error>(()) })?;
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn watchdog(mut self, limit: Duration) -> Runner {
+        self.builder = self.builder.watchdog(limit);
+        self
+    }
+
     /// The command the replay line runs after `SEEDSIM_SEED=…`, for runners outside
     /// `cargo test` (an example binary: `cargo run --release --example kv`).
     pub fn replay_command(mut self, command: impl Into<String>) -> Runner {
@@ -281,14 +302,15 @@ impl Runner {
         self
     }
 
-    /// The seeds this runner will run, after reading `SEEDSIM_SEED`, `SEEDSIM_SEEDS` and
-    /// `SEEDSIM_LOG`.
+    /// The seeds this runner will run, after reading `SEEDSIM_SEED`, `SEEDSIM_SEEDS`,
+    /// `SEEDSIM_LOG`, `SEEDSIM_HTML`, `SEEDSIM_TRACE` and `SEEDSIM_WATCHDOG`.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidEnv`] naming the variable and the accepted form;
     /// [`ErrorKind::InvalidConfig`] if the seed count is 0 or over a billion.
     pub fn plan(&self) -> Result<Plan, Error> {
-        for var in ["SEEDSIM_SEED", "SEEDSIM_SEEDS", "SEEDSIM_LOG", "SEEDSIM_HTML", "SEEDSIM_TRACE"] {
+        for var in ["SEEDSIM_SEED", "SEEDSIM_SEEDS", "SEEDSIM_LOG", "SEEDSIM_HTML", "SEEDSIM_TRACE", "SEEDSIM_WATCHDOG"]
+        {
             if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(var) {
                 // Silently ignored, a seed asked for would not be the seed run.
                 let kind = ErrorKind::InvalidEnv { var, expected: "UTF-8 text" };
@@ -328,6 +350,19 @@ impl Runner {
         };
         let html = var("SEEDSIM_HTML").map(PathBuf::from).or_else(|| self.html.clone());
         let trace = var("SEEDSIM_TRACE").map(PathBuf::from).or_else(|| self.trace.clone());
+        let watchdog = match var("SEEDSIM_WATCHDOG") {
+            None => None,
+            Some(text) => Some(parse_watchdog(&text).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidEnv {
+                        var: "SEEDSIM_WATCHDOG",
+                        expected: "the seconds one poll may run before the watchdog reports a hang, e.g. 10, 0.5 or \
+                                   200ms (0 turns the watchdog off)",
+                    },
+                    text.clone(),
+                )
+            })?),
+        };
         if let Some(text) = var("SEEDSIM_SEED") {
             let seed = text.parse::<Seed>().map_err(|_| {
                 Error::new(
@@ -338,10 +373,10 @@ impl Runner {
                     text.clone(),
                 )
             })?;
-            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log, html, trace });
+            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log, html, trace, watchdog });
         }
         if let Some(seed) = self.exact_seed {
-            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log, html, trace });
+            return Ok(Plan { base_seed: seed, seeds: 1, exact: true, log, html, trace, watchdog });
         }
         let seeds = match var("SEEDSIM_SEEDS") {
             None => self.seeds,
@@ -352,7 +387,7 @@ impl Runner {
                 )
             })?,
         };
-        Ok(Plan { base_seed: self.base_seed, seeds, exact: false, log, html, trace })
+        Ok(Plan { base_seed: self.base_seed, seeds, exact: false, log, html, trace, watchdog })
     }
 
     /// Run the scenario over the planned seeds; panic with the failure report if a seed
@@ -390,6 +425,21 @@ impl Runner {
         F: Fn(&mut Sim) -> Result<(), Error>,
     {
         let plan = self.plan()?;
+        let with_env;
+        let this = match plan.watchdog {
+            None => self,
+            Some(limit) => {
+                with_env = self.clone().watchdog(limit);
+                &with_env
+            }
+        };
+        this.sweep(&plan, scenario)
+    }
+
+    fn sweep<F>(&self, plan: &Plan, scenario: F) -> Result<Report, Error>
+    where
+        F: Fn(&mut Sim) -> Result<(), Error>,
+    {
         let usage = match self.faults {
             FaultMode::Default => Usage::probe(|seed| self.setup(seed, None, false, &scenario))?,
             _ => Usage::ALL,
@@ -440,7 +490,7 @@ impl Runner {
                         failure.replay = format!("{} (WARNING: {})", failure.replay, diff.cause);
                     }
                     if write_files {
-                        failure.files = self.write_files(&plan, &mut sim, &replayed);
+                        failure.files = self.write_files(plan, &mut sim, &replayed);
                     }
                     report.failure = Some(failure);
                     return Ok(report);
@@ -564,6 +614,17 @@ impl Runner {
         let ignored = std::env::args().any(|arg| arg == "--ignored" || arg == "--include-ignored");
         let nextest = std::env::var_os("NEXTEST").is_some();
         test_command(&package, name.as_deref(), ignored, nextest)
+    }
+}
+
+/// A watchdog limit as `SEEDSIM_WATCHDOG` and `--watchdog` take it: seconds (`10`, `0.5`), or a
+/// duration with its unit (`200ms`, `1m`); `0` is off.
+pub(crate) fn parse_watchdog(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.ends_with(|c: char| c.is_ascii_digit()) {
+        crate::fault::parse_duration(&format!("{text}s"))
+    } else {
+        crate::fault::parse_duration(text)
     }
 }
 

@@ -402,8 +402,30 @@ pub enum EventKind {
         /// How long it stays down.
         down_nanos: u64,
     },
+    /// Datagrams from the `from` nodes of one set to the `to` nodes of another are blocked
+    /// (a partition between sets too large to trace pair by pair: the pairs of a small one
+    /// follow as `Partition` events instead). `sets` is a digest of both sets' members.
+    SetPartition {
+        /// How many nodes send.
+        from: u32,
+        /// How many nodes receive.
+        to: u32,
+        /// A digest of the members of both sets.
+        sets: u64,
+    },
+    /// One partition is taken off every pair from the `from` nodes of one set to the `to`
+    /// nodes of another (the repair of a partition between large sets; `sets` as in
+    /// `SetPartition`).
+    SetRepair {
+        /// How many nodes send.
+        from: u32,
+        /// How many nodes receive.
+        to: u32,
+        /// A digest of the members of both sets.
+        sets: u64,
+    },
     /// The nodes that call themselves primaries (`primaries` of them) are cut off from the
-    /// rest until `until` (the cuts follow as `Partition` events).
+    /// rest until `until` (the cuts follow as `Partition` or `SetPartition` events).
     PrimariesCut {
         /// How many primaries there were.
         primaries: u32,
@@ -530,6 +552,8 @@ impl EventKind {
             PrimariesCut { primaries, until } => [52, u64::from(primaries), until.as_nanos(), 0],
             PrimarySet { node, primary } => [53, n(node), u64::from(primary), 0],
             NodeExit { node } => [54, n(node), 0, 0],
+            SetPartition { from, to, sets } => [55, (u64::from(from) << 32) | u64::from(to), sets, 0],
+            SetRepair { from, to, sets } => [56, (u64::from(from) << 32) | u64::from(to), sets, 0],
         }
     }
 }
@@ -588,6 +612,8 @@ impl fmt::Display for Described<'_> {
             Drop { datagram, reason } => write!(f, "drop datagram {datagram} ({reason:?})"),
             Partition { from, to } => write!(f, "partition {} -> {}", name(from), name(to)),
             Repair { from, to } => write!(f, "repair {} -> {}", name(from), name(to)),
+            SetPartition { from, to, sets } => write!(f, "partition {from} nodes -> {to} nodes (sets {sets:#018x})"),
+            SetRepair { from, to, sets } => write!(f, "repair {from} nodes -> {to} nodes (sets {sets:#018x})"),
             Isolate { node } => write!(f, "isolate {}", name(node)),
             Rejoin { node } => write!(f, "rejoin {}", name(node)),
             Clog { from, to, until } => {
@@ -659,11 +685,11 @@ impl fmt::Display for Described<'_> {
 }
 
 /// The hash of an empty trace (FNV-1a's offset basis).
-const HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
+pub(crate) const HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// Fold one word into the hash: FxHash's step (rotate, xor, multiply), fixed forever.
 #[inline]
-fn mix(hash: u64, word: u64) -> u64 {
+pub(crate) fn mix(hash: u64, word: u64) -> u64 {
     (hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
 }
 

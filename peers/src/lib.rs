@@ -30,11 +30,15 @@ pub const FAN_OUT_NODES: usize = 5;
 pub const FAN_OUT_ROUNDS: u64 = 10_000;
 /// Tasks in the timer workload.
 pub const TIMER_TASKS: u64 = 10_000;
+/// Tasks in the large timer workload (`timers-100k`): the shape where 100,000 sleeping tasks'
+/// state no longer fits in cache.
+pub const TIMER_TASKS_LARGE: u64 = 100_000;
 /// Sleeps per task in the timer workload, each 1 to 100 ms drawn by [`sleep_ms`].
 pub const TIMER_SLEEPS: u64 = 10;
 /// Tasks spawned (and joined) in the spawn workload.
 pub const SPAWN_TASKS: u64 = 1_000_000;
-/// Tasks spawned before the spawner awaits them all.
+/// Tasks spawned before the spawner awaits them all (`spawn`; `spawn-live` spawns all
+/// `SPAWN_TASKS` first, so every task is live at once).
 pub const SPAWN_BATCH: u64 = 1_000;
 /// Whole 3-node simulations in the tiny-sims workload.
 pub const TINY_SIMS: u64 = 2_000;
@@ -50,8 +54,10 @@ pub struct Workload {
     pub run: fn() -> u64,
 }
 
-/// The six workload names, in table order. `floor` implements only the first and the fifth.
-pub const NAMES: [&str; 6] = ["ping-pong", "stream", "fan-out", "timers", "spawn", "tiny-sims"];
+/// The eight workload names, in table order. `floor` implements only ping-pong and the two
+/// timer workloads.
+pub const NAMES: [&str; 8] =
+    ["ping-pong", "stream", "fan-out", "timers", "timers-100k", "spawn", "spawn-live", "tiny-sims"];
 
 /// The size and unit of the workload `name`.
 pub fn size(name: &str) -> (u64, &'static str) {
@@ -59,7 +65,8 @@ pub fn size(name: &str) -> (u64, &'static str) {
         "ping-pong" | "stream" => (2 * PING_PONG_TRIPS, "messages"),
         "fan-out" => (FAN_OUT_ROUNDS * (FAN_OUT_NODES * (FAN_OUT_NODES - 1)) as u64, "messages"),
         "timers" => (TIMER_TASKS * TIMER_SLEEPS, "fires"),
-        "spawn" => (SPAWN_TASKS, "tasks"),
+        "timers-100k" => (TIMER_TASKS_LARGE * TIMER_SLEEPS, "fires"),
+        "spawn" | "spawn-live" => (SPAWN_TASKS, "tasks"),
         "tiny-sims" => (TINY_SIMS, "sims"),
         other => panic!("no workload named {other:?}"),
     }

@@ -699,3 +699,85 @@ fn a_scenario_names_its_own_faults_and_shrink_is_honest_about_the_ones_its_setup
     assert!(stdout.contains("shrank from 0 to 0 fault(s)"), "{stdout}");
     assert!(stdout.contains("and 2 fault(s) the scenario's setup installs itself"), "{stdout}");
 }
+
+/// A `hangs` sweep of 16 seeds with a 200 ms watchdog: its JSON lines and output.
+fn hang_sweep(isolate: bool) -> (Output, Vec<serde_json::Value>) {
+    let json = temp(if isolate { "hangs-isolated.jsonl" } else { "hangs.jsonl" });
+    let mut args = vec!["explore", "--scenario", "hangs", "--faults", "calm", "--seeds", "16", "--jobs", "2"];
+    args.extend(["--watchdog", "0.2", "--quiet", "--json", json.to_str().unwrap()]);
+    if isolate {
+        args.push("--isolate");
+    }
+    let output = run("selftest", &args);
+    let lines = json_lines(&json);
+    (output, lines)
+}
+
+#[test]
+fn explore_records_a_hang_as_a_failure_and_finishes_the_other_seeds_with_and_without_isolate() {
+    for isolate in [false, true] {
+        let (output, lines) = hang_sweep(isolate);
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(1), "a hang is a failure (isolate: {isolate}): {stdout}\n{stderr}");
+        let summary = lines.last().unwrap();
+        assert_eq!(summary["seeds"], 16, "every seed is counted (isolate: {isolate}): {summary}");
+        let failures: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "failure").collect();
+        assert!(!failures.is_empty() && failures.len() < 16, "some seeds hang, not all: {summary}");
+        assert_eq!(summary["failed"], failures.len());
+        assert_eq!(summary["passed"], 16 - failures.len());
+        for failure in &failures {
+            let signature = failure["signature"].as_str().unwrap();
+            assert!(signature.starts_with("hang in a task spawned at sim/src/bin/selftest.rs:"), "{failure}");
+            assert!(failure["cause"].as_str().unwrap().contains("watchdog limit 200ms"), "{failure}");
+            assert_eq!(failure["node"], "c");
+            let replay = failure["replay"].as_str().unwrap();
+            let seed = failure["seed"].as_str().unwrap();
+            assert!(replay.starts_with(&format!("SEEDSIM_SEED={seed} ")), "{replay}");
+            assert!(replay.contains("replay --scenario hangs --faults calm"), "{replay}");
+        }
+        assert!(stdout.contains("run(s) failed with: hang in a task spawned at"), "{stdout}");
+        assert!(stdout.contains("  where:      node c, task"), "the report names node and task: {stdout}");
+        if !isolate {
+            assert!(stderr.contains("warning: seed") && stderr.contains("--isolate"), "{stderr}");
+        }
+    }
+}
+
+#[test]
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // times the sweep from outside
+fn a_hang_ends_a_timed_sweep_on_time_and_a_hanging_run_reports_its_replay_line() {
+    let started = std::time::Instant::now();
+    let args = ["explore", "--scenario", "always-hangs", "--faults", "calm", "--duration", "1s", "--jobs", "1"];
+    let output = run("selftest", &[&args[..], &["--watchdog", "0.2", "--quiet"]].concat());
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{}", text(&output.stderr));
+    assert!(stdout.contains("run(s) failed with: hang in a task spawned at sim/src/bin/selftest.rs:"), "{stdout}");
+    // Not a speed target: a sweep of 1 s with hangs of 0.2 s must end, not wait for its spinners.
+    assert!(started.elapsed() < std::time::Duration::from_secs(50), "took {:?}", started.elapsed());
+
+    let output = run(
+        "selftest",
+        &["run", "--scenario", "always-hangs", "--faults", "calm", "--seed", "1", "--watchdog", "200ms"],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "a hang found is exit code 1: {stderr}");
+    assert!(stderr.contains("where:      node spinner, task"), "{stderr}");
+    assert!(stderr.contains("hang: a poll of the task spawned at sim/src/bin/selftest.rs:"), "{stderr}");
+    assert!(stderr.contains("replay:     SEEDSIM_SEED=0x0000000000000001 cargo run"), "{stderr}");
+    assert!(stderr.contains("replay --scenario always-hangs --faults calm"), "{stderr}");
+
+    let output = run("selftest", &["run", "--scenario", "passes", "--seed", "1", "--watchdog", "soon"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--watchdog \"soon\": expected"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_worker_that_panics_outside_a_run_ends_the_sweep_with_an_error() {
+    // Workers are plain threads (one stuck in a hung poll is abandoned, never joined): one
+    // that dies must still be counted, or the sweep would wait for it forever.
+    let output =
+        run("selftest", &["explore", "--scenario", "setup-panics", "--faults", "calm", "--seeds", "4", "--quiet"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("a worker thread panicked"), "{stderr}");
+}

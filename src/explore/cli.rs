@@ -2,8 +2,11 @@
 //! Bad seeds, ranges, shards and files get an error that names the flag and the form.
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command as Clap};
 
@@ -25,6 +28,7 @@ pub(crate) enum Command {
         html: Option<PathBuf>,
         /// Print one JSON line (for `explore --isolate`'s children) instead of a report.
         emit_json: bool,
+        watchdog: Option<Duration>,
     },
     Shrink {
         scenario: Scenario,
@@ -72,6 +76,13 @@ fn plan_arg() -> Arg {
         .help("a fault plan file (text form, or a corpus entry) to run instead of the nemesis")
 }
 
+fn watchdog_arg() -> Arg {
+    Arg::new("watchdog").long("watchdog").value_name("SECONDS").help(
+        "report a poll that runs longer than this on the host as a hang (default 10; 0 turns it off; \
+         also 200ms, 1m)",
+    )
+}
+
 fn seed_arg(required: bool) -> Arg {
     Arg::new("seed")
         .long("seed")
@@ -92,6 +103,7 @@ fn clap(target: Target) -> Clap {
                 .arg(faults_arg())
                 .arg(plan_arg())
                 .arg(size_arg())
+                .arg(watchdog_arg())
                 .arg(Arg::new("emit-json").long("emit-json").action(ArgAction::SetTrue).hide(true))
                 // What `explore --isolate` learned of the scenario, so a child does not probe
                 // it again in its own process (where the probe's runs would be its "earlier" runs).
@@ -108,6 +120,7 @@ fn clap(target: Target) -> Clap {
                 .arg(faults_arg())
                 .arg(plan_arg())
                 .arg(size_arg())
+                .arg(watchdog_arg())
                 .arg(Arg::new("log").long("log").value_name("FILTER").help("a tracing filter"))
                 .arg(
                     Arg::new("trace")
@@ -169,6 +182,7 @@ fn clap(target: Target) -> Clap {
                         .help("write one JSON line per failure and a summary line"),
                 )
                 .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("no progress bar"))
+                .arg(watchdog_arg())
                 .arg(
                     Arg::new("guided").long("guided").action(ArgAction::SetTrue).help(
                         "keep the runs that reached new behaviour and mutate their fault plans, besides fresh seeds",
@@ -319,6 +333,15 @@ where
         }
     };
     let faults = faults_of(target, &scenario, sub)?;
+    let watchdog = match sub.try_get_one::<String>("watchdog").ok().flatten() {
+        None => None,
+        Some(text) => Some(crate::runner::parse_watchdog(text).ok_or_else(|| {
+            fail(
+                target,
+                format!("--watchdog {text:?}: expected the seconds one poll may run, e.g. 10, 0.5 or 200ms (0: off)"),
+            )
+        })?),
+    };
     let start = |default: Seed| match sub.get_one::<String>("start").map(String::as_str) {
         None => Ok(default),
         Some("random") => Ok(random_seed()),
@@ -348,7 +371,7 @@ where
             let trace = if name == "replay" { sub.get_one::<PathBuf>("trace").cloned() } else { None };
             let emit_json = sub.try_get_one::<bool>("emit-json").ok().flatten().copied().unwrap_or(false);
             let html = if name == "replay" { sub.get_one::<PathBuf>("html").cloned() } else { None };
-            Ok(Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json })
+            Ok(Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json, watchdog })
         }
         "explore" => {
             let duration = match sub.get_one::<String>("duration") {
@@ -388,6 +411,7 @@ where
                 progress: !sub.get_flag("quiet"),
                 isolate: sub.get_flag("isolate"),
                 guided: sub.get_flag("guided"),
+                watchdog,
             }))
         }
         "check-determinism" => Ok(Command::CheckDeterminism {
@@ -451,9 +475,24 @@ pub(crate) fn size_flag(scenario: &Scenario) -> String {
     }
 }
 
+/// For an `explore --isolate` child: a hang is printed as the failure's JSON line, as the
+/// parent reads every result, and ends the process (exit code 1, a failure).
+fn emit_hang_as_json(target: Target, scenario: &'static str, faults: FaultPlan) {
+    crate::watchdog::on_hang(Arc::new(move |mut failure: Box<crate::Failure>| {
+        // The watchdog cannot read the run's plan; it is the one this run was built with.
+        failure.faults = faults.clone();
+        let signature = super::sweep::signature(&failure.cause);
+        let mut line = super::sweep::failure_json(target, scenario, &signature, &failure);
+        line["report"] = serde_json::Value::String(failure.to_string());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        std::process::exit(1);
+    }));
+}
+
 pub(crate) fn execute(target: Target, command: Command) -> ExitCode {
     match command {
-        Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json } => {
+        Command::Run { scenario, seed, faults, plan, log, trace, html, emit_json, watchdog } => {
             let replay = match &plan {
                 Some((path, _)) => replay_plan_line(target, &scenario, path),
                 None => replay_line(target, &scenario, faults),
@@ -465,6 +504,12 @@ pub(crate) fn execute(target: Target, command: Command) -> ExitCode {
                 Ok(sim) => sim,
                 Err(err) => return fail(target, err),
             };
+            if let Some(limit) = watchdog {
+                sim.set_watchdog(limit);
+            }
+            if emit_json {
+                emit_hang_as_json(target, scenario.name(), sim.fault_plan().clone());
+            }
             let outcome = sim.run();
             let names = sim.node_names();
             let events = sim.take_trace().unwrap_or_default();

@@ -302,6 +302,8 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let target = target.into();
+    // A hang the watchdog ends the process for is a failure found: exit code 1, as for any.
+    crate::watchdog::set_exit_code(1);
     match cli::parse(target, scenarios, args) {
         Err(code) => code,
         Ok(command) => cli::execute(target, command),

@@ -15,16 +15,18 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cli::{replay_line, replay_seed_plan_line, usage_flag};
 use super::corpus::{read_corpus, replay as replay_entry, Entry};
 use super::{build, Faults, Scenario, Target};
 use crate::check::Coverage;
+use crate::fault::FaultPlan;
 use crate::guide::{Guide, Trial};
 use crate::sim::outcome::{Cause, Failure, Outcome};
 use crate::Seed;
@@ -53,12 +55,20 @@ pub(crate) struct Plan {
     pub(crate) isolate: bool,
     /// Mutate the plans of runs that reached new behaviour, besides fresh seeds.
     pub(crate) guided: bool,
+    /// `--watchdog`: the limit of one poll, for every run (else the scenario's builder's).
+    pub(crate) watchdog: Option<Duration>,
 }
 
 /// Where the plans of failing mutants go when no `--corpus` folder is given.
 pub(crate) const PLANS_DEFAULT: &str = "target/seedsim-plans";
 
 enum Report {
+    /// A worker has no more seeds to run.
+    Exited,
+    /// The watchdog found a poll of a worker's run hung: its report, the passes the worker
+    /// had not sent yet, and the plan of the guided mutant it ran, if it ran one. The worker
+    /// is abandoned.
+    Hung(Box<Failure>, u64, Option<FaultPlan>),
     /// This many seeds passed, with their coverage added up: workers send passes in batches,
     /// so the main thread (which shares the cores with them) wakes once per batch, not per seed.
     Passed(u64, Box<Coverage>),
@@ -139,6 +149,9 @@ fn run_seed(plan: &Plan, seed: Seed, replay: &str) -> Report {
         if let Faults::Default(usage) = plan.faults {
             command.args(["--usage", &usage_flag(usage)]);
         }
+        if let Some(limit) = plan.watchdog {
+            command.args(["--watchdog", &format!("{}ns", limit.as_nanos())]);
+        }
         let output = command.env_remove("SEEDSIM_SEED").env_remove("SEEDSIM_LOG").output();
         return match output {
             Err(err) => Report::Error(format!("--isolate: cannot run a child process: {err}")),
@@ -154,13 +167,21 @@ fn run_seed(plan: &Plan, seed: Seed, replay: &str) -> Report {
     }
     match build(&plan.scenario, seed, plan.faults, None, replay, false, None) {
         Err(err) => Report::Error(err.to_string()),
-        Ok(mut sim) => match sim.run() {
+        Ok(mut sim) => match watched(plan, &mut sim).run() {
             Outcome::Passed(summary) => Report::Passed(1, Box::new(summary.coverage)),
             Outcome::Failed(failure) => {
                 Report::Failed(Box::new(Found::new(plan, &failure)), Box::new(failure.coverage))
             }
         },
     }
+}
+
+/// The sim with `--watchdog`'s limit, if one was given.
+fn watched<'a>(plan: &Plan, sim: &'a mut crate::Sim) -> &'a mut crate::Sim {
+    if let Some(limit) = plan.watchdog {
+        sim.set_watchdog(limit);
+    }
+    sim
 }
 
 /// Run one trial of a guided sweep and report its outcome to the guide. A failing mutant's
@@ -171,7 +192,7 @@ fn run_trial(plan: &Plan, guide: &Mutex<Guide>, trial: &Trial, replay: &str) -> 
         Err(err) => return Report::Error(err.to_string()),
     };
     sim.set_feedback(true);
-    let outcome = sim.run();
+    let outcome = watched(plan, &mut sim).run();
     guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe(trial, &outcome);
     match outcome {
         Outcome::Passed(summary) => Report::Passed(1, Box::new(summary.coverage)),
@@ -245,6 +266,7 @@ pub(crate) fn signature(cause: &Cause) -> String {
         Cause::ScheduledLimit { .. } => "scheduled events limit".to_owned(),
         Cause::History { message, .. } => format!("history check: {}", general(message)),
         Cause::Nondeterminism { .. } => "nondeterminism".to_owned(),
+        Cause::Hang { spawned_at, .. } => format!("hang in a task spawned at {spawned_at}"),
     }
 }
 
@@ -253,10 +275,148 @@ struct Group {
     smallest: Box<Found>,
 }
 
+/// What the sweep's threads share. Workers are not scoped threads: one stuck in a poll that
+/// never returns is abandoned, and the sweep ends without joining it.
+struct Sweep {
+    plan: Plan,
+    started: Instant,
+    next: AtomicU64,
+    stop: AtomicBool,
+    replay: String,
+    guide: Option<Mutex<Guide>>,
+    /// This shard's share of the seed numbers, if bounded.
+    shard_seeds: Option<u64>,
+}
+
+/// What a worker shares with the watchdog's handler on its thread.
+#[derive(Default)]
+struct Worker {
+    /// Set when the watchdog reported one of its polls as hung: the sweep has counted it
+    /// gone, so it reports nothing more.
+    abandoned: AtomicBool,
+    /// Passes it ran and has not reported yet.
+    pending: AtomicU64,
+    /// The seed it runs (or ran last), for the report of a panic outside a run.
+    seed: AtomicU64,
+    /// The plan of the guided mutant it runs, if it runs one: a hang's replay needs it.
+    mutant: Mutex<Option<FaultPlan>>,
+}
+
+/// Workers abandoned to hung polls after which a sweep stops: each keeps a core busy.
+const ABANDONED_MAX: u64 = 16;
+
+fn spawn_worker(sweep: &Arc<Sweep>, sender: &mpsc::Sender<(Seed, Report)>) -> Result<(), String> {
+    let (sweep, sender) = (Arc::clone(sweep), sender.clone());
+    std::thread::Builder::new()
+        .name("seedsim-explore".to_owned())
+        .spawn(move || {
+            let worker = Arc::new(Worker::default());
+            let worked = std::panic::catch_unwind(AssertUnwindSafe(|| work(&sweep, &sender, &worker)));
+            if worker.abandoned.load(Ordering::SeqCst) {
+                return;
+            }
+            if worked.is_err() {
+                // A panic outside any run (a scenario's setup, say), printed above by the
+                // hook. Scoped workers used to take the sweep down with them; a plain thread
+                // must say it is gone, or the sweep would wait for it forever.
+                let message = "a worker thread panicked (its message is above)".to_owned();
+                let _ = sender.send((Seed(worker.seed.load(Ordering::SeqCst)), Report::Error(message)));
+            }
+            let _ = sender.send((sweep.plan.start, Report::Exited));
+        })
+        .map(drop)
+        .map_err(|err| format!("cannot start a worker thread: {err}"))
+}
+
+/// One worker: seeds until the budget, the deadline or a stop (then its thread sends
+/// `Exited`); or, if the watchdog finds one of its polls hung, `Hung` (sent by the handler,
+/// from the watchdog's thread) and nothing more.
+fn work(sweep: &Sweep, sender: &mpsc::Sender<(Seed, Report)>, worker: &Arc<Worker>) {
+    {
+        let (worker, sender) = (Arc::clone(worker), sender.clone());
+        crate::watchdog::on_hang(Arc::new(move |failure: Box<Failure>| {
+            if !worker.abandoned.swap(true, Ordering::SeqCst) {
+                let pending = worker.pending.swap(0, Ordering::SeqCst);
+                let mutant = worker.mutant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+                let _ = sender.send((failure.seed, Report::Hung(failure, pending, mutant)));
+            }
+        }));
+    }
+    let plan = &sweep.plan;
+    let (mut passes, mut seen, mut last) = (0u64, Box::<Coverage>::default(), plan.start);
+    loop {
+        if sweep.stop.load(Ordering::Relaxed) || plan.duration.is_some_and(|d| sweep.started.elapsed() >= d) {
+            break;
+        }
+        let number = sweep.next.fetch_add(1, Ordering::Relaxed);
+        if sweep.shard_seeds.is_some_and(|n| number >= n) {
+            break;
+        }
+        let (seed, report) = match &sweep.guide {
+            Some(guide) => {
+                let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+                *worker.mutant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = trial.plan.clone();
+                worker.seed.store(trial.seed.0, Ordering::SeqCst);
+                (trial.seed, run_trial(plan, guide, &trial, &sweep.replay))
+            }
+            None => {
+                let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
+                worker.seed.store(seed.0, Ordering::Relaxed);
+                (seed, run_seed(plan, seed, &sweep.replay))
+            }
+        };
+        if worker.abandoned.load(Ordering::SeqCst) {
+            // A poll the watchdog reported as hung returned after all: its seed is counted
+            // as hung, and a replacement worker has taken this one's place.
+            return;
+        }
+        let sent = match report {
+            Report::Passed(count, coverage) => {
+                (passes, last) = (passes + count, seed);
+                worker.pending.store(passes, Ordering::SeqCst);
+                if !coverage.assertions.is_empty() || !coverage.buggify.is_empty() {
+                    seen.absorb(&coverage);
+                }
+                if passes < PASSES_PER_BATCH {
+                    continue;
+                }
+                worker.pending.store(0, Ordering::SeqCst);
+                let batch = Report::Passed(std::mem::take(&mut passes), std::mem::take(&mut seen));
+                sender.send((seed, batch))
+            }
+            report => sender.send((seed, report)),
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    if passes > 0 {
+        let _ = sender.send((last, Report::Passed(passes, seen)));
+    }
+}
+
+/// A hang as the sweep keeps it. The watchdog could not read the run's fault plan (it lives
+/// in the stuck thread's world): it is the guided mutant's, written to a file its replay line
+/// names as for any failing mutant, or else drawn again for the seed. A failure's plan is
+/// printed and kept in the corpus.
+fn hang_found(plan: &Plan, mut failure: Box<Failure>, mutant: Option<FaultPlan>) -> Result<Box<Found>, String> {
+    match mutant {
+        Some(mutant) => {
+            failure.faults = mutant;
+            let path = write_plan(plan, &failure)?;
+            failure.replay = replay_seed_plan_line(plan.target, &plan.scenario, failure.seed, &path);
+        }
+        None => {
+            if let Ok(sim) = build(&plan.scenario, failure.seed, plan.faults, None, "", false, None) {
+                failure.faults = sim.fault_plan().clone();
+            }
+        }
+    }
+    Ok(Box::new(Found::new(plan, &failure)))
+}
+
 pub(crate) fn explore(plan: Plan) -> ExitCode {
     let started = Instant::now();
-    let next = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
     let replay = replay_line(plan.target, &plan.scenario, plan.faults);
     let mut json = match &plan.json {
         None => None,
@@ -293,107 +453,127 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
     };
     let mut error = None;
     let guide = plan.guided.then(|| Mutex::new(Guide::new(plan.start).shard(plan.shard.index, plan.shard.count)));
+    let sweep = Arc::new(Sweep {
+        plan,
+        started,
+        next: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        replay,
+        guide,
+        shard_seeds,
+    });
+    let plan = &sweep.plan;
     let guided_status = || {
-        guide.as_ref().map(|guide| {
+        sweep.guide.as_ref().map(|guide| {
             let stats = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).stats();
             format!(", {} features, corpus {}", stats.features, stats.corpus)
         })
     };
     let (sender, receiver) = mpsc::channel::<(Seed, Report)>();
-    std::thread::scope(|scope| {
-        for _ in 0..plan.jobs {
-            let sender = sender.clone();
-            let (next, stop, replay, plan, guide) = (&next, &stop, &replay, &plan, guide.as_ref());
-            scope.spawn(move || {
-                let (mut passes, mut seen, mut last) = (0u64, Box::<Coverage>::default(), plan.start);
-                loop {
-                    if stop.load(Ordering::Relaxed) || plan.duration.is_some_and(|d| started.elapsed() >= d) {
-                        break;
-                    }
-                    let number = next.fetch_add(1, Ordering::Relaxed);
-                    if shard_seeds.is_some_and(|n| number >= n) {
-                        break;
-                    }
-                    let (seed, report) = match guide {
-                        Some(guide) => {
-                            let trial = guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
-                            (trial.seed, run_trial(plan, guide, &trial, replay))
-                        }
-                        None => {
-                            let seed = plan.start.nth(plan.shard.index + number * plan.shard.count);
-                            (seed, run_seed(plan, seed, replay))
-                        }
-                    };
-                    let sent = match report {
-                        Report::Passed(count, coverage) => {
-                            (passes, last) = (passes + count, seed);
-                            if !coverage.assertions.is_empty() || !coverage.buggify.is_empty() {
-                                seen.absorb(&coverage);
-                            }
-                            if passes < PASSES_PER_BATCH {
-                                continue;
-                            }
-                            let batch = Report::Passed(std::mem::take(&mut passes), std::mem::take(&mut seen));
-                            sender.send((seed, batch))
-                        }
-                        report => sender.send((seed, report)),
-                    };
-                    if sent.is_err() {
-                        break;
-                    }
-                }
-                if passes > 0 {
-                    let _ = sender.send((last, Report::Passed(passes, seen)));
-                }
-            });
+    let mut live = 0usize;
+    for _ in 0..plan.jobs {
+        match spawn_worker(&sweep, &sender) {
+            Ok(()) => live += 1,
+            Err(message) => {
+                error.get_or_insert(message);
+                sweep.stop.store(true, Ordering::Relaxed);
+                break;
+            }
         }
-        drop(sender);
-        for (seed, report) in receiver {
-            match report {
-                Report::Passed(count, seen) => {
-                    bar.inc(count);
-                    passed += count;
-                    if !seen.assertions.is_empty() || !seen.buggify.is_empty() {
-                        let before = coverage.never_held().len();
-                        coverage.absorb(&seen);
-                        if coverage.never_held().len() != before && guide.is_none() {
-                            bar.set_message(status(failed, groups.len(), &coverage));
-                        }
-                    }
-                    if let Some(guided) = guided_status() {
-                        bar.set_message(status(failed, groups.len(), &coverage) + &guided);
-                    }
+    }
+    let mut abandoned = 0u64;
+    let mut record = |found: Box<Found>, failed: &mut u64, groups: &mut BTreeMap<String, Group>| {
+        *failed += 1;
+        if let Some(out) = &mut json {
+            let mut line = found.json.clone();
+            if let Some(fields) = line.as_object_mut() {
+                fields.remove("report");
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        match groups.get_mut(&found.signature) {
+            Some(group) => {
+                group.count += 1;
+                if (found.step, found.seed) < (group.smallest.step, group.smallest.seed) {
+                    group.smallest = found;
                 }
-                Report::Error(message) => {
-                    bar.inc(1);
-                    error.get_or_insert(format!("seed {seed}: {message}"));
-                    stop.store(true, Ordering::Relaxed);
-                }
-                Report::Failed(found, seen) => {
-                    bar.inc(1);
-                    failed += 1;
+            }
+            None => drop(groups.insert(found.signature.clone(), Group { count: 1, smallest: found })),
+        }
+    };
+    // Not until every sender is gone: an abandoned worker keeps its sender, so count them.
+    while live > 0 {
+        let Ok((seed, report)) = receiver.recv() else { break };
+        match report {
+            Report::Exited => live -= 1,
+            Report::Passed(count, seen) => {
+                bar.inc(count);
+                passed += count;
+                if !seen.assertions.is_empty() || !seen.buggify.is_empty() {
+                    let before = coverage.never_held().len();
                     coverage.absorb(&seen);
-                    if let Some(out) = &mut json {
-                        let mut line = found.json.clone();
-                        if let Some(fields) = line.as_object_mut() {
-                            fields.remove("report");
-                        }
-                        let _ = writeln!(out, "{line}");
+                    if coverage.never_held().len() != before && sweep.guide.is_none() {
+                        bar.set_message(status(failed, groups.len(), &coverage));
                     }
-                    match groups.get_mut(&found.signature) {
-                        Some(group) => {
-                            group.count += 1;
-                            if (found.step, found.seed) < (group.smallest.step, group.smallest.seed) {
-                                group.smallest = found;
-                            }
-                        }
-                        None => drop(groups.insert(found.signature.clone(), Group { count: 1, smallest: found })),
+                }
+                if let Some(guided) = guided_status() {
+                    bar.set_message(status(failed, groups.len(), &coverage) + &guided);
+                }
+            }
+            Report::Error(message) => {
+                bar.inc(1);
+                error.get_or_insert(format!("seed {seed}: {message}"));
+                sweep.stop.store(true, Ordering::Relaxed);
+            }
+            Report::Failed(found, seen) => {
+                bar.inc(1);
+                coverage.absorb(&seen);
+                record(found, &mut failed, &mut groups);
+                bar.set_message(status(failed, groups.len(), &coverage) + &guided_status().unwrap_or_default());
+            }
+            Report::Hung(failure, pending, mutant) => {
+                live -= 1;
+                abandoned += 1;
+                bar.inc(pending + 1);
+                passed += pending;
+                match hang_found(plan, failure, mutant) {
+                    Ok(found) => record(found, &mut failed, &mut groups),
+                    Err(message) => {
+                        error.get_or_insert(format!("seed {seed}: {message}"));
+                        sweep.stop.store(true, Ordering::Relaxed);
                     }
-                    bar.set_message(status(failed, groups.len(), &coverage) + &guided_status().unwrap_or_default());
+                }
+                bar.set_message(status(failed, groups.len(), &coverage) + &guided_status().unwrap_or_default());
+                if abandoned == 1 {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{}: warning: seed {seed} hung in a poll (the watchdog's report is at the end); its worker \
+                             thread cannot be stopped and keeps a core busy until the sweep ends. With --isolate \
+                             every seed runs in a process of its own, which a hang ends.",
+                            plan.target
+                        )
+                    });
+                }
+                if abandoned >= ABANDONED_MAX {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{}: {abandoned} worker threads hung: stopping the sweep (rerun with --isolate)",
+                            plan.target
+                        )
+                    });
+                    sweep.stop.store(true, Ordering::Relaxed);
+                } else if !sweep.stop.load(Ordering::Relaxed) {
+                    match spawn_worker(&sweep, &sender) {
+                        Ok(()) => live += 1,
+                        Err(message) => {
+                            error.get_or_insert(message);
+                            sweep.stop.store(true, Ordering::Relaxed);
+                        }
+                    }
                 }
             }
         }
-    });
+    }
     bar.finish_and_clear();
     if let Some(message) = error {
         eprintln!("{}: {message}", plan.target);
@@ -410,7 +590,8 @@ pub(crate) fn explore(plan: Plan) -> ExitCode {
         total as f64 / seconds.max(1e-9),
         groups.len()
     );
-    let guided = guide.map(|guide| guide.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    // Locked, not taken: an abandoned worker may still hold the sweep.
+    let guided = sweep.guide.as_ref().map(|guide| guide.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
     // Coverage growth: the guide's checkpoints, and where the sweep ended.
     let growth = guided.as_ref().map(|guide| {
         let mut growth = guide.growth().to_vec();

@@ -23,7 +23,6 @@ pub use mutate::{Mutation, Mutator};
 pub use nemesis::Nemesis;
 pub use plan::{FaultPlan, TimedFault};
 pub use profile::{Profile, Spread, Weights};
-#[cfg(feature = "explore")]
 pub(crate) use text::parse_duration;
 pub use usage::Usage;
 

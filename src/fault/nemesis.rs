@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use super::profile::{log_between, Kind, Profile, Spread};
-use super::{Fault, FaultPlan, Trigger, STROBE_PERIOD_MIN, STROBE_STEPS_MAX};
+use super::{Fault, FaultPlan, TimedFault, Trigger, STROBE_PERIOD_MIN, STROBE_STEPS_MAX};
 use crate::rand::{Purpose, Ratio, Stream};
 use crate::seed::Seed;
 use crate::time::{nanos, Skew};
@@ -60,10 +60,10 @@ impl Nemesis {
     /// split the database's nodes and not its clients. A calm profile gives an empty plan.
     pub fn plan(&self, seed: Seed, servers: &[String], nodes: &[String]) -> FaultPlan {
         let profile = &self.profile;
-        let mut plan = FaultPlan::new();
         if profile.is_calm() || nodes.is_empty() {
-            return plan;
+            return FaultPlan::new();
         }
+        let mut plan = Draft::default();
         let mut rng = Stream::for_purpose(seed, Purpose::Faults);
         let end = nanos(profile.duration);
         if profile.weights.drift > 0 {
@@ -132,7 +132,7 @@ impl Nemesis {
                 .expect("the pick is below the total");
             let at = Duration::from_nanos(t);
             // An undo at or after the end is left to the final recover.
-            let undo = |plan: &mut FaultPlan, at: u64, fault: Fault| {
+            let undo = |plan: &mut Draft, at: u64, fault: Fault| {
                 if at < end {
                     plan.push(Duration::from_nanos(at), fault);
                 }
@@ -360,7 +360,7 @@ impl Nemesis {
             }
         }
         plan.push(profile.duration, Fault::Recover);
-        plan
+        FaultPlan::from_pushes(plan.pushes)
     }
 
     /// How long a shaped partition of the servers lasts: from [`OUTAGE_MIN`] (or the profile's
@@ -382,6 +382,21 @@ impl Nemesis {
             }
         }
         candidates[rng.below(candidates.len() as u64) as usize].clone()
+    }
+}
+
+/// The faults of a plan being written, in the order they were pushed. A plan keeps its
+/// faults sorted, so each push shifts the later ones; a nemesis writes a fault's undo before
+/// the faults that come between, and at 10,000 nodes a drift or a rolling restart pushes
+/// thousands, so it sorts once at the end instead (stably, which gives the same order).
+#[derive(Default)]
+struct Draft {
+    pushes: Vec<TimedFault>,
+}
+
+impl Draft {
+    fn push(&mut self, at: Duration, fault: Fault) {
+        self.pushes.push(TimedFault { at, fault });
     }
 }
 

@@ -1,15 +1,19 @@
 //! Links: what the network does to a datagram between two nodes (latency, loss, duplication,
-//! reordering), and the sparse per-pair state (partitions, clogs, overrides, FIFO order).
+//! reordering), and the sparse per-pair state (partitions of the pair alone, clogs,
+//! overrides, FIFO order). Partitions between sets are not per-pair state: `Links::route`
+//! asks the `Cuts` of `net/cut.rs` about them.
 //!
 //! Pairs are stored only when something makes them differ from the default link or they have
 //! traffic in flight, so a world of 1,000 nodes does not hold a million link objects: a record
 //! that says nothing any more (no override, partition or clog, and its last arrival past) is
-//! forgotten at the next sweep, which comes when the map has grown fourfold since the last.
+//! forgotten at the next sweep, which comes when the map has grown fourfold since the last, or
+//! at once when a repair or heal-all leaves it so.
 
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use super::cut::Cuts;
 use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId};
 use crate::rand::{Ratio, Stream};
@@ -206,6 +210,7 @@ impl Windows {
 /// segments both go through [`Links::route`], so they see the same network.
 pub(crate) struct Links<'a> {
     pub(crate) pairs: &'a mut Pairs,
+    pub(crate) cuts: &'a Cuts,
     pub(crate) link_default: &'a Link,
     pub(crate) rng: &'a mut Stream,
     pub(crate) windows: &'a Windows,
@@ -220,7 +225,7 @@ pub(crate) enum Verdict {
 
 impl Links<'_> {
     /// Decide the fate of a packet sent now from `from` to `to`, in this order: a partition
-    /// or isolation in the way; loss (the link's, or a burst's if higher); duplication (the
+    /// (of the pair, or between sets) or isolation in the way; loss (the link's, or a burst's if higher); duplication (the
     /// link's, or a duplication window's if higher); then for each copy a latency draw (plus a
     /// spike), no earlier than the end of a clog, and either reordered (by the link: held back
     /// by one more draw; or by a reordering window: held back by up to its spread; holding back
@@ -229,7 +234,12 @@ impl Links<'_> {
     #[inline(always)]
     pub(crate) fn route(&mut self, now: u64, nodes: &[Node], from: NodeId, to: NodeId, extra: u64) -> Verdict {
         let pair = self.pairs.touch(now, from, to);
-        if from != to && (pair.blocked > 0 || nodes[from.index()].isolated > 0 || nodes[to.index()].isolated > 0) {
+        if from != to
+            && (pair.blocked > 0
+                || nodes[from.index()].isolated > 0
+                || nodes[to.index()].isolated > 0
+                || self.cuts.separates(from, to))
+        {
             return Verdict::Dropped(DropReason::Partition);
         }
         let mut link = pair.link.as_deref().copied().unwrap_or(*self.link_default);
@@ -296,9 +306,10 @@ pub(crate) struct Pair {
     /// An override of the default link, boxed: overrides are rare, and a small `Pair` keeps
     /// the map's nodes small (they are moved on every insert and remove).
     pub(crate) link: Option<Box<Link>>,
-    /// How many partitions cut this direction and are not yet repaired: nothing crosses while
-    /// any is. Counted, so overlapping faults compose: the repair of a short partition does
-    /// not end a longer one that also cuts this pair.
+    /// How many partitions of this pair alone cut this direction and are not yet repaired
+    /// (partitions between sets are counted by the `Cuts` holding the pair): nothing crosses
+    /// while any is. Counted, so overlapping faults compose: the repair of a short partition
+    /// does not end a longer one that also cuts this pair.
     pub(crate) blocked: u32,
     /// Clogged until this true time (ns): datagrams sent before it arrive after it.
     pub(crate) clogged_until: u64,
@@ -310,7 +321,7 @@ impl Pair {
     /// True if forgetting this record changes nothing a packet sent at `now` or later sees:
     /// no override, partition or clog, and every in-order arrival it holds back by is past
     /// (a later packet arrives at `now` or after, so `max` with the past is a no-op).
-    fn is_idle(&self, now: u64) -> bool {
+    pub(crate) fn is_idle(&self, now: u64) -> bool {
         self.link.is_none() && self.blocked == 0 && self.clogged_until <= now && self.last_arrival <= now
     }
 }

@@ -5,8 +5,11 @@
 //! copied when sent, given an arrival time from its link, and delivered by an event of the
 //! world's queue. A datagram sent into a partition is dropped at once; one in flight when a
 //! partition begins (or when either end crashes or is isolated) is marked and dropped on
-//! arrival. Every drop is in the trace with its reason.
+//! arrival, in one pass over what is in flight per fault, never one per pair. A partition
+//! between sets is held as the sets (`cut.rs`), so nothing here grows with the pairs it cuts.
+//! Every drop is in the trace with its reason.
 
+mod cut;
 mod link;
 pub(crate) mod stream;
 mod stream_config;
@@ -30,6 +33,8 @@ use crate::error::{Error, ErrorKind};
 use crate::node::{Node, NodeId, EPHEMERAL_PORTS};
 use crate::rand::{Ratio, Stream};
 use crate::trace::{DropReason, EventKind, Trace};
+use cut::Cuts;
+pub(crate) use cut::{Cut, NodeSet};
 use link::{Links, Pairs, Reorder, Verdict, Windows};
 
 /// The largest UDP payload, as on a real IPv4 stack.
@@ -206,6 +211,9 @@ pub struct NetStats {
 pub(crate) struct Net {
     pub(crate) link_default: Link,
     pairs: Pairs,
+    /// Partitions between sets of nodes, as objects (`net/cut.rs`); partitions of single
+    /// pairs are counted in `Pair::blocked`.
+    cuts: Cuts,
     in_flight: Slab<Datagram>,
     sockets: Slab<Socket>,
     bound: BTreeMap<(NodeId, u16), SocketKey>,
@@ -231,6 +239,7 @@ impl Net {
         Net {
             link_default,
             pairs: Pairs::default(),
+            cuts: Cuts::default(),
             in_flight: Slab::new(),
             sockets: Slab::new(),
             bound: BTreeMap::new(),
@@ -366,8 +375,8 @@ impl Net {
             },
         );
         // Split the borrows: the links decide while the rest of the network is used.
-        let Net { pairs, in_flight, rng, stats, next_datagram, link_default, spare_payloads, windows, .. } = self;
-        let mut links = Links { pairs, link_default, rng, windows };
+        let Net { pairs, cuts, in_flight, rng, stats, next_datagram, link_default, spare_payloads, windows, .. } = self;
+        let mut links = Links { pairs, cuts, link_default, rng, windows };
         let (first, second) = match links.route(now, nodes, from, to_node, 0) {
             Verdict::Dropped(reason) => {
                 stats.dropped += 1;
@@ -446,16 +455,71 @@ impl Net {
 
     // --- faults --------------------------------------------------------------------------
 
+    /// Block the pair `from` to `to` once more (a partition of two nodes), and mark what is in
+    /// flight from `from` to `to`.
     pub(crate) fn block(&mut self, from: NodeId, to: NodeId) {
-        let pair = self.pairs.entry((from, to)).or_default();
-        pair.blocked = pair.blocked.saturating_add(1);
+        self.block_pair(from, to);
         self.drop_in_flight(DropReason::Partition, |f, t| f == from && t == to);
     }
 
-    pub(crate) fn unblock(&mut self, from: NodeId, to: NodeId) {
+    /// Count one more partition of the pair `from` to `to`, marking nothing in flight: the
+    /// caller marks once for all the pairs it blocks (`drop_crossing`).
+    pub(crate) fn block_pair(&mut self, from: NodeId, to: NodeId) {
+        let pair = self.pairs.entry((from, to)).or_default();
+        pair.blocked = pair.blocked.saturating_add(1);
+    }
+
+    /// Take one partition off the pair `from` to `to`, if one blocks it: its own count first,
+    /// else the pair is carved out of a set partition that holds it. A record left saying
+    /// nothing is forgotten at once.
+    pub(crate) fn unblock(&mut self, now: u64, from: NodeId, to: NodeId) {
         if let Some(pair) = self.pairs.get_mut(&(from, to)) {
-            pair.blocked = pair.blocked.saturating_sub(1);
+            if pair.blocked > 0 {
+                pair.blocked -= 1;
+                if pair.is_idle(now) {
+                    self.pairs.remove(&(from, to));
+                }
+                return;
+            }
         }
+        if !self.cuts.is_empty() {
+            self.cuts.repair(Cut { from: NodeSet::of([from]), to: NodeSet::of([to]) });
+        }
+    }
+
+    /// Partitions between sets: each cut blocks its pairs once more. One pass over what is
+    /// in flight marks the datagrams and segments any of them separates, however many pairs
+    /// they cut.
+    pub(crate) fn block_sets(&mut self, cuts: Vec<Cut>) {
+        let cuts: Vec<Cut> = cuts.into_iter().filter(|cut| !cut.is_empty()).collect();
+        self.drop_crossing(&cuts);
+        for cut in cuts {
+            self.cuts.add(cut);
+        }
+    }
+
+    /// Mark every datagram and stream segment in flight across one of `cuts` to be dropped
+    /// on arrival.
+    pub(crate) fn drop_crossing(&mut self, cuts: &[Cut]) {
+        if cuts.iter().any(|cut| !cut.is_empty()) {
+            self.drop_in_flight(DropReason::Partition, |f, t| cuts.iter().any(|cut| cut.contains(f, t)));
+        }
+    }
+
+    /// Take one partition off every pair of `repair` that has one, each pair once: the set
+    /// partitions first (`Cuts::repair`), then, for the pairs none of them covered, the
+    /// per-pair counts. Records left saying nothing are forgotten.
+    pub(crate) fn unblock_sets(&mut self, now: u64, repair: Cut) {
+        let left = self.cuts.repair(repair);
+        if left.is_empty() {
+            return;
+        }
+        self.pairs.retain(|&(from, to), pair| {
+            if pair.blocked > 0 && left.iter().any(|cut| cut.contains(from, to)) {
+                pair.blocked -= 1;
+            }
+            !pair.is_idle(now)
+        });
     }
 
     pub(crate) fn isolate(&mut self, node: NodeId) {
@@ -473,15 +537,18 @@ impl Net {
 
     /// Every partition, clog and window ends at `now`. Packets a clog already holds arrive
     /// when it would have ended; packets sent from now on are not held behind them (they may
-    /// arrive first), so a healed link is a healthy link at once.
+    /// arrive first), so a healed link is a healthy link at once. Records left saying nothing
+    /// are forgotten.
     pub(crate) fn heal_all(&mut self, now: u64) {
-        for pair in self.pairs.values_mut() {
+        self.pairs.retain(|_, pair| {
             pair.blocked = 0;
             if pair.clogged_until > now {
                 pair.last_arrival = pair.last_arrival.min(now);
             }
             pair.clogged_until = 0;
-        }
+            !pair.is_idle(now)
+        });
+        self.cuts.clear();
         self.windows = Windows::NONE;
     }
 
@@ -526,6 +593,10 @@ impl Net {
 
     pub(crate) fn pair_count(&self) -> usize {
         self.pairs.len()
+    }
+
+    pub(crate) fn cut_count(&self) -> usize {
+        self.cuts.len()
     }
 }
 

@@ -70,6 +70,7 @@ pub(crate) struct Picked {
     pub(crate) generation: u16,
     pub(crate) id: TaskId,
     pub(crate) node: NodeId,
+    pub(crate) spawned_at: &'static Location<'static>,
     pub(crate) future: BoxedTask,
 }
 
@@ -220,7 +221,7 @@ impl Tasks {
             if let Some(priority) = self.runq.demotion_at(step) {
                 task.priority = priority;
             }
-            return Some(Picked { key, generation, id: task.id, node: task.node, future });
+            return Some(Picked { key, generation, id: task.id, node: task.node, spawned_at: task.spawned_at, future });
         }
     }
 

@@ -108,6 +108,9 @@ pub struct Config {
     /// drift, and a `recover` leaves a clock that is ahead where it is (running at the true
     /// rate): for systems that read a monotonic clock, as `CLOCK_MONOTONIC` never steps back.
     pub clocks_monotonic: bool,
+    /// Wall-clock time one poll may run before the watchdog reports a hang (default 10 s;
+    /// zero turns it off). See [`Builder::watchdog`].
+    pub watchdog: Duration,
 }
 
 impl Default for Config {
@@ -131,6 +134,7 @@ impl Default for Config {
             check_every: 1,
             disk: crate::fs::DiskConfig::default(),
             clocks_monotonic: false,
+            watchdog: crate::watchdog::LIMIT_DEFAULT,
         }
     }
 }
@@ -323,6 +327,33 @@ impl Builder {
     /// How many events may be scheduled at once before the run fails as overloaded.
     pub fn scheduled_max(mut self, events: usize) -> Builder {
         self.config.scheduled_max = events;
+        self
+    }
+
+    /// How long one poll may run on the host (wall-clock time) before the watchdog reports
+    /// it as a hang; default 10 s, and [`Duration::ZERO`] turns the watchdog off.
+    ///
+    /// A task that never yields (a `loop {}` with no `.await`, a blocking call) would
+    /// otherwise hang its run forever, without a word: a poll takes no simulated time, and
+    /// nothing can interrupt it. A watchdog thread outside the simulation (one per process)
+    /// sees the poll outlast the limit and reports the seed, node, task, where the task was
+    /// spawned and the replay line ([`Cause::Hang`](crate::Cause::Hang)). Under a
+    /// [`Runner`](crate::Runner) or a `Sim` run by hand, it prints that report to stderr and
+    /// ends the process with a failure, since the stuck thread cannot be stopped;
+    /// `explore` records the seed as failed and goes on. The watchdog reads a few atomics
+    /// the run loop sets around each poll, and changes nothing a run does: the trace hash
+    /// is the same with it on or off. Turn it off to hold a run in a debugger.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sim = seedsim::Sim::builder().watchdog(Duration::from_secs(60)).build()?;
+    /// assert_eq!(sim.config().watchdog, Duration::from_secs(60));
+    /// let off = seedsim::Sim::builder().watchdog(Duration::ZERO).build()?;
+    /// assert!(off.config().watchdog.is_zero());
+    /// # Ok::<(), seedsim::Error>(())
+    /// ```
+    pub fn watchdog(mut self, limit: Duration) -> Builder {
+        self.config.watchdog = limit;
         self
     }
 

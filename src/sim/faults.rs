@@ -13,12 +13,72 @@ use super::Sim;
 use crate::context::Shared;
 use crate::error::{Error, ErrorKind};
 use crate::fault::{Fault, FaultPlan, Nemesis, Profile, Trigger, STROBE_PERIOD_MIN, STROBE_STEPS_MAX};
+use crate::net::{Cut, NodeSet};
 use crate::node::{Node, NodeId, State};
 use crate::rand::Ratio;
 use crate::time::{nanos, Clock, Instant};
 use crate::trace::{DiskFaultKind, EventKind};
 
+/// Partitions between sets that cut at most this many pairs are applied and repaired pair by
+/// pair, with a `Partition` or `Repair` event per pair, as every partition once was: small
+/// worlds keep their traces and their timelines' per-pair bands. Larger ones are one `Cut`
+/// per direction (`net/cut.rs`), whose cost does not grow with the pairs.
+const PAIRWISE_MAX: usize = 64;
+
 impl World {
+    /// Block datagrams from every node of `a` to every other node of `b`, and back unless
+    /// `oneway`: one more partition on each of those pairs.
+    pub(crate) fn partition_sets(&mut self, a: &[NodeId], b: &[NodeId], oneway: bool) {
+        if a.len().saturating_mul(b.len()) <= PAIRWISE_MAX {
+            for &x in a {
+                for &y in b.iter().filter(|&&y| y != x) {
+                    self.net.block_pair(x, y);
+                    self.trace.record(self.now, EventKind::Partition { from: x, to: y });
+                    if !oneway {
+                        self.net.block_pair(y, x);
+                        self.trace.record(self.now, EventKind::Partition { from: y, to: x });
+                    }
+                }
+            }
+            // One pass over what is in flight for all the pairs.
+            let (a, b) = (NodeSet::of(a.iter().copied()), NodeSet::of(b.iter().copied()));
+            let back = if oneway { None } else { Some(Cut { from: b.clone(), to: a.clone() }) };
+            let crossing: Vec<Cut> = std::iter::once(Cut { from: a, to: b }).chain(back).collect();
+            self.net.drop_crossing(&crossing);
+            return;
+        }
+        let there = Cut { from: NodeSet::of(a.iter().copied()), to: NodeSet::of(b.iter().copied()) };
+        let back = (!oneway).then(|| Cut { from: there.to.clone(), to: there.from.clone() });
+        for cut in std::iter::once(&there).chain(&back) {
+            let event =
+                EventKind::SetPartition { from: cut.from.len() as u32, to: cut.to.len() as u32, sets: cut.digest() };
+            self.trace.record(self.now, event);
+        }
+        self.net.block_sets(std::iter::once(there).chain(back).collect());
+    }
+
+    /// Take one partition off every pair from a node of `a` to another of `b` and back that
+    /// has one: undoes `partition_sets(a, b, _)`.
+    pub(crate) fn repair_sets(&mut self, a: &[NodeId], b: &[NodeId]) {
+        if a.len().saturating_mul(b.len()) <= PAIRWISE_MAX {
+            for &x in a {
+                for &y in b.iter().filter(|&&y| y != x) {
+                    self.repair(x, y);
+                    self.repair(y, x);
+                }
+            }
+            return;
+        }
+        let there = Cut { from: NodeSet::of(a.iter().copied()), to: NodeSet::of(b.iter().copied()) };
+        let back = Cut { from: there.to.clone(), to: there.from.clone() };
+        for cut in [there, back] {
+            let event =
+                EventKind::SetRepair { from: cut.from.len() as u32, to: cut.to.len() as u32, sets: cut.digest() };
+            self.trace.record(self.now, event);
+            self.net.unblock_sets(self.now, cut);
+        }
+    }
+
     /// Step a node's clock; with monotonic clocks a step back does nothing. The trace has the
     /// step the clock took.
     pub(crate) fn jump_clock(&mut self, node: NodeId, by_nanos: i64) {
@@ -121,12 +181,7 @@ impl World {
         if a.is_empty() || b.is_empty() {
             return;
         }
-        for &x in &a {
-            for &y in &b {
-                self.partition(x, y);
-                self.partition(y, x);
-            }
-        }
+        self.partition_sets(&a, &b, false);
         self.schedule_fault(until, repair);
     }
 
@@ -188,15 +243,11 @@ impl Shared {
             Fault::Bounce { node, down } => self.bounce(node, *down),
             Fault::Pause(node) => self.set_paused(node, true),
             Fault::Resume(node) => self.set_paused(node, false),
-            Fault::Partition { a, b } => self.sets(a, b, |world, x, y| {
-                world.partition(x, y);
-                world.partition(y, x);
-            }),
-            Fault::PartitionOneWay { from, to } => self.sets(from, to, |world, x, y| world.partition(x, y)),
-            Fault::Repair { a, b } => self.sets(a, b, |world, x, y| {
-                world.repair(x, y);
-                world.repair(y, x);
-            }),
+            Fault::Partition { a, b } => self.sets(a, b, |world, a, b| world.partition_sets(a, b, false)),
+            Fault::PartitionOneWay { from, to } => {
+                self.sets(from, to, |world, from, to| world.partition_sets(from, to, true))
+            }
+            Fault::Repair { a, b } => self.sets(a, b, |world, a, b| world.repair_sets(a, b)),
             Fault::Isolate(node) => self.isolate(node),
             Fault::Rejoin(node) => self.rejoin(node),
             Fault::Clog { a, b, duration } => self.clog(a, b, *duration),
@@ -284,16 +335,12 @@ impl Shared {
         Ok(())
     }
 
-    /// Apply `f` to every pair of distinct nodes across two sets.
-    fn sets(&self, a: &[String], b: &[String], f: impl Fn(&mut World, NodeId, NodeId)) -> Result<(), Error> {
+    /// Apply `f` to two sets of nodes named in a fault.
+    fn sets(&self, a: &[String], b: &[String], f: impl FnOnce(&mut World, &[NodeId], &[NodeId])) -> Result<(), Error> {
         let mut world = self.world.borrow_mut();
         let a: Vec<NodeId> = a.iter().map(|n| world.node_id(n)).collect::<Result<_, _>>()?;
         let b: Vec<NodeId> = b.iter().map(|n| world.node_id(n)).collect::<Result<_, _>>()?;
-        for &x in &a {
-            for &y in b.iter().filter(|&&y| y != x) {
-                f(&mut world, x, y);
-            }
-        }
+        f(&mut world, &a, &b);
         Ok(())
     }
 

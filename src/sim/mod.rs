@@ -79,6 +79,8 @@ pub struct Sim {
     /// Every fault plan installed, merged, for reports.
     plan: FaultPlan,
     checks: checks::Checks,
+    /// This thread's watchdog slot, while the watchdog is on.
+    watch: Option<crate::watchdog::Watch>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -95,6 +97,15 @@ pub(crate) fn late_wakes(count: usize) -> Cause {
              idle (it looked like a deadlock): node code must not use threads or another runtime's I/O or timers \
              (use seedsim's time, net and task APIs)"
         ),
+    }
+}
+
+/// The replay line of a failure of a run with this seed: `SEEDSIM_SEED=… command`, or, for a
+/// `Sim` built by hand, what to do instead.
+pub(crate) fn replay_line(seed: Seed, command: Option<&str>) -> String {
+    match command {
+        Some(command) => format!("SEEDSIM_SEED={seed} {command}"),
+        None => format!("build the Sim with Seed({seed}) again (seedsim::Runner gives a SEEDSIM_SEED=… replay line)"),
     }
 }
 
@@ -151,6 +162,7 @@ impl Sim {
             log_names: RefCell::new(Vec::new()),
         });
         shared.world.borrow_mut().net.streams.configure(seed, config.stream);
+        let watch = if config.watchdog.is_zero() { None } else { crate::watchdog::Watch::new() };
         Ok(Sim {
             shared,
             config,
@@ -160,6 +172,7 @@ impl Sim {
             log,
             plan: FaultPlan::new(),
             checks: Default::default(),
+            watch,
         })
     }
 
@@ -214,6 +227,9 @@ impl Sim {
     fn add(&mut self, name: &str, role: Role, location: &'static Location<'static>) -> Result<NodeId, Error> {
         let id = self.shared.world.borrow_mut().add_node(name, role, location)?;
         self.shared.log_names.borrow_mut().push(name.to_owned());
+        if self.started {
+            self.describe_to_watchdog();
+        }
         if self.started && self.outcome.is_none() {
             let _entered = self.enter();
             self.shared.start_node(id);
@@ -224,7 +240,28 @@ impl Sim {
     /// Make this simulation current on this thread (and its log subscriber, if any) until
     /// the guard drops: every method that can change the world runs inside one.
     fn enter(&self) -> (Option<tracing::dispatcher::DefaultGuard>, Enter) {
+        if let Some(watch) = &self.watch {
+            watch.enter(self.shared.id, self.config.seed, self.config.watchdog);
+        }
         (self.log.as_ref().map(tracing::dispatcher::set_default), Enter::new(&self.shared))
+    }
+
+    /// Give the watchdog what a report needs beyond the poll: node names and the replay command.
+    fn describe_to_watchdog(&self) {
+        if let Some(watch) = &self.watch {
+            let world = self.shared.world.borrow();
+            let names = world.nodes.iter().map(|node| node.name.as_str());
+            watch.describe(self.shared.id, self.config.replay_command.as_deref(), names);
+        }
+    }
+
+    /// Set the watchdog's limit, as [`Builder::watchdog`] would have: for `explore
+    /// --watchdog`, which builds a scenario's own `Builder`.
+    #[cfg(feature = "explore")]
+    pub(crate) fn set_watchdog(&mut self, limit: Duration) {
+        assert!(!self.started, "the watchdog is set before the run starts");
+        self.config.watchdog = limit;
+        self.watch = if limit.is_zero() { None } else { crate::watchdog::Watch::new() };
     }
 
     /// Run until the run ends.
@@ -461,6 +498,7 @@ impl Sim {
 
     fn start(&mut self) {
         self.started = true;
+        self.describe_to_watchdog();
         let ids: Vec<NodeId> = {
             let world = self.shared.world.borrow();
             world.nodes.iter().filter(|node| node.state == State::Added).map(|node| node.id).collect()
@@ -596,7 +634,7 @@ impl Sim {
 
     fn poll(&mut self, picked: Picked) {
         let shared = &*self.shared;
-        let Picked { key, generation, id, node, mut future } = picked;
+        let Picked { key, generation, id, node, spawned_at, mut future } = picked;
         {
             let mut world = shared.world.borrow_mut();
             world.current = Some((node, id));
@@ -604,11 +642,19 @@ impl Sim {
             // Stamp first, so the Poll event's own log line names the task's node.
             shared.log_stamp.set((now, Some(node.0)));
             world.trace.record(now, EventKind::Poll { task: id, node });
+            if let Some(watch) = &self.watch {
+                let trace_hash = world.trace.hash();
+                let step = self.steps + 1;
+                watch.begin(crate::watchdog::Poll { step, now, trace_hash, node, task: id, site: spawned_at });
+            }
         }
         self.steps += 1;
         let waker = waker::waker(waker::pack(shared.tag, generation, key));
         let mut cx = Context::from_waker(&waker);
         let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll_erased(&mut cx)));
+        if let Some(watch) = &self.watch {
+            watch.end();
+        }
         match polled {
             Ok(Poll::Pending) => {
                 shared.world.borrow_mut().current = None;
@@ -722,13 +768,7 @@ impl Sim {
             cause,
             last_events: world.trace.tail().map(|event| event.describe(&names).to_string()).collect(),
             trace_hash: world.trace.hash(),
-            replay: match &self.config.replay_command {
-                Some(command) => format!("SEEDSIM_SEED={} {command}", self.config.seed),
-                None => format!(
-                    "build the Sim with Seed({}) again (seedsim::Runner gives a SEEDSIM_SEED=… replay line)",
-                    self.config.seed
-                ),
-            },
+            replay: replay_line(self.config.seed, self.config.replay_command.as_deref()),
             faults: self.plan.clone(),
             feedback: world.trace.feedback(&coverage),
             coverage,
@@ -754,6 +794,7 @@ impl Sim {
         let world = self.shared.world.borrow();
         Counts {
             link_pairs: world.net.pair_count(),
+            set_partitions: world.net.cut_count(),
             datagrams_in_flight: world.net.in_flight_count(),
             events_scheduled: world.pending_events(),
             tasks_live: self.shared.tasks.borrow().live_count(),
@@ -770,6 +811,10 @@ pub struct Counts {
     /// Directed node pairs with a stored link record (an override, a partition, a clog, or
     /// traffic whose order must be kept).
     pub link_pairs: usize,
+    /// Partitions between sets of nodes in force, one per direction, each held as two sets
+    /// rather than pair by pair (small ones are counted in `link_pairs` instead). A repair
+    /// that takes part of one may leave it in two pieces, counted as two.
+    pub set_partitions: usize,
     /// Datagrams sent and not yet arrived (including those marked to drop on arrival).
     pub datagrams_in_flight: usize,
     /// Events scheduled: timers, datagram arrivals, restarts.

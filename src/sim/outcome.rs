@@ -262,6 +262,19 @@ pub enum Cause {
         /// What happened, and the usual fix.
         message: String,
     },
+    /// One poll ran longer on the host than the watchdog's limit
+    /// ([`Builder::watchdog`](crate::Builder::watchdog)): a task that never yields (a loop with
+    /// no `.await`, a blocking call, a busy wait). Reported by the watchdog thread while the
+    /// poll still runs, so the failure has no last events, and `explore` records it as a
+    /// failure of its seed.
+    Hang {
+        /// `file:line` where the polled task was spawned (or where its node was added).
+        spawned_at: String,
+        /// How long the poll had run on the host when the watchdog reported it (at least).
+        ran_for: Duration,
+        /// The watchdog's limit.
+        limit: Duration,
+    },
 }
 
 /// A task that was waiting when a deadlock was detected.
@@ -322,6 +335,13 @@ impl fmt::Display for Cause {
             }
             Cause::History { message, .. } => write!(f, "history check: {message}"),
             Cause::Nondeterminism { message } => write!(f, "nondeterminism: {message}"),
+            Cause::Hang { spawned_at, ran_for, limit } => write!(
+                f,
+                "hang: a poll of the task spawned at {spawned_at} has run for {ran_for:.1?} of wall time without \
+                 returning (watchdog limit {limit:?}): the task never yields (a loop with no .await, a blocking \
+                 call, a busy wait). A poll takes no simulated time, so nothing else can run until it returns; \
+                 make the loop await (a sleep, a receive, seedsim::task::yield_now)"
+            ),
         }
     }
 }

@@ -653,7 +653,7 @@ impl World {
     }
 
     pub(crate) fn repair(&mut self, from: NodeId, to: NodeId) {
-        self.net.unblock(from, to);
+        self.net.unblock(self.now, from, to);
         self.trace.record(self.now, EventKind::Repair { from, to });
     }
 

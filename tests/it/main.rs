@@ -24,6 +24,7 @@ mod nodes;
 mod openraft;
 #[cfg(feature = "tokio")]
 mod parity;
+mod partitions;
 mod rpc;
 mod run;
 mod runner;
@@ -32,3 +33,4 @@ mod tcp;
 mod time;
 mod timeline;
 mod vocabulary;
+mod watchdog;

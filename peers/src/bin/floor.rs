@@ -10,7 +10,10 @@ use std::collections::BinaryHeap;
 use seedsim_peers::*;
 
 fn main() {
-    measure("floor", &[workload("ping-pong", ping_pong), workload("timers", timers)]);
+    measure(
+        "floor",
+        &[workload("ping-pong", ping_pong), workload("timers", timers), workload("timers-100k", timers_100k)],
+    );
 }
 
 /// Nanoseconds of the fixed one-way latency.
@@ -89,9 +92,17 @@ fn client(queue: &mut Queue<Message>, trip: u64) {
 /// `TIMER_TASKS` tasks, each a count of sleeps done; each fire of a task's timer counts it and
 /// schedules its next sleep. Counts fires.
 fn timers() -> u64 {
+    timers_with(TIMER_TASKS)
+}
+
+fn timers_100k() -> u64 {
+    timers_with(TIMER_TASKS_LARGE)
+}
+
+fn timers_with(tasks: u64) -> u64 {
     let mut queue = Queue::new();
-    let mut done = vec![0u64; TIMER_TASKS as usize];
-    for task in 0..TIMER_TASKS {
+    let mut done = vec![0u64; tasks as usize];
+    for task in 0..tasks {
         queue.schedule(sleep_ms(task, 0) * 1_000_000, task as u32);
     }
     let mut fired = 0;

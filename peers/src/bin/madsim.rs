@@ -28,7 +28,9 @@ fn main() {
             workload("stream", stream),
             workload("fan-out", fan_out),
             workload("timers", timers),
+            workload("timers-100k", timers_100k),
             workload("spawn", spawn),
+            workload("spawn-live", spawn_live),
             workload("tiny-sims", tiny_sims),
         ],
     );
@@ -178,11 +180,20 @@ fn fan_out() -> u64 {
 }
 
 fn timers() -> u64 {
+    timers_with(TIMER_TASKS)
+}
+
+fn timers_100k() -> u64 {
+    timers_with(TIMER_TASKS_LARGE)
+}
+
+/// `tasks` tasks each sleep `TIMER_SLEEPS` times; the client joins them all.
+fn timers_with(tasks: u64) -> u64 {
     let fired = Arc::new(AtomicU64::new(0));
     run(3, || async {
         let counter = fired.clone();
         client(1, async move {
-            let handles: Vec<_> = (0..TIMER_TASKS)
+            let handles: Vec<_> = (0..tasks)
                 .map(|me| {
                     let counter = counter.clone();
                     madsim::task::spawn(async move {
@@ -203,13 +214,22 @@ fn timers() -> u64 {
 }
 
 fn spawn() -> u64 {
+    spawn_in_batches_of(SPAWN_BATCH)
+}
+
+fn spawn_live() -> u64 {
+    spawn_in_batches_of(SPAWN_TASKS)
+}
+
+/// `SPAWN_TASKS` trivial tasks, spawned `batch` at a time; each batch is joined before the next.
+fn spawn_in_batches_of(batch: u64) -> u64 {
     let joined = Arc::new(AtomicU64::new(0));
     run(4, || async {
         let counter = joined.clone();
         client(1, async move {
-            let mut handles = Vec::with_capacity(SPAWN_BATCH as usize);
-            for _ in 0..SPAWN_TASKS / SPAWN_BATCH {
-                handles.extend((0..SPAWN_BATCH).map(|_| madsim::task::spawn(async {})));
+            let mut handles = Vec::with_capacity(batch as usize);
+            for _ in 0..SPAWN_TASKS / batch {
+                handles.extend((0..batch).map(|_| madsim::task::spawn(async {})));
                 for handle in handles.drain(..) {
                     handle.await.expect("the task finishes");
                     counter.fetch_add(1, Relaxed);

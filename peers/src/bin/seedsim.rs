@@ -21,7 +21,9 @@ fn main() {
             workload("stream", stream),
             workload("fan-out", fan_out),
             workload("timers", timers),
+            workload("timers-100k", timers_100k),
             workload("spawn", spawn),
+            workload("spawn-live", spawn_live),
             workload("tiny-sims", tiny_sims),
         ],
     );
@@ -151,11 +153,20 @@ fn fan_out() -> u64 {
 }
 
 fn timers() -> u64 {
+    timers_with(TIMER_TASKS)
+}
+
+fn timers_100k() -> u64 {
+    timers_with(TIMER_TASKS_LARGE)
+}
+
+/// `tasks` tasks each sleep `TIMER_SLEEPS` times; the client joins them all.
+fn timers_with(tasks: u64) -> u64 {
     let fired = Rc::new(Cell::new(0));
     let mut sim = world(3);
     let counter = fired.clone();
     sim.client("sleeper", async move {
-        let handles: Vec<_> = (0..TIMER_TASKS)
+        let handles: Vec<_> = (0..tasks)
             .map(|me| {
                 let counter = counter.clone();
                 task::spawn(async move {
@@ -173,18 +184,27 @@ fn timers() -> u64 {
     })
     .expect("a new client");
     let summary = run(sim);
-    assert_eq!(summary.tasks_spawned, TIMER_TASKS + 1);
+    assert_eq!(summary.tasks_spawned, tasks + 1);
     fired.get()
 }
 
 fn spawn() -> u64 {
+    spawn_in_batches_of(SPAWN_BATCH)
+}
+
+fn spawn_live() -> u64 {
+    spawn_in_batches_of(SPAWN_TASKS)
+}
+
+/// `SPAWN_TASKS` trivial tasks, spawned `batch` at a time; each batch is joined before the next.
+fn spawn_in_batches_of(batch: u64) -> u64 {
     let joined = Rc::new(Cell::new(0));
     let mut sim = world(4);
     let counter = joined.clone();
     sim.client("spawner", async move {
-        let mut handles = Vec::with_capacity(SPAWN_BATCH as usize);
-        for _ in 0..SPAWN_TASKS / SPAWN_BATCH {
-            handles.extend((0..SPAWN_BATCH).map(|_| task::spawn(async {})));
+        let mut handles = Vec::with_capacity(batch as usize);
+        for _ in 0..SPAWN_TASKS / batch {
+            handles.extend((0..batch).map(|_| task::spawn(async {})));
             for handle in handles.drain(..) {
                 handle.await.map_err(io::Error::other)?;
                 counter.set(counter.get() + 1);

@@ -22,7 +22,9 @@ fn main() {
             workload("stream", stream),
             workload("fan-out", fan_out),
             workload("timers", timers),
+            workload("timers-100k", timers_100k),
             workload("spawn", spawn),
+            workload("spawn-live", spawn_live),
             workload("tiny-sims", tiny_sims),
         ],
     );
@@ -141,12 +143,21 @@ fn fan_out() -> u64 {
 }
 
 fn timers() -> u64 {
+    timers_with(TIMER_TASKS)
+}
+
+fn timers_100k() -> u64 {
+    timers_with(TIMER_TASKS_LARGE)
+}
+
+/// `tasks` tasks each sleep `TIMER_SLEEPS` times; the client joins them all.
+fn timers_with(tasks: u64) -> u64 {
     let fired = Rc::new(Cell::new(0));
     let mut sim = world(3);
     let counter = fired.clone();
     sim.client("sleeper", async move {
         // turmoil runs each host on a `LocalSet`, so tasks need not be `Send` (as in seedsim).
-        let handles: Vec<_> = (0..TIMER_TASKS)
+        let handles: Vec<_> = (0..tasks)
             .map(|me| {
                 let counter = counter.clone();
                 tokio::task::spawn_local(async move {
@@ -167,13 +178,22 @@ fn timers() -> u64 {
 }
 
 fn spawn() -> u64 {
+    spawn_in_batches_of(SPAWN_BATCH)
+}
+
+fn spawn_live() -> u64 {
+    spawn_in_batches_of(SPAWN_TASKS)
+}
+
+/// `SPAWN_TASKS` trivial tasks, spawned `batch` at a time; each batch is joined before the next.
+fn spawn_in_batches_of(batch: u64) -> u64 {
     let joined = Rc::new(Cell::new(0));
     let mut sim = world(4);
     let counter = joined.clone();
     sim.client("spawner", async move {
-        let mut handles = Vec::with_capacity(SPAWN_BATCH as usize);
-        for _ in 0..SPAWN_TASKS / SPAWN_BATCH {
-            handles.extend((0..SPAWN_BATCH).map(|_| tokio::spawn(async {})));
+        let mut handles = Vec::with_capacity(batch as usize);
+        for _ in 0..SPAWN_TASKS / batch {
+            handles.extend((0..batch).map(|_| tokio::spawn(async {})));
             for handle in handles.drain(..) {
                 handle.await?;
                 counter.set(counter.get() + 1);

@@ -5,7 +5,9 @@
 //! 3-node echo scenario `docs/performance.md` measures `explore`'s seeds per second on.
 //! `always-fails` has a profile of its own (`--faults spikes`); `own-faults` installs faults
 //! in its setup. `watch` waits on tokio's `watch` with six waiters, which tokio wakes in an
-//! order the seed does not decide, and must pass `check-determinism` all the same.
+//! order the seed does not decide, and must pass `check-determinism` all the same. `hangs`
+//! spins without yielding on one seed in four, and `always-hangs` on every seed, for the
+//! watchdog (with a small `--watchdog`); `setup-panics` panics outside any run, on a worker.
 
 use std::cell::RefCell;
 use std::io;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use seedsim::explore::{self, Scenario};
 use seedsim::fault::{Profile, Weights};
 use seedsim::net::UdpSocket;
+use seedsim::rand::RngExt;
 use seedsim::time::{sleep, timeout};
 use seedsim::{Error, Sim};
 
@@ -147,6 +150,37 @@ fn watch(sim: &mut Sim) -> Result<(), Error> {
     Ok(())
 }
 
+/// Spin without yielding for up to a minute of host time: a hang for the watchdog to report,
+/// bounded so that a broken watchdog fails the tests instead of hanging them.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // a deliberately misbehaving node
+fn spin() {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        std::hint::spin_loop();
+    }
+}
+
+/// One seed in four, the client never yields again.
+fn hangs(sim: &mut Sim) -> Result<(), Error> {
+    sim.client("c", async {
+        sleep(Duration::from_millis(5)).await;
+        if seedsim::rand::rng().random_range(0..4u32) == 0 {
+            spin();
+        }
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Every seed, the node `spinner` never yields after its first sleep.
+fn always_hangs(sim: &mut Sim) -> Result<(), Error> {
+    sim.node("spinner", || async {
+        sleep(Duration::from_millis(1)).await;
+        spin();
+    })?;
+    passes(sim)
+}
+
 fn main() -> ExitCode {
     explore::main(
         seedsim::explore_target!(),
@@ -158,6 +192,9 @@ fn main() -> ExitCode {
             Scenario::new("leaky", Sim::builder, leaky),
             Scenario::new("tiny", Sim::builder, tiny),
             Scenario::new("watch", Sim::builder, watch),
+            Scenario::new("hangs", Sim::builder, hangs),
+            Scenario::new("always-hangs", Sim::builder, always_hangs),
+            Scenario::new("setup-panics", Sim::builder, |_| panic!("this scenario's setup panics")),
         ],
     )
 }

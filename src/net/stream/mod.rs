@@ -88,8 +88,8 @@ pub(crate) struct Io<'a> {
 impl Net {
     /// The stream state and a view of the links, borrowed apart.
     fn split_streams(&mut self) -> (&mut Streams, Links<'_>, &mut NetStats) {
-        let Net { streams, pairs, link_default, rng, windows, stats, .. } = self;
-        (streams, Links { pairs, link_default, rng, windows }, stats)
+        let Net { streams, pairs, cuts, link_default, rng, windows, stats, .. } = self;
+        (streams, Links { pairs, cuts, link_default, rng, windows }, stats)
     }
 }
 
