@@ -86,7 +86,7 @@ pub use runner::{Plan, Report, Runner, DEFAULT_BASE_SEED, DEFAULT_SEEDS};
 pub use runtime::sched::Policy;
 pub use seed::Seed;
 pub use sim::outcome::{BlockedTask, Cause, End, Failure, Outcome, Summary};
-pub use sim::{Builder, Config, Counts, OnLimit, OnNodeError, Sim};
+pub use sim::{BlockOnError, Builder, Config, Counts, OnLimit, OnNodeError, Sim};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -50,8 +50,9 @@ impl Shared {
         (key, generation, id)
     }
 
-    /// Start a node or client: build its main future and spawn it.
-    pub(crate) fn start_node(&self, id: NodeId) {
+    /// Start a node or client: build its main future and spawn it. Returns the task's slot
+    /// (key, generation), or `None` if its factory panicked (which fails the run).
+    pub(crate) fn start_node(&self, id: NodeId) -> Option<(u32, u16)> {
         enum Main {
             Server(crate::node::Factory),
             Client(Option<crate::node::MainFuture>),
@@ -75,7 +76,7 @@ impl Shared {
                         let (message, location) = task_panic::take_last(&*payload);
                         let cause = Cause::Panic { message: format!("in the node's factory: {message}"), location };
                         self.world.borrow_mut().fail_at(cause, Some(id), None);
-                        return;
+                        return None;
                     }
                 };
                 Box::pin(async move {
@@ -105,7 +106,8 @@ impl Shared {
             Main::Client(None) => unreachable!("a client starts once"),
         };
         self.world.borrow_mut().mark_started(id);
-        self.spawn(id, task, added_at, false);
+        let (key, generation, _) = self.spawn(id, task, added_at, false);
+        Some((key, generation))
     }
 
     pub(crate) fn node_id(&self, name: &str) -> Result<NodeId, Error> {

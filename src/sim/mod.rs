@@ -5,6 +5,7 @@
 //! event due then. It checks the limits and the end conditions between steps. Everything it
 //! needs computed is asked of the world (`state`) or the tasks (`runtime`).
 
+mod block_on;
 mod checks;
 mod config;
 pub(crate) mod control;
@@ -12,6 +13,7 @@ mod faults;
 pub(crate) mod outcome;
 pub(crate) mod state;
 
+pub use block_on::BlockOnError;
 pub use config::{Builder, Config, OnLimit, OnNodeError};
 
 use std::cell::{Cell, RefCell};
@@ -598,7 +600,7 @@ impl Sim {
                     None => break,
                     Some(Fired::Wake(waker)) => shared.wake(waker),
                     Some(Fired::Wakes(wakers)) => wakers.into_iter().flatten().for_each(|waker| shared.wake(waker)),
-                    Some(Fired::Restart(node)) => shared.start_node(node),
+                    Some(Fired::Restart(node)) => drop(shared.start_node(node)),
                     Some(Fired::Fault(fault)) => {
                         shared.apply_fault(&fault);
                         self.checks.schedule(&mut shared.world.borrow_mut());

@@ -4,6 +4,7 @@
 mod check_support;
 mod support;
 
+mod block_on;
 mod bugs;
 mod checks;
 mod classes_a;
@@ -21,6 +22,8 @@ mod kv;
 mod linearizability;
 mod net;
 mod nodes;
+#[cfg(feature = "openraft")]
+mod openraft;
 #[cfg(feature = "tokio")]
 mod parity;
 mod partitions;
