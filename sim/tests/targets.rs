@@ -567,7 +567,7 @@ fn a_reader_that_goes_away_ends_the_target_quietly_instead_of_a_panic() {
     // `explore … | head`: the report is written only at the end of the sweep, long after the
     // reader below has closed its end of the pipe.
     let mut child = target("kv")
-        .args(["explore", "--scenario", "kv-buggy", "--seeds", "3000", "--jobs", "1", "--quiet"])
+        .args(["explore", "--scenario", "kv-buggy", "--seeds", "300", "--jobs", "1", "--quiet"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
