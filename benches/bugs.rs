@@ -24,6 +24,8 @@ mod driver;
 mod election;
 #[path = "../examples/lock/system.rs"]
 mod lock;
+#[path = "support/on_cores.rs"]
+mod on_cores;
 #[path = "../examples/replog/system.rs"]
 mod replog;
 #[path = "../examples/twopc/system.rs"]
@@ -163,22 +165,9 @@ fn main() {
     // Rows are independent: one worker thread per core takes the next protocol (each
     // simulation stays on the thread that runs it), and rows print in table order.
     let started = std::time::Instant::now();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(PROTOCOLS.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let rows: Vec<std::sync::Mutex<Option<Row>>> = PROTOCOLS.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(protocol) = PROTOCOLS.get(index) else { break };
-                let row = row(protocol, trials, cap, fixed_seeds);
-                *rows[index].lock().expect("a row's lock") = Some(row);
-            });
-        }
-    });
+    let rows = on_cores::map_on_cores(&PROTOCOLS, |protocol| row(protocol, trials, cap, fixed_seeds));
     let mut missed = Vec::new();
     for row in rows {
-        let row = row.into_inner().expect("a row's lock").expect("every row was measured");
         println!("{}", row.line);
         missed.extend(row.missed);
     }

@@ -26,6 +26,8 @@
 // `std::time::Instant` for the simulated path, and nothing timed here runs inside a simulation.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+#[path = "support/on_cores.rs"]
+mod on_cores;
 #[path = "support/quick.rs"]
 mod quick;
 
@@ -152,28 +154,14 @@ fn main() {
     let started = Instant::now();
     // Protocols are independent: one worker thread per core takes the next one (each
     // simulation stays on the thread that runs it); results are read in table order.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(protocols.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Measured>>> =
-        protocols.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(protocol) = protocols.get(index) else { break };
-                let measured = measure(protocol, quick, seeds, fixed_seeds);
-                *results[index].lock().expect("a result's lock") = Some(measured);
-            });
-        }
-    });
+    let results = on_cores::map_on_cores(&protocols, |protocol| measure(protocol, quick, seeds, fixed_seeds));
     let mut rows = Vec::new();
     let mut broken = Vec::new();
     // Under the default faults: the protocols whose bug no seed found, and the first failing
     // index of the others; and the protocols whose bug guided exploration did not find.
     let (mut missed, mut firsts) = (Vec::new(), Vec::new());
     let mut guided_missed = Vec::new();
-    for result in results {
-        let measured = result.into_inner().expect("a result's lock").expect("every protocol was measured");
+    for measured in results {
         let name = measured.row.0;
         match measured.default_first {
             None => missed.push(name),

@@ -65,18 +65,8 @@ fn main() -> ExitCode {
         // The default budget, except for the hard case: 10 million steps, about half a second.
         let checker =
             if shape.to_string() == hard.to_string() { Checker::new().steps_max(10_000_000) } else { Checker::new() };
-        let mut best = Duration::MAX;
-        let mut verdict = Verdict::Linearizable;
-        for _ in 0..repetitions {
-            let start = Instant::now();
-            verdict = checker.check(&Kv::new(), &history);
-            best = best.min(start.elapsed());
-        }
-        let got = match &verdict {
-            Verdict::Linearizable => "linearizable",
-            Verdict::NotLinearizable(_) => "not linearizable",
-            Verdict::Unknown(_) => "unknown (budget)",
-        };
+        let (verdict, best) = check_best_of(repetitions, &checker, &history);
+        let got = verdict_name(&verdict);
         let right = matches!(
             (&verdict, shape.stale_read),
             (Verdict::Linearizable, false) | (Verdict::NotLinearizable(_), true)
@@ -96,19 +86,9 @@ fn main() -> ExitCode {
     for &puts in sizes {
         let history = unknown_puts(puts);
         let checker = Checker::new();
-        let mut best = Duration::MAX;
-        let mut verdict = Verdict::Linearizable;
-        for _ in 0..repetitions {
-            let start = Instant::now();
-            verdict = checker.check(&Kv::new(), &history);
-            best = best.min(start.elapsed());
-        }
+        let (verdict, best) = check_best_of(repetitions, &checker, &history);
         let name = format!("{puts} unknown puts, then an impossible read");
-        let got = match &verdict {
-            Verdict::Linearizable => "linearizable",
-            Verdict::NotLinearizable(_) => "not linearizable",
-            Verdict::Unknown(_) => "unknown (budget)",
-        };
+        let got = verdict_name(&verdict);
         if matches!(verdict, Verdict::Linearizable) {
             eprintln!("histories: WRONG VERDICT for {name}: {verdict}");
             wrong += 1;
@@ -138,4 +118,29 @@ fn unknown_puts(puts: u32) -> History<KvInput<u32, u32>, KvOutput<u32>> {
         history.unknown(op).expect("invoked here");
     }
     history
+}
+
+/// The checker's verdict on `history`, and the best time of `repetitions` checks.
+fn check_best_of(
+    repetitions: u32,
+    checker: &Checker,
+    history: &History<KvInput<u32, u32>, KvOutput<u32>>,
+) -> (Verdict, Duration) {
+    let mut best = Duration::MAX;
+    let mut verdict = Verdict::Linearizable;
+    for _ in 0..repetitions {
+        let start = Instant::now();
+        verdict = checker.check(&Kv::new(), history);
+        best = best.min(start.elapsed());
+    }
+    (verdict, best)
+}
+
+/// The verdict as the table prints it.
+fn verdict_name(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Linearizable => "linearizable",
+        Verdict::NotLinearizable(_) => "not linearizable",
+        Verdict::Unknown(_) => "unknown (budget)",
+    }
 }
