@@ -1,12 +1,14 @@
 //! Whole systems per simulated second: the example protocols' fixed variants (election, lock,
-//! replog, twopc, walkv, kv), each over 300 seeds with no faults and with the default faults
-//! (swarm over every kind), reporting runs per second, simulated seconds per run and per wall
+//! replog, twopc, walkv, kv, replkv), each over 300 seeds with no faults and with the default faults
+//! (swarm over every kind; replkv, whose nodes do not survive disk errors by design, with the
+//! faults of its own runs), reporting runs per second, simulated seconds per run and per wall
 //! second, and steps and events per wall second. Every run must pass. The figures are in
 //! docs/performance.md ("Whole systems").
 //!
 //! ```text
-//! cargo bench --bench systems          # 300 seeds per row
-//! cargo bench --bench systems -- 1000  # another count
+//! cargo bench --bench systems               # 300 seeds per row
+//! cargo bench --bench systems -- 1000       # another count
+//! cargo bench --bench systems -- 100 kv     # systems whose name contains a filter word
 //! ```
 
 // The benchmark times itself with the host clock; nothing timed here reads it.
@@ -20,6 +22,8 @@ mod election;
 mod kv;
 #[path = "../examples/lock/system.rs"]
 mod lock;
+#[path = "../examples/replkv/replica.rs"]
+mod replkv;
 #[path = "../examples/replog/system.rs"]
 mod replog;
 #[path = "../examples/twopc/system.rs"]
@@ -28,9 +32,9 @@ mod twopc;
 #[allow(dead_code)]
 mod walkv;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use seedsim::fault::Profile;
+use seedsim::fault::{Profile, Weights};
 use seedsim::{Builder, Error, Seed, Sim};
 
 /// The kv example's fixed variant, in the shape the others take.
@@ -38,30 +42,72 @@ fn kv_scenario(sim: &mut Sim, _fixed: bool) -> Result<(), Error> {
     kv::scenario(sim, kv::Variant::Fixed)
 }
 
-type System = (&'static str, fn() -> Builder, fn(&mut Sim, bool) -> Result<(), Error>);
+/// The replkv example's fixed variant (a backup syncs before it acknowledges), as its
+/// `main.rs` builds it: three replicas and a client writing 50 values.
+fn replkv_scenario(sim: &mut Sim, _fixed: bool) -> Result<(), Error> {
+    let replicas: Vec<String> = (0..3).map(|id| format!("r{id}:7000")).collect();
+    for id in 0..replicas.len() {
+        let config = replkv::Config { id, replicas: replicas.clone(), sync_before_ack: true };
+        sim.node(&format!("r{id}"), move || replkv::replica(config.clone()))?;
+    }
+    sim.client("client", async move { replkv::client("r0:7000", 50).await.map(drop) })?;
+    Ok(())
+}
+
+/// The faults of replkv's own runs (its `main.rs`): a replica's node returns a disk error
+/// rather than survive it, so the default profile's disk faults would fail it by design.
+fn replkv_faults(_seed: Seed) -> Profile {
+    let mut weights = Weights::default();
+    (weights.crash, weights.pause, weights.partition, weights.clog) = (3, 1, 2, 1);
+    Profile::calm()
+        .weights(weights)
+        .duration(Duration::from_secs(3))
+        .interval(Duration::from_millis(100), Duration::from_millis(400))
+        .fault_length(Duration::from_millis(50), Duration::from_millis(500))
+        .down_max(1)
+        .focus("r0")
+}
+
+/// The default faults, swarm over every kind.
+fn default_faults(seed: Seed) -> Profile {
+    Profile::swarm(Profile::default(), seed)
+}
+
+/// A system: its name, builder, scenario, and the faults of its row with faults.
+type System = (&'static str, fn() -> Builder, fn(&mut Sim, bool) -> Result<(), Error>, fn(Seed) -> Profile);
 fn main() {
-    let n: u64 = match std::env::args().skip(1).find(|arg| !arg.starts_with('-')) {
-        Some(count) => count.parse().unwrap_or_else(|_| panic!("expected a seed count, got {count:?}")),
-        None => 300,
+    // `cargo bench` passes `--bench`; a number is the seed count, any other word a filter.
+    let words: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
+    let (counts, filters): (Vec<&String>, Vec<&String>) =
+        words.iter().partition(|word| word.bytes().all(|byte| byte.is_ascii_digit()));
+    let n: u64 = match counts.as_slice() {
+        [] => 300,
+        [count] => count.parse().unwrap_or_else(|_| panic!("seed count {count} does not fit 64 bits")),
+        _ => panic!("expected at most one seed count, got {counts:?}"),
     };
     let all: Vec<System> = vec![
-        ("election", election::builder, election::scenario),
-        ("lock", lock::builder, lock::scenario),
-        ("replog", replog::builder, replog::scenario),
-        ("twopc", twopc::builder, twopc::scenario),
-        ("walkv", walkv::builder, walkv::scenario),
-        ("kv", kv::builder, kv_scenario),
+        ("election", election::builder, election::scenario, default_faults),
+        ("lock", lock::builder, lock::scenario, default_faults),
+        ("replog", replog::builder, replog::scenario, default_faults),
+        ("twopc", twopc::builder, twopc::scenario, default_faults),
+        ("walkv", walkv::builder, walkv::scenario, default_faults),
+        ("kv", kv::builder, kv_scenario, default_faults),
+        ("replkv", Sim::builder, replkv_scenario, replkv_faults),
     ];
-    for (name, builder, scenario) in all {
-        for faults in ["none", "default"] {
+    for (name, builder, scenario, profile) in all {
+        if !filters.is_empty() && !filters.iter().any(|filter| name.contains(filter.as_str())) {
+            continue;
+        }
+        let with_faults = if name == "replkv" { "its own" } else { "default" };
+        for faults in ["none", with_faults] {
             let (mut sim_ns, mut events, mut steps) = (0u128, 0u64, 0u64);
             let t = Instant::now();
             for i in 0..n {
                 let seed = Seed(0xabc).nth(i);
                 let mut sim = builder().seed(seed).build().unwrap();
                 scenario(&mut sim, true).unwrap();
-                if faults == "default" {
-                    drop(sim.nemesis(Profile::swarm(Profile::default(), seed)).unwrap());
+                if faults != "none" {
+                    drop(sim.nemesis(profile(seed)).unwrap());
                 }
                 let s = sim.run().unwrap();
                 sim_ns += s.time.as_nanos() as u128;

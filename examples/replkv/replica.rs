@@ -33,6 +33,10 @@ const WAL: &str = "replkv/wal";
 
 /// How long a replica waits for a peer, and a client for a reply.
 const REPLY_TIMEOUT: Duration = Duration::from_millis(500);
+/// The read buffer of a connection: its lines are a few dozen bytes, and a connection is
+/// opened per request, so futures' default 8 KiB buffer (zeroed on every connection) would
+/// cost more than the request.
+const LINE_BUFFER: usize = 512;
 
 /// One replica's configuration: which of `replicas` it is.
 #[derive(Clone, Debug)]
@@ -131,7 +135,7 @@ pub async fn replica(config: Config) -> io::Result<()> {
 
 /// Answer one connection's requests, one line each.
 async fn serve(stream: TcpStream, replica: &Replica) -> io::Result<()> {
-    let mut lines = BufReader::new(&stream).lines();
+    let mut lines = BufReader::with_capacity(LINE_BUFFER, &stream).lines();
     while let Some(line) = lines.next().await {
         let line = line?;
         let words: Vec<&str> = line.split(' ').collect();
@@ -196,7 +200,7 @@ async fn request_reply(address: &str, request: &str) -> io::Result<String> {
     let stream = TcpStream::connect(address).await?;
     (&stream).write_all(format!("{request}\n").as_bytes()).await?;
     let mut reply = String::new();
-    BufReader::new(&stream).read_line(&mut reply).await?;
+    BufReader::with_capacity(LINE_BUFFER, &stream).read_line(&mut reply).await?;
     match reply.strip_suffix('\n') {
         Some(reply) => Ok(reply.to_owned()),
         None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the connection closed before the reply")),
