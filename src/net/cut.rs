@@ -102,7 +102,7 @@ impl Cut {
 
     /// `self` without `part`, which lies inside it, as at most two disjoint cuts: the pairs
     /// whose sender is not in `part`, and those whose sender is but whose receiver is not.
-    fn without(self, part: &Cut) -> impl Iterator<Item = Cut> {
+    fn without(self, part: &Cut) -> impl Iterator<Item = Cut> + use<> {
         let Cut { from, to } = self;
         let outside = Cut { from: from.minus(&part.from), to: to.clone() };
         let inside = Cut { from: part.from.clone(), to: to.minus(&part.to) };

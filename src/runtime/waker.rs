@@ -155,8 +155,8 @@ mod tests {
 
     #[test]
     fn pack_round_trips() {
-        for (tag, gen, key) in [(0, 0, 0), (1, 2, 3), (u16::MAX, u16::MAX, u32::MAX)] {
-            assert_eq!(unpack(pack(tag, gen, key)), (tag, gen, key));
+        for (tag, r#gen, key) in [(0, 0, 0), (1, 2, 3), (u16::MAX, u16::MAX, u32::MAX)] {
+            assert_eq!(unpack(pack(tag, r#gen, key)), (tag, r#gen, key));
         }
     }
 

@@ -346,18 +346,18 @@ pub fn generate(shape: Shape) -> GenHistory {
         took_effect: bool,
         output: Option<KvOutput<u32>>,
     }
-    let mut gen = Gen(shape.seed);
+    let mut r#gen = Gen(shape.seed);
     let mut clock = vec![0u64; shape.clients as usize];
     let mut planned: Vec<Planned> = Vec::with_capacity(shape.ops);
     let mut next_value = 1u32;
     for _ in 0..shape.ops {
         // The client that is free first goes next.
         let client = (0..shape.clients).min_by_key(|&c| (clock[c as usize], c)).expect("a client");
-        let invoke = clock[client as usize] + gen.below(20);
-        let complete = invoke + 1 + gen.below(100);
-        let effect = invoke + gen.below(complete - invoke);
-        let key = gen.below(u64::from(shape.keys)) as u32;
-        let input = match gen.below(100) {
+        let invoke = clock[client as usize] + r#gen.below(20);
+        let complete = invoke + 1 + r#gen.below(100);
+        let effect = invoke + r#gen.below(complete - invoke);
+        let key = r#gen.below(u64::from(shape.keys)) as u32;
+        let input = match r#gen.below(100) {
             0..50 => KvInput::Get(key),
             50..85 => {
                 next_value += 1;
@@ -365,11 +365,11 @@ pub fn generate(shape: Shape) -> GenHistory {
             }
             _ => {
                 next_value += 1;
-                KvInput::Cas { key, from: next_value - 1 - gen.below(3) as u32, to: next_value }
+                KvInput::Cas { key, from: next_value - 1 - r#gen.below(3) as u32, to: next_value }
             }
         };
-        let unknown = gen.below(1000) < shape.unknown_per_mille;
-        let took_effect = !unknown || gen.below(2) == 0;
+        let unknown = r#gen.below(1000) < shape.unknown_per_mille;
+        let took_effect = !unknown || r#gen.below(2) == 0;
         clock[client as usize] = complete;
         planned.push(Planned { client, input, invoke, effect, complete, unknown, took_effect, output: None });
     }
@@ -399,7 +399,7 @@ pub fn generate(shape: Shape) -> GenHistory {
         });
     }
     if shape.stale_read {
-        make_one_read_stale(&mut planned_view(&mut planned), &mut gen);
+        make_one_read_stale(&mut planned_view(&mut planned), &mut r#gen);
     }
     // Emit events in time order (invocations before completions at the same instant).
     let mut events: Vec<(u64, u8, usize)> = Vec::with_capacity(planned.len() * 2);
@@ -447,10 +447,10 @@ pub fn generate(shape: Shape) -> GenHistory {
             })
             .collect()
     }
-    fn make_one_read_stale(ops: &mut [View<'_>], gen: &mut Gen) {
+    fn make_one_read_stale(ops: &mut [View<'_>], r#gen: &mut Gen) {
         // A get in the second half that returned a value, on a key with an earlier put of
         // another value that completed before a later put, which completed before the get began.
-        let start = ops.len() / 2 + gen.below(ops.len() as u64 / 4 + 1) as usize;
+        let start = ops.len() / 2 + r#gen.below(ops.len() as u64 / 4 + 1) as usize;
         for g in start..ops.len() {
             let (KvInput::Get(key), Some(KvOutput::Get(Some(now)))) = (ops[g].input, &*ops[g].output) else {
                 continue;

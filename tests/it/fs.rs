@@ -154,8 +154,7 @@ fn strict_mode_makes_creates_and_renames_durable_only_after_sync_dir() {
         .unwrap();
         sim.faults("50ms bounce db 1ms".parse().unwrap()).unwrap();
         sim.run().unwrap();
-        let after = seen.borrow()[1].clone();
-        after
+        seen.borrow()[1].clone()
     };
     assert_eq!(names(false, false), ["wal/a", "wal/c"], "durable at once by default");
     assert!(names(true, false).is_empty(), "strict: lost without sync_dir");

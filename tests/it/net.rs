@@ -126,8 +126,7 @@ fn arrivals(link: Link, count: u32, seed: u64) -> Vec<u32> {
     let inbox = recorder(&mut sim, "b");
     sender(&mut sim, "a", "b", count, ms(1));
     sim.run().unwrap();
-    let got = inbox.borrow().iter().map(|(seq, _)| *seq).collect();
-    got
+    inbox.borrow().iter().map(|(seq, _)| *seq).collect()
 }
 
 #[test]

@@ -127,8 +127,7 @@ fn tasks_woken_at_the_same_instant_run_in_a_seeded_order() {
         })
         .unwrap();
         sim.run().unwrap();
-        let order = log.borrow().clone();
-        order
+        log.borrow().clone()
     };
     assert_eq!(order(1, Policy::Fifo), (0..8).collect::<Vec<_>>(), "FIFO keeps the timers' order");
     assert_eq!(order(1, Policy::Random), order(1, Policy::Random));

@@ -68,8 +68,7 @@ fn run() -> String {
     let outcome = sim.run();
     assert!(!outcome.is_passed());
     let timeline = Timeline::from_sim(&mut sim).unwrap().title("timeline test").outcome(&outcome);
-    let html = timeline.history(&ops.history()).to_html();
-    html
+    timeline.history(&ops.history()).to_html()
 }
 
 #[test]

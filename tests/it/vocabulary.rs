@@ -78,8 +78,7 @@ fn arrivals_every_10ms(plan: &str) -> Vec<u8> {
     .unwrap();
     sim.faults(plan.parse().unwrap()).unwrap();
     sim.run().unwrap();
-    let seen = seen.borrow().clone();
-    seen
+    seen.borrow().clone()
 }
 
 #[test]
