@@ -281,7 +281,15 @@ impl Clock {
             return t;
         }
         let elapsed = i128::from(t) - i128::from(self.base_true);
-        let local = self.base_local + elapsed * (PPM + i128::from(self.drift_ppm)) / PPM;
+        let rate = PPM + i128::from(self.drift_ppm);
+        // In 64 bits whenever the product fits (hours of simulated time at any drift): a
+        // 128-bit division is a library call, and timers on skewed clocks divide on every set.
+        // Both truncate toward zero, so the result is the same.
+        let scaled = match (i64::try_from(elapsed), i64::try_from(rate)) {
+            (Ok(elapsed), Ok(rate)) => elapsed.checked_mul(rate).map(|product| i128::from(product / PPM as i64)),
+            _ => None,
+        };
+        let local = self.base_local + scaled.unwrap_or_else(|| elapsed * rate / PPM);
         local.clamp(0, i128::from(u64::MAX)) as u64
     }
 
@@ -292,8 +300,12 @@ impl Clock {
         }
         let rate = PPM + i128::from(self.drift_ppm);
         let delta = (i128::from(local) - self.base_local) * PPM;
-        // Ceiling division, so the clock has reached `local` at the returned time.
-        let elapsed = delta.div_euclid(rate) + i128::from(delta.rem_euclid(rate) != 0);
+        // Ceiling division, so the clock has reached `local` at the returned time; in 64 bits
+        // when the operands fit, as in `local`.
+        let elapsed = match (i64::try_from(delta), i64::try_from(rate)) {
+            (Ok(delta), Ok(rate)) => i128::from(delta.div_euclid(rate) + i64::from(delta.rem_euclid(rate) != 0)),
+            _ => delta.div_euclid(rate) + i128::from(delta.rem_euclid(rate) != 0),
+        };
         (i128::from(self.base_true) + elapsed).clamp(0, i128::from(u64::MAX)) as u64
     }
 
@@ -683,6 +695,36 @@ mod tests {
             let t = clock.true_time_of(local);
             assert!(clock.local(t) >= local, "local {local} true {t}");
             assert!(t == 0 || clock.local(t - 1) < local, "not the earliest: {local} {t}");
+        }
+    }
+
+    /// The 64-bit fast paths of `local` and `true_time_of` agree with the plain 128-bit
+    /// reckoning, on both sides of where the product stops fitting 64 bits.
+    #[test]
+    fn the_64_bit_paths_agree_with_128_bit_arithmetic() {
+        let mut rng = crate::rand::Stream::for_purpose(crate::seed::Seed(11), crate::rand::Purpose::World);
+        for _ in 0..20_000 {
+            let drift_ppm = rng.between(0, 1_999_998) as i64 - 999_999;
+            let base_true = rng.below(1 << 44);
+            let base_local = i128::from(rng.below(1 << 44));
+            let clock = Clock { base_true, base_local, drift_ppm };
+            // Spans from nanoseconds to far past 2^63 / 2e6 (where 64 bits stop sufficing), on
+            // both sides of the base.
+            let span = 1 << rng.between(1, 63);
+            let at = match rng.below(2) {
+                0 => base_true.saturating_add(rng.below(span)),
+                _ => base_true.saturating_sub(rng.below(span)),
+            };
+            let rate = PPM + i128::from(drift_ppm);
+            let elapsed = i128::from(at) - i128::from(base_true);
+            let expected = (base_local + elapsed * rate / PPM).clamp(0, i128::from(u64::MAX)) as u64;
+            assert_eq!(clock.local(at), expected, "{clock:?} at {at}");
+            let span = 1 << rng.between(1, 63);
+            let local = rng.below(span);
+            let delta = (i128::from(local) - base_local) * PPM;
+            let elapsed = delta.div_euclid(rate) + i128::from(delta.rem_euclid(rate) != 0);
+            let expected = (i128::from(base_true) + elapsed).clamp(0, i128::from(u64::MAX)) as u64;
+            assert_eq!(clock.true_time_of(local), expected, "{clock:?} reading {local}");
         }
     }
 
