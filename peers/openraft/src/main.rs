@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -- --bench 50   # 50 runs: runs/s, simulated s per run, simulated s per wall s
+//! cargo run --release -- --bench 50 --latency-fixed 5   # every link 5 ms instead of 1 to 10 ms
 //! ```
 //!
 //! A run is raftkv's fault-free scenario: three openraft nodes (raftkv's settings, requests and
@@ -39,11 +40,19 @@ pub type Runtime = openraft_rt_tokio::TokioRuntime;
 /// Clients, and operations each (raftkv's).
 const CLIENTS: u64 = 3;
 const OPS_PER_CLIENT: u32 = 30;
-/// seedsim's default link latency range.
+/// seedsim's default link latency range, the links' range unless `--latency-fixed` is given.
 const LATENCY_MIN: Duration = Duration::from_millis(1);
 const LATENCY_MAX: Duration = Duration::from_millis(10);
 /// A run that has not finished by this simulated time fails.
 const TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// The links' latency: turmoil draws a message's from `min + (max - min) * Exp(5)`, capped at
+/// `max`, in whole milliseconds.
+#[derive(Clone, Copy, Debug)]
+struct Links {
+    min: Duration,
+    max: Duration,
+}
 
 /// What one run measured.
 struct Measured {
@@ -52,11 +61,11 @@ struct Measured {
 }
 
 /// One run: the cluster, the clients, the checks. An error says what went wrong.
-fn run(seed: u64) -> Result<Measured, String> {
+fn run(seed: u64, links: Links) -> Result<Measured, String> {
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
-        .min_message_latency(LATENCY_MIN)
-        .max_message_latency(LATENCY_MAX)
+        .min_message_latency(links.min)
+        .max_message_latency(links.max)
         .simulation_duration(TIME_LIMIT)
         .build();
     let cluster = node::cluster();
@@ -90,14 +99,14 @@ fn run(seed: u64) -> Result<Measured, String> {
 }
 
 /// `runs` runs over seedsim's default seeds, timed as a whole.
-fn bench(runs: u64) -> Result<String, String> {
+fn bench(runs: u64, links: Links) -> Result<String, String> {
     // The host clock measures the benchmark from outside the simulations.
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
     let start = std::time::Instant::now();
     let mut simulated = Duration::ZERO;
     for index in 0..runs {
         let seed = seedsim::DEFAULT_BASE_SEED.nth(index);
-        let measured = run(seed.0).map_err(|err| format!("seed {seed}: {err}"))?;
+        let measured = run(seed.0, links).map_err(|err| format!("seed {seed}: {err}"))?;
         simulated += measured.ended;
     }
     let wall = start.elapsed();
@@ -109,21 +118,68 @@ fn bench(runs: u64) -> Result<String, String> {
         simulated.as_secs_f64() / runs as f64,
         runs * CLIENTS * u64::from(OPS_PER_CLIENT),
         runs * CLIENTS * u64::from(OPS_PER_CLIENT),
-        LATENCY_MIN.as_millis(),
-        LATENCY_MAX.as_millis(),
+        links.min.as_millis(),
+        links.max.as_millis(),
     ))
 }
 
+/// The command line as given.
+#[derive(Default)]
+struct Flags {
+    bench: Option<String>,
+    latency_fixed: Option<String>,
+}
+
+/// What to run, validated.
+struct Plan {
+    runs: u64,
+    links: Links,
+}
+
+fn flags(mut args: impl Iterator<Item = String>) -> Result<Flags, String> {
+    let mut flags = Flags::default();
+    while let Some(arg) = args.next() {
+        let slot = match arg.as_str() {
+            "--bench" => &mut flags.bench,
+            "--latency-fixed" => &mut flags.latency_fixed,
+            _ => return Err(format!("unknown argument {arg:?}: expected --bench N [--latency-fixed MS]")),
+        };
+        *slot = Some(args.next().ok_or(format!("{arg} needs a value"))?);
+    }
+    Ok(flags)
+}
+
+fn plan(flags: Flags) -> Result<Plan, String> {
+    let runs = match flags.bench.as_deref().map(str::parse::<u64>) {
+        Some(Ok(runs)) if runs > 0 => runs,
+        Some(_) => {
+            return Err(format!(
+                "invalid --bench {:?}: expected a positive number of runs",
+                flags.bench.unwrap_or_default()
+            ))
+        }
+        None => return Err("expected --bench N [--latency-fixed MS]".to_owned()),
+    };
+    let links = match flags.latency_fixed.as_deref().map(str::parse::<u64>) {
+        None => Links { min: LATENCY_MIN, max: LATENCY_MAX },
+        Some(Ok(ms)) if ms > 0 => Links { min: Duration::from_millis(ms), max: Duration::from_millis(ms) },
+        Some(_) => {
+            let given = flags.latency_fixed.unwrap_or_default();
+            return Err(format!("invalid --latency-fixed {given:?}: expected a positive number of milliseconds"));
+        }
+    };
+    Ok(Plan { runs, links })
+}
+
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let runs = match (args.next().as_deref(), args.next().map(|n| n.parse::<u64>()), args.next()) {
-        (Some("--bench"), Some(Ok(runs)), None) if runs > 0 => runs,
-        _ => {
-            eprintln!("raftkv-turmoil: expected --bench N (N > 0 runs)");
+    let plan = match flags(std::env::args().skip(1)).and_then(plan) {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("raftkv-turmoil: {err}");
             return ExitCode::from(2);
         }
     };
-    match bench(runs) {
+    match bench(plan.runs, plan.links) {
         Ok(summary) => {
             println!("raftkv on turmoil: {summary}");
             ExitCode::SUCCESS
