@@ -171,7 +171,7 @@ fn bench(seeds: u64, builder: seedsim::Builder, faults: Faults) -> Result<String
     let simulated: Duration = probes.iter().map(|probe| probe.ended.get()).sum();
     let completed: u64 = probes.iter().map(|probe| u64::from(probe.completed.get())).sum();
     Ok(format!(
-        "{seeds} runs in {:.1} s: {:.1} runs/s, {:.0} simulated s per wall s ({:.1} simulated s per run, {} worlds built, {completed} of {} operations completed)",
+        "{seeds} runs in {:.1} s: {:.1} runs/s, {:.0} simulated s per wall s ({:.2} simulated s per run, {} worlds built, {completed} of {} operations completed)",
         wall.as_secs_f64(),
         seeds as f64 / wall.as_secs_f64(),
         simulated.as_secs_f64() / wall.as_secs_f64(),

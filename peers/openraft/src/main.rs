@@ -111,7 +111,7 @@ fn bench(runs: u64, links: Links) -> Result<String, String> {
     }
     let wall = start.elapsed();
     Ok(format!(
-        "{runs} runs in {:.1} s: {:.1} runs/s, {:.0} simulated s per wall s ({:.1} simulated s per run, {} of {} operations completed; tick 1 ms, links {}-{} ms)",
+        "{runs} runs in {:.1} s: {:.1} runs/s, {:.0} simulated s per wall s ({:.2} simulated s per run, {} of {} operations completed; tick 1 ms, links {}-{} ms)",
         wall.as_secs_f64(),
         runs as f64 / wall.as_secs_f64(),
         simulated.as_secs_f64() / wall.as_secs_f64(),
