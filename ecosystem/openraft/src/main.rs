@@ -60,16 +60,16 @@ pub fn scenario(sim: &mut Sim, variant: Variant) -> Result<(), seedsim::Error> {
 
 /// What one run of the benchmark measured, filled in by its clients.
 #[derive(Default)]
-struct Probe {
+struct Tally {
     /// The simulated time at which the last client finished.
     ended: std::cell::Cell<Duration>,
     /// Operations that completed (an answer, not unknown), over all clients.
     completed: std::cell::Cell<u32>,
 }
 
-/// [`scenario`], recording in `probe` when the last client finished and how many operations
+/// [`scenario`], recording in `tally` when the last client finished and how many operations
 /// completed.
-fn scenario_timed(sim: &mut Sim, variant: Variant, probe: Option<std::rc::Rc<Probe>>) -> Result<(), seedsim::Error> {
+fn scenario_timed(sim: &mut Sim, variant: Variant, tally: Option<std::rc::Rc<Tally>>) -> Result<(), seedsim::Error> {
     let cluster = Cluster::simulated();
     for &id in cluster.nodes.keys() {
         let cluster = cluster.clone();
@@ -77,12 +77,12 @@ fn scenario_timed(sim: &mut Sim, variant: Variant, probe: Option<std::rc::Rc<Pro
     }
     let history = client::History::new();
     for id in 1..=CLIENTS {
-        let (cluster, history, probe) = (cluster.clone(), history.clone(), probe.clone());
+        let (cluster, history, tally) = (cluster.clone(), history.clone(), tally.clone());
         sim.client(&format!("c{id}"), async move {
             let result = client::client(id, OPS_PER_CLIENT, cluster, history).await;
-            if let Some(probe) = probe {
-                probe.ended.set(probe.ended.get().max(seedsim::time::Instant::now().since_start()));
-                probe.completed.set(probe.completed.get() + result.as_ref().map_or(0, |&n| n));
+            if let Some(tally) = tally {
+                tally.ended.set(tally.ended.get().max(seedsim::time::Instant::now().since_start()));
+                tally.completed.set(tally.completed.get() + result.as_ref().map_or(0, |&n| n));
             }
             result.map(drop)
         })?;
@@ -140,7 +140,7 @@ enum Faults {
 fn bench(seeds: u64, builder: seedsim::Builder, faults: Faults) -> Result<String, String> {
     use std::cell::RefCell;
     use std::rc::Rc;
-    let probes: Rc<RefCell<Vec<Rc<Probe>>>> = Rc::default();
+    let tallies: Rc<RefCell<Vec<Rc<Tally>>>> = Rc::default();
     // The host clock measures the benchmark from outside the simulations; nothing simulated
     // reads it.
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
@@ -152,32 +152,32 @@ fn bench(seeds: u64, builder: seedsim::Builder, faults: Faults) -> Result<String
     };
     let report = runner
         .try_run(|sim| {
-            let probe = Rc::new(Probe::default());
-            probes.borrow_mut().push(probe.clone());
-            scenario_timed(sim, Variant::Fixed, Some(probe))
+            let tally = Rc::new(Tally::default());
+            tallies.borrow_mut().push(tally.clone());
+            scenario_timed(sim, Variant::Fixed, Some(tally))
         })
         .map_err(|err| err.to_string())?;
     let wall = start.elapsed();
     if let Some(failure) = report.failure {
         return Err(format!("{failure}"));
     }
-    let probes = probes.borrow();
+    let tallies = tallies.borrow();
     let operations = CLIENTS as u32 * OPS_PER_CLIENT;
     if faults == Faults::None {
-        if let Some((run, probe)) = probes.iter().enumerate().find(|(_, probe)| probe.completed.get() != operations) {
-            return Err(format!("run {run} completed {} of {operations} operations", probe.completed.get()));
+        if let Some((run, tally)) = tallies.iter().enumerate().find(|(_, tally)| tally.completed.get() != operations) {
+            return Err(format!("run {run} completed {} of {operations} operations", tally.completed.get()));
         }
     }
-    let simulated: Duration = probes.iter().map(|probe| probe.ended.get()).sum();
-    let completed: u64 = probes.iter().map(|probe| u64::from(probe.completed.get())).sum();
+    let simulated: Duration = tallies.iter().map(|tally| tally.ended.get()).sum();
+    let completed: u64 = tallies.iter().map(|tally| u64::from(tally.completed.get())).sum();
     Ok(format!(
         "{seeds} runs in {:.1} s: {:.1} runs/s, {:.0} simulated s per wall s ({:.2} simulated s per run, {} worlds built, {completed} of {} operations completed)",
         wall.as_secs_f64(),
         seeds as f64 / wall.as_secs_f64(),
         simulated.as_secs_f64() / wall.as_secs_f64(),
-        simulated.as_secs_f64() / probes.len() as f64,
-        probes.len(),
-        u64::from(operations) * probes.len() as u64,
+        simulated.as_secs_f64() / tallies.len() as f64,
+        tallies.len(),
+        u64::from(operations) * tallies.len() as u64,
     ))
 }
 

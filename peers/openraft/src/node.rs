@@ -37,6 +37,14 @@ pub enum Method {
     Get = 5,
 }
 
+impl Method {
+    fn from_byte(byte: u8) -> Option<Method> {
+        [Method::Append, Method::Vote, Method::Snapshot, Method::Put, Method::Get]
+            .into_iter()
+            .find(|&m| m as u8 == byte)
+    }
+}
+
 const OK: u8 = 0;
 const HANDLER_ERROR: u8 = 1;
 /// The largest frame body accepted: a longer length means a broken stream.
@@ -215,27 +223,27 @@ async fn serve(mut stream: TcpStream, raft: Raft, data: std::rc::Rc<std::cell::R
     let (raft, data) = (&raft, &data);
     while let Ok((method, body)) = read_frame(&mut stream).await {
         let mut reply = Vec::new();
-        let handled = match method {
-            m if m == Method::Append as u8 => {
+        let handled = match Method::from_byte(method) {
+            Some(Method::Append) => {
                 handle(&body, &mut reply, |Append(rpc)| async move {
                     raft.append_entries(rpc).await.map_err(|err| err.to_string())
                 })
                 .await
             }
-            m if m == Method::Vote as u8 => {
+            Some(Method::Vote) => {
                 handle(&body, &mut reply, |RequestVote(rpc)| async move {
                     raft.vote(rpc).await.map_err(|err| err.to_string())
                 })
                 .await
             }
-            m if m == Method::Snapshot as u8 => {
+            Some(Method::Snapshot) => {
                 handle(&body, &mut reply, |request: InstallSnapshot| async move {
                     let snapshot = RaftSnapshot { meta: request.meta, snapshot: request.data };
                     raft.install_full_snapshot(request.vote, snapshot).await.map_err(|err| err.to_string())
                 })
                 .await
             }
-            m if m == Method::Put as u8 => {
+            Some(Method::Put) => {
                 handle(&body, &mut reply, |Put(request)| async move {
                     Ok(match raft.client_write(request).await {
                         Ok(response) => Reply::Done(response.data.previous),
@@ -246,7 +254,7 @@ async fn serve(mut stream: TcpStream, raft: Raft, data: std::rc::Rc<std::cell::R
                 })
                 .await
             }
-            m if m == Method::Get as u8 => {
+            Some(Method::Get) => {
                 handle(&body, &mut reply, |Get(key)| async move {
                     Ok(match raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
                         Ok(_) => Reply::Done(data.borrow().kv.get(&key).copied()),
@@ -257,7 +265,7 @@ async fn serve(mut stream: TcpStream, raft: Raft, data: std::rc::Rc<std::cell::R
                 })
                 .await
             }
-            other => Err(format!("no method {other}")),
+            None => Err(format!("no method {method}")),
         };
         let written = match handled {
             Ok(()) => write_frame(&mut stream, OK, &reply).await,
