@@ -9,8 +9,9 @@ use seedsim::check::{KvInput, KvOutput, Recorder};
 use seedsim::rand::RngExt;
 use seedsim::rpc::{Client, RpcError};
 
-use crate::node::{address, Cluster, Get, Json, Put, Reply};
+use crate::node::{address, Cluster};
 use crate::types::Request;
+use crate::wire::{Get, Json, Put, Reply};
 
 pub type History = Recorder<KvInput<u64, u64>, KvOutput<u64>>;
 

@@ -7,6 +7,7 @@
 //! cargo run -- --real              # the same node code as 3 real nodes on loopback, with a client
 //! cargo run -- --real --port 17200
 //! cargo run --release -- --bench 50 # runs/s and simulated time per wall second, fixed variant
+//! cargo run --release -- --bench 50 --no-faults # the same without faults, as peers/openraft runs it on turmoil
 //! cargo run --release -- --survey 200 # how many seeds the buggy variant fails, and of what
 //! ```
 //!
@@ -25,6 +26,7 @@ mod client;
 mod node;
 mod store;
 mod types;
+mod wire;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,6 +35,10 @@ use seedsim::check::{Checker, Kv};
 use seedsim::{OnNodeError, Runner, Sim};
 
 use node::Cluster;
+
+/// openraft's runtime: seedsim. `types.rs` names it through this alias so that
+/// `peers/openraft` can share that file with tokio's runtime in its place.
+pub type Runtime = seedsim::compat::openraft::SeedsimRuntime;
 
 /// Which log store the nodes use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,12 +58,18 @@ pub fn scenario(sim: &mut Sim, variant: Variant) -> Result<(), seedsim::Error> {
     scenario_timed(sim, variant, None)
 }
 
-/// [`scenario`], adding the simulated time at which the last client finished to `ended`.
-fn scenario_timed(
-    sim: &mut Sim,
-    variant: Variant,
-    ended: Option<std::rc::Rc<std::cell::Cell<Duration>>>,
-) -> Result<(), seedsim::Error> {
+/// What one run of the benchmark measured, filled in by its clients.
+#[derive(Default)]
+struct Tally {
+    /// The simulated time at which the last client finished.
+    ended: std::cell::Cell<Duration>,
+    /// Operations that completed (an answer, not unknown), over all clients.
+    completed: std::cell::Cell<u32>,
+}
+
+/// [`scenario`], recording in `tally` when the last client finished and how many operations
+/// completed.
+fn scenario_timed(sim: &mut Sim, variant: Variant, tally: Option<std::rc::Rc<Tally>>) -> Result<(), seedsim::Error> {
     let cluster = Cluster::simulated();
     for &id in cluster.nodes.keys() {
         let cluster = cluster.clone();
@@ -65,13 +77,14 @@ fn scenario_timed(
     }
     let history = client::History::new();
     for id in 1..=CLIENTS {
-        let (cluster, history, ended) = (cluster.clone(), history.clone(), ended.clone());
+        let (cluster, history, tally) = (cluster.clone(), history.clone(), tally.clone());
         sim.client(&format!("c{id}"), async move {
-            let result = client::client(id, OPS_PER_CLIENT, cluster, history).await.map(drop);
-            if let Some(ended) = ended {
-                ended.set(ended.get().max(seedsim::time::Instant::now().since_start()));
+            let result = client::client(id, OPS_PER_CLIENT, cluster, history).await;
+            if let Some(tally) = tally {
+                tally.ended.set(tally.ended.get().max(seedsim::time::Instant::now().since_start()));
+                tally.completed.set(tally.completed.get() + result.as_ref().map_or(0, |&n| n));
             }
-            result
+            result.map(drop)
         })?;
     }
     sim.check_history(&history, Kv::new(), Checker::new());
@@ -111,37 +124,60 @@ fn real(port: u16) -> Result<String, String> {
     Ok(format!("{completed} operations on 3 real nodes on loopback, linearizable"))
 }
 
-/// The fixed variant over `seeds` seeds of the default faults, as one sweep without
-/// determinism re-runs: runs per second of wall time, and simulated time per second of wall
-/// time (the runner's two probe runs before the sweep count in the wall time, not as runs).
-fn bench(seeds: u64, builder: seedsim::Builder) -> Result<String, String> {
-    use std::cell::{Cell, RefCell};
+/// Which faults the benchmark runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Faults {
+    /// The default exploration faults (`Runner::default_faults`).
+    Default,
+    /// None: the scenario as `peers/openraft` runs it on turmoil, for comparison.
+    None,
+}
+
+/// The fixed variant over `seeds` seeds, as one sweep without determinism re-runs: runs per
+/// second of wall time, and simulated time per second of wall time (under the default faults
+/// the runner's two probe runs before the sweep count in the wall time, not as runs). Without
+/// faults every run must complete all its operations, or the benchmark fails.
+fn bench(seeds: u64, builder: seedsim::Builder, faults: Faults) -> Result<String, String> {
+    use std::cell::RefCell;
     use std::rc::Rc;
-    let ends: Rc<RefCell<Vec<Rc<Cell<Duration>>>>> = Rc::default();
+    let tallies: Rc<RefCell<Vec<Rc<Tally>>>> = Rc::default();
     // The host clock measures the benchmark from outside the simulations; nothing simulated
     // reads it.
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
     let start = std::time::Instant::now();
-    let runner = Runner::new().seeds(seeds).determinism_checks(0).builder(builder).default_faults();
+    let runner = Runner::new().seeds(seeds).determinism_checks(0).builder(builder);
+    let runner = match faults {
+        Faults::Default => runner.default_faults(),
+        Faults::None => runner,
+    };
     let report = runner
         .try_run(|sim| {
-            let ended = Rc::new(Cell::new(Duration::ZERO));
-            ends.borrow_mut().push(ended.clone());
-            scenario_timed(sim, Variant::Fixed, Some(ended))
+            let tally = Rc::new(Tally::default());
+            tallies.borrow_mut().push(tally.clone());
+            scenario_timed(sim, Variant::Fixed, Some(tally))
         })
         .map_err(|err| err.to_string())?;
     let wall = start.elapsed();
     if let Some(failure) = report.failure {
         return Err(format!("{failure}"));
     }
-    let simulated: Duration = ends.borrow().iter().map(|ended| ended.get()).sum();
+    let tallies = tallies.borrow();
+    let operations = CLIENTS as u32 * OPS_PER_CLIENT;
+    if faults == Faults::None {
+        if let Some((run, tally)) = tallies.iter().enumerate().find(|(_, tally)| tally.completed.get() != operations) {
+            return Err(format!("run {run} completed {} of {operations} operations", tally.completed.get()));
+        }
+    }
+    let simulated: Duration = tallies.iter().map(|tally| tally.ended.get()).sum();
+    let completed: u64 = tallies.iter().map(|tally| u64::from(tally.completed.get())).sum();
     Ok(format!(
-        "{seeds} runs in {:.1} s: {:.1} runs/s, {:.0} simulated s per wall s ({:.1} simulated s per run, {} worlds built)",
+        "{seeds} runs in {:.1} s: {:.1} runs/s, {:.0} simulated s per wall s ({:.2} simulated s per run, {} worlds built, {completed} of {} operations completed)",
         wall.as_secs_f64(),
         seeds as f64 / wall.as_secs_f64(),
         simulated.as_secs_f64() / wall.as_secs_f64(),
-        simulated.as_secs_f64() / ends.borrow().len() as f64,
-        ends.borrow().len(),
+        simulated.as_secs_f64() / tallies.len() as f64,
+        tallies.len(),
+        u64::from(operations) * tallies.len() as u64,
     ))
 }
 
@@ -172,7 +208,7 @@ fn survey(seeds: u64, builder: seedsim::Builder) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let (mut fixed, mut real_mode, mut port, mut seeds) = (false, false, 17200u16, None);
-    let (mut bench_seeds, mut survey_seeds) = (None, None);
+    let (mut bench_seeds, mut survey_seeds, mut bench_faults) = (None, None, Faults::Default);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let parsed = match arg.as_str() {
@@ -182,6 +218,10 @@ fn main() -> ExitCode {
             }
             "--real" => {
                 real_mode = true;
+                Ok(())
+            }
+            "--no-faults" => {
+                bench_faults = Faults::None;
                 Ok(())
             }
             "--port" => args.next().and_then(|p| p.parse().ok()).map(|p| port = p).ok_or("--port needs a number"),
@@ -196,12 +236,16 @@ fn main() -> ExitCode {
             "--seeds" => {
                 args.next().and_then(|n| n.parse().ok()).map(|n| seeds = Some(n)).ok_or("--seeds needs a number")
             }
-            _ => Err("expected --fixed, --seeds N, --real, --port N, --bench N, --survey N"),
+            _ => Err("expected --fixed, --seeds N, --real, --port N, --bench N, --no-faults, --survey N"),
         };
         if let Err(message) = parsed {
             eprintln!("raftkv: bad argument {arg:?}: {message}");
             return ExitCode::from(2);
         }
+    }
+    if bench_faults == Faults::None && bench_seeds.is_none() {
+        eprintln!("raftkv: --no-faults applies to --bench N only");
+        return ExitCode::from(2);
     }
     if real_mode {
         return match real(port) {
@@ -222,7 +266,7 @@ fn main() -> ExitCode {
     let builder =
         Sim::builder().clocks_monotonic().on_node_error(OnNodeError::Restart { after: Duration::from_secs(1) });
     if let Some(seeds) = bench_seeds {
-        return match bench(seeds, builder) {
+        return match bench(seeds, builder, bench_faults) {
             Ok(summary) => {
                 println!("raftkv bench: {summary}");
                 ExitCode::SUCCESS

@@ -11,75 +11,14 @@ use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use openraft::storage::Snapshot as RaftSnapshot;
-use openraft::{BasicNode, Config, RaftNetworkV2, ReadPolicy, SnapshotPolicy};
+use openraft::{BasicNode, RaftNetworkV2, ReadPolicy};
 use seedsim::net::TcpListener;
-use seedsim::rpc::{Client, Codec, RpcError, Server};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use seedsim::rpc::{Client, RpcError, Server};
 
 use crate::store::{Data, LogStore, StateMachine};
-use crate::types::{NodeId, Raft, Request, SnapshotMeta, TypeConfig, Vote};
+use crate::types::{NodeId, Raft, Request, TypeConfig, Vote};
+use crate::wire::{Append, Get, InstallSnapshot, Json, Put, Reply, RequestVote};
 use crate::Variant;
-
-/// Every message as JSON: what a real deployment would put on the wire.
-pub struct Json;
-
-impl<T: Serialize + DeserializeOwned> Codec<T> for Json {
-    fn encode(&self, value: &T, out: &mut Vec<u8>) {
-        serde_json::to_writer(out, value).expect("the cluster's messages serialize");
-    }
-
-    fn decode(&self, bytes: &[u8]) -> Result<T, String> {
-        serde_json::from_slice(bytes).map_err(|err| err.to_string())
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Append(AppendEntriesRequest<TypeConfig>);
-impl seedsim::rpc::Request for Append {
-    type Response = AppendEntriesResponse<TypeConfig>;
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RequestVote(VoteRequest<TypeConfig>);
-impl seedsim::rpc::Request for RequestVote {
-    type Response = VoteResponse<TypeConfig>;
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct InstallSnapshot {
-    vote: Vote,
-    meta: SnapshotMeta,
-    data: Data,
-}
-impl seedsim::rpc::Request for InstallSnapshot {
-    type Response = SnapshotResponse<TypeConfig>;
-}
-
-/// A client's write.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Put(pub Request);
-impl seedsim::rpc::Request for Put {
-    type Response = Reply;
-}
-
-/// A client's linearizable read of a key.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Get(pub u64);
-impl seedsim::rpc::Request for Get {
-    type Response = Reply;
-}
-
-/// A node's answer to a client.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reply {
-    /// Done: for a write, applied; for a read, the value.
-    Done(Option<u64>),
-    /// Not the leader, so nothing was done; the leader's address if known.
-    NotLeader(Option<String>),
-    /// Something else went wrong: a write may or may not take effect.
-    Error(String),
-}
 
 /// The RPC timeout between nodes when openraft gives none shorter.
 const PEER_TIMEOUT: Duration = Duration::from_secs(1);
@@ -168,23 +107,6 @@ impl Cluster {
     }
 }
 
-/// openraft's settings: quick elections and heartbeats, and a snapshot every few entries with
-/// the log purged behind it, so snapshots are installed on lagging followers in every run.
-fn config() -> io::Result<Config> {
-    Config {
-        cluster_name: "raftkv".to_owned(),
-        heartbeat_interval: 50,
-        election_timeout_min: 150,
-        election_timeout_max: 300,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(8),
-        max_in_snapshot_log_to_keep: 0,
-        purge_batch_size: 1,
-        ..Config::default()
-    }
-    .validate()
-    .map_err(io::Error::other)
-}
-
 /// A node's main: open its storage, start openraft, initialize the cluster if this is node 1
 /// on an empty disk, and serve peers and clients. Runs until its node crashes (or, on the
 /// real backend, for ever).
@@ -197,7 +119,9 @@ pub async fn node(id: NodeId, cluster: Cluster, variant: Variant) -> io::Result<
     let fresh = log.is_empty();
     let state_machine = StateMachine::open().await?;
     let data = state_machine.data.clone();
-    let raft = Raft::new(id, Arc::new(config()?), Network, log, state_machine).await.map_err(io::Error::other)?;
+    let raft = Raft::new(id, Arc::new(crate::types::config()?), Network, log, state_machine)
+        .await
+        .map_err(io::Error::other)?;
     let addr = &cluster.nodes[&id];
     let listener = TcpListener::bind(("0.0.0.0", address(addr).1)).await?;
     if id == 1 && fresh {

@@ -1,7 +1,12 @@
-//! The cluster's openraft type config, its requests and responses, and the aliases the rest
-//! of the crate uses.
+//! The cluster's openraft type config and settings, its requests and responses, and the
+//! aliases the rest of the crate uses. The runtime is the crate's `Runtime` (seedsim's here),
+//! so `peers/openraft` (the same cluster on turmoil, with openraft's tokio runtime) shares
+//! this file.
 
 use std::fmt;
+use std::io;
+
+use openraft::{Config, SnapshotPolicy};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,11 +30,11 @@ pub struct Response {
 }
 
 openraft::declare_raft_types!(
-    /// openraft's types for this cluster: seedsim is its runtime.
+    /// openraft's types for this cluster, on the crate's runtime.
     pub TypeConfig:
         D = Request,
         R = Response,
-        AsyncRuntime = seedsim::compat::openraft::SeedsimRuntime,
+        AsyncRuntime = crate::Runtime,
 );
 
 pub type NodeId = u64;
@@ -40,3 +45,20 @@ pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
 pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, crate::store::Data>;
+
+/// openraft's settings: quick elections and heartbeats, and a snapshot every few entries with
+/// the log purged behind it, so snapshots are installed on lagging followers in every run.
+pub fn config() -> io::Result<Config> {
+    Config {
+        cluster_name: "raftkv".to_owned(),
+        heartbeat_interval: 50,
+        election_timeout_min: 150,
+        election_timeout_max: 300,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(8),
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        ..Config::default()
+    }
+    .validate()
+    .map_err(io::Error::other)
+}
