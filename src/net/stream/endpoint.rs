@@ -174,7 +174,10 @@ impl Endpoint {
             let offset = (seq - (self.data_end - self.send_buf.len() as u64)) as usize;
             copy_out(&self.send_buf, offset, len, &mut payload);
             let end = seq + len as u64;
-            values.extend(self.values_out.iter().filter(|(at, _)| (seq..end).contains(at)).cloned());
+            // Only RPC frames carry values; plain bytes skip the scan.
+            if !self.values_out.is_empty() {
+                values.extend(self.values_out.iter().filter(|(at, _)| (seq..end).contains(at)).cloned());
+            }
         }
         if flags & ACK != 0 {
             self.ack_due = None;
@@ -321,7 +324,7 @@ impl Endpoint {
             }
             _ => None,
         };
-        [self.retransmit_at, give_up, self.ack_due, keepalive].into_iter().flatten().min()
+        earlier(earlier(self.retransmit_at, give_up), earlier(self.ack_due, keepalive))
     }
 
     /// Make sure a timer event is scheduled by the next deadline. An event already scheduled
@@ -333,6 +336,27 @@ impl Endpoint {
                 wire.outbox.push((deadline, StreamEvent::Timer { key: self.key(slot) }));
             }
         }
+    }
+}
+
+/// The earlier of two deadlines, either of which may be absent. (`Option::min` would take
+/// an absent one, which orders first.)
+fn earlier(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Forget the first `len` bytes of a deque. Taking everything is the common case (a reader
+/// that drains the buffer, an acknowledgement of all in flight) and `clear` does it without
+/// `Drain`'s bookkeeping.
+pub(super) fn drop_front(deque: &mut VecDeque<u8>, len: usize) {
+    if len == deque.len() {
+        deque.clear();
+    } else {
+        deque.drain(..len);
     }
 }
 
@@ -425,7 +449,9 @@ pub(super) fn take_in_order(
         e.read_pos += take as u64; // read side shut: received, acknowledged, discarded
     } else {
         e.recv_buf.extend(&new[..take]);
-        e.values_in.extend(values.into_iter().filter(|(at, _)| (start..end).contains(at)));
+        if !values.is_empty() {
+            e.values_in.extend(values.into_iter().filter(|(at, _)| (start..end).contains(at)));
+        }
     }
     e.rcv_nxt = end;
     if fin && take == new.len() {
