@@ -2,13 +2,11 @@
 //! steps that touch only it (sending and resending segments, the round trip estimate, taking
 //! in data in order, failing, finishing, arming its timer).
 
-use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
-use std::rc::Rc;
 use std::task::Waker;
 
-use super::wire::{Header, Values, Wire, ACK, FIN};
+use super::wire::{Carried, Header, Values, Wire, ACK, FIN};
 use super::{EndpointKey, Io, StreamEvent, Wakes};
 use crate::net::stream_config::{StreamConfig, RTO_MAX};
 use crate::node::NodeId;
@@ -44,7 +42,7 @@ pub(super) enum Owner {
 /// A segment that arrived ahead of a gap, held until the gap fills.
 pub(super) struct Held {
     pub(super) payload: Vec<u8>,
-    pub(super) values: Vec<(u64, Rc<dyn Any>)>,
+    pub(super) values: Carried,
     pub(super) fin: bool,
 }
 
@@ -169,13 +167,14 @@ impl Endpoint {
         let mut header = self.header(slot, flags, seq, config);
         header.retransmit = retransmit;
         let mut payload = wire.buffer();
-        let mut values = Vec::new();
+        let mut values = Carried::new();
         if len > 0 {
             let offset = (seq - (self.data_end - self.send_buf.len() as u64)) as usize;
             copy_out(&self.send_buf, offset, len, &mut payload);
             let end = seq + len as u64;
             // Only RPC frames carry values; plain bytes skip the scan.
             if !self.values_out.is_empty() {
+                values = wire.values_buffer();
                 values.extend(self.values_out.iter().filter(|(at, _)| (seq..end).contains(at)).cloned());
             }
         }
@@ -380,7 +379,7 @@ pub(super) fn receive(
     config: &StreamConfig,
     seq: u64,
     payload: &[u8],
-    values: Vec<(u64, Rc<dyn Any>)>,
+    values: &mut Carried,
     fin: bool,
 ) -> (bool, bool) {
     if e.fin_in {
@@ -397,7 +396,7 @@ pub(super) fn receive(
             if fits && longer {
                 let held = Held {
                     payload: payload[..keep].to_vec(),
-                    values: values.into_iter().filter(|(at, _)| *at < end).collect(),
+                    values: values.drain(..).filter(|(at, _)| *at < end).collect(),
                     fin: fin && keep == payload.len(),
                 };
                 if let Some(old) = e.out_of_order.insert(seq, held) {
@@ -414,9 +413,9 @@ pub(super) fn receive(
         if *entry.key() > e.rcv_nxt || e.fin_in {
             break;
         }
-        let (seq, held) = entry.remove_entry();
+        let (seq, mut held) = entry.remove_entry();
         e.out_of_order_bytes -= held.payload.len();
-        take_in_order(e, config, seq, &held.payload, held.values, held.fin);
+        take_in_order(e, config, seq, &held.payload, &mut held.values, held.fin);
     }
     if e.fin_in {
         e.out_of_order.clear();
@@ -432,7 +431,7 @@ pub(super) fn take_in_order(
     config: &StreamConfig,
     seq: u64,
     payload: &[u8],
-    values: Vec<(u64, Rc<dyn Any>)>,
+    values: &mut Carried,
     fin: bool,
 ) {
     debug_assert!(seq <= e.rcv_nxt);
@@ -450,7 +449,7 @@ pub(super) fn take_in_order(
     } else {
         e.recv_buf.extend(&new[..take]);
         if !values.is_empty() {
-            e.values_in.extend(values.into_iter().filter(|(at, _)| (start..end).contains(at)));
+            e.values_in.extend(values.drain(..).filter(|(at, _)| (start..end).contains(at)));
         }
     }
     e.rcv_nxt = end;

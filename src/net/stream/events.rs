@@ -1,12 +1,10 @@
 //! What happens when a segment arrives (at a listener, at an endpoint, or where nothing
 //! waits for it) and when an endpoint's timer fires.
 
-use std::any::Any;
 use std::io;
-use std::rc::Rc;
 
 use super::endpoint::{drop_front, new_endpoint, receive, Owner, Phase, DELAYED_ACK};
-use super::wire::{Header, Segment, ACK, FIN, PROBE, RST, SYN};
+use super::wire::{Carried, Header, Segment, ACK, FIN, PROBE, RST, SYN};
 use super::{endpoint_in, EndpointKey, Io, Port, Streams, Wakes};
 use crate::node::NodeId;
 use crate::time::nanos;
@@ -17,18 +15,20 @@ impl Streams {
 
     pub(super) fn arrive(&mut self, io: &mut Io<'_>, slot: u32) -> Wakes {
         let segment = self.wire.in_flight.remove(slot as usize);
-        let Segment { id, header, payload, values, dropped } = segment;
+        let Segment { id, header, payload, mut values, dropped } = segment;
         if let Some(reason) = dropped {
             io.stats.segments_dropped += 1;
             io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
             self.wire.recycle(payload);
+            self.wire.recycle_values(values);
             return [None, None];
         }
         let wakes = match header.to_key {
             None => self.on_syn(io, id, &header),
-            Some(key) => self.on_segment(io, id, key, &header, &payload, values),
+            Some(key) => self.on_segment(io, id, key, &header, &payload, &mut values),
         };
         self.wire.recycle(payload);
+        self.wire.recycle_values(values);
         wakes
     }
 
@@ -133,7 +133,7 @@ impl Streams {
         key: EndpointKey,
         header: &Header,
         payload: &[u8],
-        values: Vec<(u64, Rc<dyn Any>)>,
+        values: &mut Carried,
     ) -> Wakes {
         let slot = key.slot as usize;
         let found = self.endpoint(key).is_some_and(|e| {
