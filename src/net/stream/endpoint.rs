@@ -365,7 +365,9 @@ pub(super) fn copy_out(deque: &VecDeque<u8>, offset: usize, len: usize, out: &mu
     if offset < front.len() {
         let end = (offset + len).min(front.len());
         out.extend_from_slice(&front[offset..end]);
-        out.extend_from_slice(&back[..len - (end - offset)]);
+        if end - offset < len {
+            out.extend_from_slice(&back[..len - (end - offset)]);
+        }
     } else {
         let start = offset - front.len();
         out.extend_from_slice(&back[start..start + len]);

@@ -220,13 +220,13 @@ impl Streams {
                     e.values_out.pop_front();
                 }
                 e.snd_una = ack;
-                if let Some((timed, sent_at)) = e.timing {
-                    if ack >= timed {
+                match e.timing {
+                    Some((timed, sent_at)) if ack >= timed => {
                         e.timing = None;
-                        e.sample_rtt(io.now - sent_at, config);
+                        e.sample_rtt(io.now - sent_at, config); // which resets `rto` too
                     }
+                    _ => e.rto = e.base_rto(config),
                 }
-                e.rto = e.base_rto(config);
                 e.dup_acks = 0;
                 if e.outstanding() {
                     e.retransmit_at = Some(io.now + e.rto);

@@ -456,7 +456,9 @@ impl Streams {
         let (front, back) = e.recv_buf.as_slices();
         let from_front = len.min(front.len());
         buf[..from_front].copy_from_slice(&front[..from_front]);
-        buf[from_front..len].copy_from_slice(&back[..len - from_front]);
+        if from_front < len {
+            buf[from_front..len].copy_from_slice(&back[..len - from_front]);
+        }
         drop_front(&mut e.recv_buf, len);
         e.read_pos += len as u64;
         // Tell the peer the window opened, if it opened enough to matter (or from nothing).

@@ -152,8 +152,9 @@ impl Wire {
     }
 
     /// Keep an emptied value list, if it ever allocated (an empty `Vec` costs nothing to make).
+    #[inline]
     pub(super) fn recycle_values(&mut self, mut values: Carried) {
-        if self.spare_values.len() < SPARE_MAX && values.capacity() > 0 && values.capacity() <= 64 {
+        if values.capacity() > 0 && values.capacity() <= 64 && self.spare_values.len() < SPARE_MAX {
             values.clear();
             self.spare_values.push(values);
         }
