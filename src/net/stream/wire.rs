@@ -151,10 +151,17 @@ impl Wire {
         self.spare_values.pop().unwrap_or_default()
     }
 
-    /// Keep an emptied value list, if it ever allocated (an empty `Vec` costs nothing to make).
-    #[inline]
-    pub(super) fn recycle_values(&mut self, mut values: Carried) {
-        if values.capacity() > 0 && values.capacity() <= 64 && self.spare_values.len() < SPARE_MAX {
+    /// Keep an emptied value list, if it ever allocated (an empty `Vec` costs nothing to make,
+    /// and most segments carry none: that case stays inline).
+    #[inline(always)]
+    pub(super) fn recycle_values(&mut self, values: Carried) {
+        if values.capacity() > 0 {
+            self.keep_values(values);
+        }
+    }
+
+    fn keep_values(&mut self, mut values: Carried) {
+        if values.capacity() <= 64 && self.spare_values.len() < SPARE_MAX {
             values.clear();
             self.spare_values.push(values);
         }
