@@ -438,7 +438,7 @@ impl Streams {
             len = self.fault_below(available as u64) as usize;
         }
         let slot = key.slot as usize;
-        // Borrowed, not copied: the config is a few hundred bytes and this runs per read.
+        // Borrowed, not copied: the config is about 150 bytes and this runs per read.
         let config = &self.config;
         let e = &mut self.endpoints[slot];
         if len < available {
