@@ -69,8 +69,17 @@ pub enum Latency {
 }
 
 impl Latency {
-    /// Draw one latency, in nanoseconds.
+    /// Draw one latency, in nanoseconds. A fixed latency, which draws nothing, is answered
+    /// inline: every packet on a default-like link asks.
+    #[inline]
     pub(crate) fn sample(&self, rng: &mut Stream) -> u64 {
+        match *self {
+            Latency::Fixed(latency) => nanos(latency),
+            _ => self.sample_drawn(rng),
+        }
+    }
+
+    fn sample_drawn(&self, rng: &mut Stream) -> u64 {
         match *self {
             Latency::Fixed(latency) => nanos(latency),
             Latency::Uniform { min, max } => rng.between(nanos(min), nanos(max)),

@@ -2,13 +2,11 @@
 //! steps that touch only it (sending and resending segments, the round trip estimate, taking
 //! in data in order, failing, finishing, arming its timer).
 
-use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
-use std::rc::Rc;
 use std::task::Waker;
 
-use super::wire::{Header, Values, Wire, ACK, FIN};
+use super::wire::{Carried, Header, Values, Wire, ACK, FIN};
 use super::{EndpointKey, Io, StreamEvent, Wakes};
 use crate::net::stream_config::{StreamConfig, RTO_MAX};
 use crate::node::NodeId;
@@ -44,7 +42,7 @@ pub(super) enum Owner {
 /// A segment that arrived ahead of a gap, held until the gap fills.
 pub(super) struct Held {
     pub(super) payload: Vec<u8>,
-    pub(super) values: Vec<(u64, Rc<dyn Any>)>,
+    pub(super) values: Carried,
     pub(super) fin: bool,
 }
 
@@ -169,12 +167,16 @@ impl Endpoint {
         let mut header = self.header(slot, flags, seq, config);
         header.retransmit = retransmit;
         let mut payload = wire.buffer();
-        let mut values = Vec::new();
+        let mut values = Carried::new();
         if len > 0 {
             let offset = (seq - (self.data_end - self.send_buf.len() as u64)) as usize;
             copy_out(&self.send_buf, offset, len, &mut payload);
             let end = seq + len as u64;
-            values.extend(self.values_out.iter().filter(|(at, _)| (seq..end).contains(at)).cloned());
+            // Only RPC frames carry values; plain bytes skip the scan.
+            if !self.values_out.is_empty() {
+                values = wire.values_buffer();
+                values.extend(self.values_out.iter().filter(|(at, _)| (seq..end).contains(at)).cloned());
+            }
         }
         if flags & ACK != 0 {
             self.ack_due = None;
@@ -321,7 +323,7 @@ impl Endpoint {
             }
             _ => None,
         };
-        [self.retransmit_at, give_up, self.ack_due, keepalive].into_iter().flatten().min()
+        earlier(earlier(self.retransmit_at, give_up), earlier(self.ack_due, keepalive))
     }
 
     /// Make sure a timer event is scheduled by the next deadline. An event already scheduled
@@ -336,13 +338,36 @@ impl Endpoint {
     }
 }
 
+/// The earlier of two deadlines, either of which may be absent. (`Option::min` would take
+/// an absent one, which orders first.)
+fn earlier(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Forget the first `len` bytes of a deque. Taking everything is the common case (a reader
+/// that drains the buffer, an acknowledgement of all in flight) and `clear` does it without
+/// `Drain`'s bookkeeping.
+pub(super) fn drop_front(deque: &mut VecDeque<u8>, len: usize) {
+    if len == deque.len() {
+        deque.clear();
+    } else {
+        deque.drain(..len);
+    }
+}
+
 /// Copy `len` bytes from `offset` of a deque into `out`.
 pub(super) fn copy_out(deque: &VecDeque<u8>, offset: usize, len: usize, out: &mut Vec<u8>) {
     let (front, back) = deque.as_slices();
     if offset < front.len() {
         let end = (offset + len).min(front.len());
         out.extend_from_slice(&front[offset..end]);
-        out.extend_from_slice(&back[..len - (end - offset)]);
+        if end - offset < len {
+            out.extend_from_slice(&back[..len - (end - offset)]);
+        }
     } else {
         let start = offset - front.len();
         out.extend_from_slice(&back[start..start + len]);
@@ -356,7 +381,7 @@ pub(super) fn receive(
     config: &StreamConfig,
     seq: u64,
     payload: &[u8],
-    values: Vec<(u64, Rc<dyn Any>)>,
+    values: &mut Carried,
     fin: bool,
 ) -> (bool, bool) {
     if e.fin_in {
@@ -373,7 +398,7 @@ pub(super) fn receive(
             if fits && longer {
                 let held = Held {
                     payload: payload[..keep].to_vec(),
-                    values: values.into_iter().filter(|(at, _)| *at < end).collect(),
+                    values: values.drain(..).filter(|(at, _)| *at < end).collect(),
                     fin: fin && keep == payload.len(),
                 };
                 if let Some(old) = e.out_of_order.insert(seq, held) {
@@ -390,9 +415,9 @@ pub(super) fn receive(
         if *entry.key() > e.rcv_nxt || e.fin_in {
             break;
         }
-        let (seq, held) = entry.remove_entry();
+        let (seq, mut held) = entry.remove_entry();
         e.out_of_order_bytes -= held.payload.len();
-        take_in_order(e, config, seq, &held.payload, held.values, held.fin);
+        take_in_order(e, config, seq, &held.payload, &mut held.values, held.fin);
     }
     if e.fin_in {
         e.out_of_order.clear();
@@ -408,7 +433,7 @@ pub(super) fn take_in_order(
     config: &StreamConfig,
     seq: u64,
     payload: &[u8],
-    values: Vec<(u64, Rc<dyn Any>)>,
+    values: &mut Carried,
     fin: bool,
 ) {
     debug_assert!(seq <= e.rcv_nxt);
@@ -425,7 +450,9 @@ pub(super) fn take_in_order(
         e.read_pos += take as u64; // read side shut: received, acknowledged, discarded
     } else {
         e.recv_buf.extend(&new[..take]);
-        e.values_in.extend(values.into_iter().filter(|(at, _)| (start..end).contains(at)));
+        if !values.is_empty() {
+            e.values_in.extend(values.drain(..).filter(|(at, _)| (start..end).contains(at)));
+        }
     }
     e.rcv_nxt = end;
     if fin && take == new.len() {

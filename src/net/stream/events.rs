@@ -1,12 +1,10 @@
 //! What happens when a segment arrives (at a listener, at an endpoint, or where nothing
 //! waits for it) and when an endpoint's timer fires.
 
-use std::any::Any;
 use std::io;
-use std::rc::Rc;
 
-use super::endpoint::{new_endpoint, receive, Owner, Phase, DELAYED_ACK};
-use super::wire::{Header, Segment, ACK, FIN, PROBE, RST, SYN};
+use super::endpoint::{drop_front, new_endpoint, receive, Owner, Phase, DELAYED_ACK};
+use super::wire::{Carried, Header, Segment, ACK, FIN, PROBE, RST, SYN};
 use super::{endpoint_in, EndpointKey, Io, Port, Streams, Wakes};
 use crate::node::NodeId;
 use crate::time::nanos;
@@ -17,18 +15,20 @@ impl Streams {
 
     pub(super) fn arrive(&mut self, io: &mut Io<'_>, slot: u32) -> Wakes {
         let segment = self.wire.in_flight.remove(slot as usize);
-        let Segment { id, header, payload, values, dropped } = segment;
+        let Segment { id, header, payload, mut values, dropped } = segment;
         if let Some(reason) = dropped {
             io.stats.segments_dropped += 1;
             io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
             self.wire.recycle(payload);
+            self.wire.recycle_values(values);
             return [None, None];
         }
         let wakes = match header.to_key {
             None => self.on_syn(io, id, &header),
-            Some(key) => self.on_segment(io, id, key, &header, &payload, values),
+            Some(key) => self.on_segment(io, id, key, &header, &payload, &mut values),
         };
         self.wire.recycle(payload);
+        self.wire.recycle_values(values);
         wakes
     }
 
@@ -133,9 +133,8 @@ impl Streams {
         key: EndpointKey,
         header: &Header,
         payload: &[u8],
-        values: Vec<(u64, Rc<dyn Any>)>,
+        values: &mut Carried,
     ) -> Wakes {
-        let config = self.config;
         let slot = key.slot as usize;
         let found = self.endpoint(key).is_some_and(|e| {
             e.conn == header.conn
@@ -148,13 +147,16 @@ impl Streams {
             return [None, None];
         }
         self.deliver(io, id, header.to);
-        let reset_fault = !payload.is_empty() && self.fault(config.faults.reset);
+        let reset = self.config.faults.reset;
+        let reset_fault = !payload.is_empty() && self.fault(reset);
+        // Borrowed beside the endpoint and the wire, not copied: this runs per segment.
+        let config = &self.config;
         let e = &mut self.endpoints[slot];
         let mut wakes: Wakes = [None, None];
         if e.phase == Phase::Closed {
             // Finished: the peer did not hear our last acknowledgement, so say it again.
             if header.flags & RST == 0 && (header.flags & FIN != 0 || !payload.is_empty()) {
-                e.send_control(slot, &mut self.wire, io, &config, ACK);
+                e.send_control(slot, &mut self.wire, io, config, ACK);
             }
             return wakes;
         }
@@ -175,9 +177,9 @@ impl Streams {
             e.waiting_since = None;
             e.retransmit_at = None;
             if let Some((_, sent_at)) = e.timing.take() {
-                e.sample_rtt(io.now - sent_at, &config);
+                e.sample_rtt(io.now - sent_at, config);
             }
-            e.rto = e.base_rto(&config);
+            e.rto = e.base_rto(config);
             io.trace.record(io.now, EventKind::StreamOpen { conn: e.conn, node: e.node });
             wakes[1] = e.writer.take();
         }
@@ -198,7 +200,7 @@ impl Streams {
         if reset_fault {
             let wakes = e.fail(io, io::ErrorKind::ConnectionReset, ResetReason::Fault);
             if let Some(peer) = e.peer_key {
-                let reply = Header { to_key: Some(peer), flags: RST | ACK, ..e.header(slot, 0, e.snd_nxt, &config) };
+                let reply = Header { to_key: Some(peer), flags: RST | ACK, ..e.header(slot, 0, e.snd_nxt, config) };
                 let buffer = self.wire.buffer();
                 self.wire.send(io, reply, buffer, Vec::new());
             }
@@ -213,18 +215,18 @@ impl Streams {
             if ack > e.snd_una && ack <= e.snd_nxt {
                 let buffered_from = e.data_end - e.send_buf.len() as u64;
                 let data_acked = ack.min(e.data_end).saturating_sub(buffered_from) as usize;
-                e.send_buf.drain(..data_acked);
+                drop_front(&mut e.send_buf, data_acked);
                 while e.values_out.front().is_some_and(|(at, _)| *at < ack) {
                     e.values_out.pop_front();
                 }
                 e.snd_una = ack;
-                if let Some((timed, sent_at)) = e.timing {
-                    if ack >= timed {
+                match e.timing {
+                    Some((timed, sent_at)) if ack >= timed => {
                         e.timing = None;
-                        e.sample_rtt(io.now - sent_at, &config);
+                        e.sample_rtt(io.now - sent_at, config); // which resets `rto` too
                     }
+                    _ => e.rto = e.base_rto(config),
                 }
-                e.rto = e.base_rto(&config);
                 e.dup_acks = 0;
                 if e.outstanding() {
                     e.retransmit_at = Some(io.now + e.rto);
@@ -247,7 +249,7 @@ impl Streams {
             {
                 e.dup_acks += 1;
                 if e.dup_acks == 3 {
-                    e.retransmit(slot, &mut self.wire, io, &config);
+                    e.retransmit(slot, &mut self.wire, io, config);
                 }
             }
             let limit = ack.saturating_add(header.window);
@@ -262,7 +264,7 @@ impl Streams {
         // What the peer sends.
         let fin = header.flags & FIN != 0;
         if !payload.is_empty() || fin {
-            let (in_order, woke) = receive(e, &config, header.seq, payload, values, fin);
+            let (in_order, woke) = receive(e, config, header.seq, payload, values, fin);
             if woke {
                 wakes[0] = e.reader.take();
             }
@@ -280,19 +282,19 @@ impl Streams {
 
         // Data sent now carries the acknowledgement; otherwise an owed one goes alone.
         let sent_before = self.wire.next_segment;
-        e.transmit(slot, &mut self.wire, io, &config);
+        e.transmit(slot, &mut self.wire, io, config);
         if ack_now && self.wire.next_segment == sent_before {
-            e.send_control(slot, &mut self.wire, io, &config, ACK);
+            e.send_control(slot, &mut self.wire, io, config, ACK);
         }
         e.finish_if_done();
-        e.rearm(slot, &mut self.wire, &config);
+        e.rearm(slot, &mut self.wire, config);
         self.remove_if_done(key);
         wakes
     }
 
     pub(super) fn on_timer(&mut self, io: &mut Io<'_>, key: EndpointKey) -> Wakes {
-        let config = self.config;
         let slot = key.slot as usize;
+        let config = &self.config;
         let Some(e) = endpoint_in(&mut self.endpoints, key) else { return [None, None] };
         let now = io.now;
         if e.timer_at == Some(now) {
@@ -313,15 +315,15 @@ impl Streams {
             e.retransmit_at = None;
             if e.phase == Phase::Connecting {
                 let seq = 0;
-                let mut header = e.header(slot, SYN, seq, &config);
+                let mut header = e.header(slot, SYN, seq, config);
                 header.retransmit = true;
                 let buffer = self.wire.buffer();
                 self.wire.send(io, header, buffer, Vec::new());
                 e.timing = None;
             } else if e.outstanding() {
-                e.retransmit(slot, &mut self.wire, io, &config);
+                e.retransmit(slot, &mut self.wire, io, config);
             } else if e.window_closed() || e.probing {
-                e.send_control(slot, &mut self.wire, io, &config, ACK | PROBE);
+                e.send_control(slot, &mut self.wire, io, config, ACK | PROBE);
                 e.probing = true;
                 e.waiting_since.get_or_insert(now);
             }
@@ -331,7 +333,7 @@ impl Streams {
             }
         }
         if e.ack_due.is_some_and(|at| at <= now) {
-            e.send_control(slot, &mut self.wire, io, &config, ACK);
+            e.send_control(slot, &mut self.wire, io, config, ACK);
         }
         if let Some(idle) = config.keepalive {
             if e.phase == Phase::Open
@@ -339,13 +341,13 @@ impl Streams {
                 && !e.probing
                 && now >= e.last_heard.saturating_add(nanos(idle))
             {
-                e.send_control(slot, &mut self.wire, io, &config, ACK | PROBE);
+                e.send_control(slot, &mut self.wire, io, config, ACK | PROBE);
                 e.probing = true;
                 e.waiting_since = Some(now);
                 e.retransmit_at = Some(now + e.rto);
             }
         }
-        e.rearm(slot, &mut self.wire, &config);
+        e.rearm(slot, &mut self.wire, config);
         [None, None]
     }
 }

@@ -46,7 +46,7 @@ use crate::seed::Seed;
 use crate::sim::state::{Fired, World};
 use crate::time::nanos;
 use crate::trace::{DropReason, EventKind, ResetReason, Trace};
-use endpoint::{new_endpoint, Endpoint, Owner, Phase};
+use endpoint::{drop_front, new_endpoint, Endpoint, Owner, Phase};
 use wire::{Wire, ACK, RST, SYN};
 
 /// An endpoint's slot and the sequence number that makes a stale handle or segment miss.
@@ -101,7 +101,10 @@ impl World {
         let (streams, links, stats) = self.net.split_streams();
         let mut io = Io { now, nodes: &self.nodes, trace: &mut self.trace, links, stats };
         let result = f(streams, &mut io);
-        self.schedule_streams();
+        // Most reads and many arrivals schedule nothing; skip the outbox's take and put.
+        if !self.net.streams.wire.outbox.is_empty() {
+            self.schedule_streams();
+        }
         result
     }
 
@@ -195,7 +198,13 @@ impl Streams {
             listeners: Slab::new(),
             ports: BTreeMap::new(),
             accepting: BTreeMap::new(),
-            wire: Wire { in_flight: Slab::new(), next_segment: 0, spare: Vec::new(), outbox: Vec::new() },
+            wire: Wire {
+                in_flight: Slab::new(),
+                next_segment: 0,
+                spare: Vec::new(),
+                spare_values: Vec::new(),
+                outbox: Vec::new(),
+            },
             next_seq: 0,
             next_conn: 0,
             seed: Seed(0),
@@ -403,8 +412,7 @@ impl Streams {
         waker: &Waker,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let config = self.config;
-        let partial = config.faults.partial_read;
+        let partial = self.config.faults.partial_read;
         let Some(e) = self.endpoint_mut(key) else { return Poll::Ready(Err(stale())) };
         if let Some(kind) = e.error {
             return Poll::Ready(Err(io::Error::from(kind)));
@@ -430,6 +438,8 @@ impl Streams {
             len = self.fault_below(available as u64) as usize;
         }
         let slot = key.slot as usize;
+        // Borrowed, not copied: the config is about 150 bytes and this runs per read.
+        let config = &self.config;
         let e = &mut self.endpoints[slot];
         if len < available {
             io.trace.record(
@@ -446,15 +456,17 @@ impl Streams {
         let (front, back) = e.recv_buf.as_slices();
         let from_front = len.min(front.len());
         buf[..from_front].copy_from_slice(&front[..from_front]);
-        buf[from_front..len].copy_from_slice(&back[..len - from_front]);
-        e.recv_buf.drain(..len);
+        if from_front < len {
+            buf[from_front..len].copy_from_slice(&back[..len - from_front]);
+        }
+        drop_front(&mut e.recv_buf, len);
         e.read_pos += len as u64;
         // Tell the peer the window opened, if it opened enough to matter (or from nothing).
-        let edge = e.right_edge(&config);
+        let edge = e.right_edge(config);
         let threshold = (config.recv_buffer as u64 / 2).min(2 * config.segment_max as u64).max(1);
         if e.phase == Phase::Open && !e.fin_in && edge - e.advertised_edge >= threshold {
-            e.send_control(slot, &mut self.wire, io, &config, ACK);
-            e.rearm(slot, &mut self.wire, &config);
+            e.send_control(slot, &mut self.wire, io, config, ACK);
+            e.rearm(slot, &mut self.wire, config);
         }
         Poll::Ready(Ok(len))
     }
@@ -479,9 +491,8 @@ impl Streams {
         buf: &[u8],
         value: Option<&Rc<dyn Any>>,
     ) -> Poll<io::Result<usize>> {
-        let config = self.config;
-        let partial = config.faults.partial_write;
-        let Some(e) = self.endpoint_mut(key) else { return Poll::Ready(Err(stale())) };
+        let partial = self.config.faults.partial_write;
+        let Some(e) = endpoint_in(&mut self.endpoints, key) else { return Poll::Ready(Err(stale())) };
         if let Some(kind) = e.error {
             return Poll::Ready(Err(io::Error::from(kind)));
         }
@@ -491,7 +502,7 @@ impl Streams {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let space = config.send_buffer - e.send_buf.len();
+        let space = self.config.send_buffer - e.send_buf.len();
         if space == 0 {
             set_waker(&mut e.writer, waker);
             return Poll::Pending;
@@ -502,6 +513,7 @@ impl Streams {
             len = self.fault_below(available as u64) as usize;
         }
         let slot = key.slot as usize;
+        let config = &self.config;
         let e = &mut self.endpoints[slot];
         if len < available {
             io.trace.record(
@@ -520,8 +532,8 @@ impl Streams {
         }
         e.send_buf.extend(&buf[..len]);
         e.data_end += len as u64;
-        e.transmit(slot, &mut self.wire, io, &config);
-        e.rearm(slot, &mut self.wire, &config);
+        e.transmit(slot, &mut self.wire, io, config);
+        e.rearm(slot, &mut self.wire, config);
         Poll::Ready(Ok(len))
     }
 

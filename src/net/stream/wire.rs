@@ -68,11 +68,14 @@ impl Header {
 /// carries each.
 pub(super) type Values = VecDeque<(u64, Rc<dyn Any>)>;
 
+/// The values riding on one segment's bytes, by byte position.
+pub(super) type Carried = Vec<(u64, Rc<dyn Any>)>;
+
 pub(super) struct Segment {
     pub(super) id: u64,
     pub(super) header: Header,
     pub(super) payload: Vec<u8>,
-    pub(super) values: Vec<(u64, Rc<dyn Any>)>,
+    pub(super) values: Carried,
     pub(super) dropped: Option<DropReason>,
 }
 
@@ -81,12 +84,15 @@ pub(super) struct Wire {
     pub(super) in_flight: Slab<Segment>,
     pub(super) next_segment: u64,
     pub(super) spare: Vec<Vec<u8>>,
+    /// Emptied value lists kept for reuse, as payload buffers are: every RPC frame's last
+    /// segment carries a value, and a fresh list would be an allocation per segment.
+    pub(super) spare_values: Vec<Carried>,
     pub(super) outbox: Vec<(u64, StreamEvent)>,
 }
 
 impl Wire {
     /// Send a segment through the link. The payload buffer is the wire's from now on.
-    pub(super) fn send(&mut self, io: &mut Io<'_>, header: Header, payload: Vec<u8>, values: Vec<(u64, Rc<dyn Any>)>) {
+    pub(super) fn send(&mut self, io: &mut Io<'_>, header: Header, payload: Vec<u8>, values: Carried) {
         let id = self.next_segment;
         self.next_segment += 1;
         let bytes = payload.len();
@@ -110,6 +116,7 @@ impl Wire {
                 io.stats.segments_dropped += 1;
                 io.trace.record(io.now, EventKind::SegmentDrop { segment: id, reason });
                 self.recycle(payload);
+                self.recycle_values(values);
             }
             Verdict::Arrives(first, second) => {
                 // The original first, then its copy, as for datagrams.
@@ -118,7 +125,12 @@ impl Wire {
                     self.next_segment += 1;
                     let mut duplicate = self.spare.pop().unwrap_or_default();
                     duplicate.extend_from_slice(&payload);
-                    (at, Segment { id: copy, header, payload: duplicate, values: values.clone(), dropped: None })
+                    let mut values_copy = Carried::new();
+                    if !values.is_empty() {
+                        values_copy = self.values_buffer();
+                        values_copy.extend(values.iter().cloned());
+                    }
+                    (at, Segment { id: copy, header, payload: duplicate, values: values_copy, dropped: None })
                 });
                 let slot = self.in_flight.insert(Segment { id, header, payload, values, dropped: None }) as u32;
                 self.outbox.push((first, StreamEvent::Arrive { slot }));
@@ -133,6 +145,26 @@ impl Wire {
 
     pub(super) fn buffer(&mut self) -> Vec<u8> {
         self.spare.pop().unwrap_or_default()
+    }
+
+    pub(super) fn values_buffer(&mut self) -> Carried {
+        self.spare_values.pop().unwrap_or_default()
+    }
+
+    /// Keep an emptied value list, if it ever allocated (an empty `Vec` costs nothing to make,
+    /// and most segments carry none: that case stays inline).
+    #[inline(always)]
+    pub(super) fn recycle_values(&mut self, values: Carried) {
+        if values.capacity() > 0 {
+            self.keep_values(values);
+        }
+    }
+
+    fn keep_values(&mut self, mut values: Carried) {
+        if values.capacity() <= 64 && self.spare_values.len() < SPARE_MAX {
+            values.clear();
+            self.spare_values.push(values);
+        }
     }
 
     pub(super) fn recycle(&mut self, mut payload: Vec<u8>) {
