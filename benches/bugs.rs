@@ -26,6 +26,8 @@ mod election;
 mod lock;
 #[path = "support/on_cores.rs"]
 mod on_cores;
+#[path = "support/quick.rs"]
+mod quick;
 #[path = "../examples/replog/system.rs"]
 mod replog;
 #[path = "../examples/twopc/system.rs"]
@@ -152,7 +154,7 @@ fn row(protocol: &Protocol, trials: u64, cap: u64, fixed_seeds: u64) -> Row {
 }
 
 fn main() {
-    let quick = std::env::var("SEEDSIM_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let quick = quick::quick();
     let (trials, cap, fixed_seeds) = if quick { (3, 200, 200) } else { (9, 1_000, 10_000) };
     println!(
         "seedsim bug-finding benchmark ({}): median seeds to find each planted bug over {trials} trials, cap {cap}",
