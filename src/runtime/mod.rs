@@ -176,10 +176,15 @@ impl Tasks {
     /// a third-party primitive may wake its waiters in an order it drew from a generator
     /// seeded by the OS (tokio's `watch` does), and that order must not reach the
     /// schedule. Which tasks woke is the program's doing; in what order within a step is not.
+    #[inline]
     pub(crate) fn drain_inbox(&mut self, inbox: &mut Vec<u64>) {
-        if inbox.is_empty() {
-            return;
+        // Every step asks, and after most polls nothing woke: answered without a call.
+        if !inbox.is_empty() {
+            self.queue_woken(inbox);
         }
+    }
+
+    fn queue_woken(&mut self, inbox: &mut Vec<u64>) {
         std::mem::swap(inbox, &mut self.spare_inbox);
         // By (slot key, generation): a total order, as a stale id and a fresh one may share a
         // slot. Rotated, an id reads `key | tag | generation` from its high bits down, and the
