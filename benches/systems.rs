@@ -22,8 +22,11 @@ mod election;
 mod kv;
 #[path = "../examples/lock/system.rs"]
 mod lock;
-#[path = "../examples/replkv/replica.rs"]
-mod replkv;
+#[path = "../examples/replkv"]
+mod replkv {
+    pub mod replica;
+    pub mod world;
+}
 #[path = "../examples/replog/system.rs"]
 mod replog;
 #[path = "../examples/twopc/system.rs"]
@@ -32,9 +35,9 @@ mod twopc;
 #[allow(dead_code)]
 mod walkv;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use seedsim::fault::{Profile, Weights};
+use seedsim::fault::Profile;
 use seedsim::{Builder, Error, Seed, Sim};
 
 /// The kv example's fixed variant, in the shape the others take.
@@ -42,30 +45,16 @@ fn kv_scenario(sim: &mut Sim, _fixed: bool) -> Result<(), Error> {
     kv::scenario(sim, kv::Variant::Fixed)
 }
 
-/// The replkv example's fixed variant (a backup syncs before it acknowledges), as its
-/// `main.rs` builds it: three replicas and a client writing 50 values.
+/// The replkv example's fixed variant (the primary syncs before it acknowledges), as its
+/// `main.rs` runs it by default: three replicas and a client writing 40 values.
 fn replkv_scenario(sim: &mut Sim, _fixed: bool) -> Result<(), Error> {
-    let replicas: Vec<String> = (0..3).map(|id| format!("r{id}:7000")).collect();
-    for id in 0..replicas.len() {
-        let config = replkv::Config { id, replicas: replicas.clone(), sync_before_ack: true };
-        sim.node(&format!("r{id}"), move || replkv::replica(config.clone()))?;
-    }
-    sim.client("client", async move { replkv::client("r0:7000", 50).await.map(drop) })?;
-    Ok(())
+    replkv::world::scenario(sim, true, 40)
 }
 
-/// The faults of replkv's own runs (its `main.rs`): a replica's node returns a disk error
-/// rather than survive it, so the default profile's disk faults would fail it by design.
+/// The faults of replkv's own runs: a replica returns a disk error rather than survive it,
+/// so the default profile's disk faults would fail it by design.
 fn replkv_faults(_seed: Seed) -> Profile {
-    let mut weights = Weights::default();
-    (weights.crash, weights.pause, weights.partition, weights.clog) = (3, 1, 2, 1);
-    Profile::calm()
-        .weights(weights)
-        .duration(Duration::from_secs(3))
-        .interval(Duration::from_millis(100), Duration::from_millis(400))
-        .fault_length(Duration::from_millis(50), Duration::from_millis(500))
-        .down_max(1)
-        .focus("r0")
+    replkv::world::profile()
 }
 
 /// The default faults, swarm over every kind.
