@@ -15,7 +15,8 @@ use openraft::{BasicNode, RaftNetworkV2, ReadPolicy};
 use seedsim::net::TcpListener;
 use seedsim::rpc::{Client, RpcError, Server};
 
-use crate::store::{Data, LogStore, StateMachine};
+use crate::store::{LogStore, StateMachine};
+use crate::types::Data;
 use crate::types::{NodeId, Raft, Request, TypeConfig, Vote};
 use crate::wire::{Append, Get, InstallSnapshot, Json, Put, Reply, RequestVote};
 use crate::Variant;

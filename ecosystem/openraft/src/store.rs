@@ -16,11 +16,11 @@ use std::ops::RangeBounds;
 use std::rc::Rc;
 
 use openraft::storage::{EntryResponder, IOFlushed, LogState, RaftLogStorage, RaftStateMachine};
-use openraft::{EntryPayload, RaftLogReader, RaftSnapshotBuilder};
+use openraft::{RaftLogReader, RaftSnapshotBuilder};
 use seedsim::fs::File;
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Entry, LogId, Response, SnapshotMeta, StoredMembership, TypeConfig, Vote};
+use crate::types::{Data, Entry, LogId, SnapshotMeta, StoredMembership, TypeConfig, Vote};
 use crate::Variant;
 
 const LOG_PATH: &str = "raft/log";
@@ -218,14 +218,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// What a snapshot holds, and the state machine's own state.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Data {
-    pub last_applied: Option<LogId>,
-    pub membership: StoredMembership,
-    pub kv: BTreeMap<u64, u64>,
-}
-
 /// A snapshot on disk: its meta and the data.
 #[derive(Serialize, Deserialize)]
 struct StoredSnapshot {
@@ -294,18 +286,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         use futures_util::StreamExt;
         while let Some(item) = entries.next().await {
             let (entry, responder) = item?;
-            let response = {
-                let mut data = self.data.borrow_mut();
-                data.last_applied = Some(entry.log_id);
-                match entry.payload {
-                    EntryPayload::Blank => Response { previous: None },
-                    EntryPayload::Normal(request) => Response { previous: data.kv.insert(request.key, request.value) },
-                    EntryPayload::Membership(membership) => {
-                        data.membership = StoredMembership::new(Some(entry.log_id), membership);
-                        Response { previous: None }
-                    }
-                }
-            };
+            let response = self.data.borrow_mut().apply(entry);
             if let Some(responder) = responder {
                 responder.send(response);
             }

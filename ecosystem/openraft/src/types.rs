@@ -3,10 +3,11 @@
 //! so `peers/openraft` (the same cluster on turmoil, with openraft's tokio runtime) shares
 //! this file.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 
-use openraft::{Config, SnapshotPolicy};
+use openraft::{Config, EntryPayload, SnapshotPolicy};
 
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +45,30 @@ pub type LogId = openraft::type_config::alias::LogIdOf<TypeConfig>;
 pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
-pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, crate::store::Data>;
+pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, Data>;
+
+/// What a snapshot holds, and the state machine's own state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Data {
+    pub last_applied: Option<LogId>,
+    pub membership: StoredMembership,
+    pub kv: BTreeMap<u64, u64>,
+}
+
+impl Data {
+    /// Apply one committed entry: the state machine's whole meaning, whichever store keeps it.
+    pub fn apply(&mut self, entry: Entry) -> Response {
+        self.last_applied = Some(entry.log_id);
+        match entry.payload {
+            EntryPayload::Blank => Response { previous: None },
+            EntryPayload::Normal(request) => Response { previous: self.kv.insert(request.key, request.value) },
+            EntryPayload::Membership(membership) => {
+                self.membership = StoredMembership::new(Some(entry.log_id), membership);
+                Response { previous: None }
+            }
+        }
+    }
+}
 
 /// openraft's settings: quick elections and heartbeats, and a snapshot every few entries with
 /// the log purged behind it, so snapshots are installed on lagging followers in every run.

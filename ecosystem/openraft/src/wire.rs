@@ -7,7 +7,7 @@ use seedsim::rpc::Codec;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::store::Data;
+use crate::types::Data;
 use crate::types::{Request, SnapshotMeta, TypeConfig, Vote};
 
 /// Every message as JSON: what a real deployment would put on the wire.

@@ -22,7 +22,8 @@ use seedsim::rpc::{Codec, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use turmoil::net::{TcpListener, TcpStream};
 
-use crate::store::{Data, LogStore, StateMachine};
+use crate::store::{LogStore, StateMachine};
+use crate::types::Data;
 use crate::types::{NodeId, Raft, Snapshot, TypeConfig, Vote};
 use crate::wire::{Append, Get, InstallSnapshot, Json, Put, Reply, RequestVote};
 

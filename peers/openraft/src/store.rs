@@ -11,10 +11,9 @@ use std::ops::RangeBounds;
 use std::rc::Rc;
 
 use openraft::storage::{EntryResponder, IOFlushed, LogState, RaftLogStorage, RaftStateMachine};
-use openraft::{EntryPayload, RaftLogReader, RaftSnapshotBuilder};
-use serde::{Deserialize, Serialize};
+use openraft::{RaftLogReader, RaftSnapshotBuilder};
 
-use crate::types::{Entry, LogId, Response, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, Vote};
+use crate::types::{Data, Entry, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, Vote};
 
 /// The log store's state. No borrow of it is held across an await.
 #[derive(Default)]
@@ -95,14 +94,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// What a snapshot holds, and the state machine's own state (as raftkv's `store::Data`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Data {
-    pub last_applied: Option<LogId>,
-    pub membership: StoredMembership,
-    pub kv: BTreeMap<u64, u64>,
-}
-
 /// The state machine: the data, and the last snapshot. Shared with the node's read handler.
 #[derive(Clone, Default)]
 pub struct StateMachine {
@@ -137,18 +128,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         use futures_util::StreamExt;
         while let Some(item) = entries.next().await {
             let (entry, responder) = item?;
-            let response = {
-                let mut data = self.data.borrow_mut();
-                data.last_applied = Some(entry.log_id);
-                match entry.payload {
-                    EntryPayload::Blank => Response { previous: None },
-                    EntryPayload::Normal(request) => Response { previous: data.kv.insert(request.key, request.value) },
-                    EntryPayload::Membership(membership) => {
-                        data.membership = StoredMembership::new(Some(entry.log_id), membership);
-                        Response { previous: None }
-                    }
-                }
-            };
+            let response = self.data.borrow_mut().apply(entry);
             if let Some(responder) = responder {
                 responder.send(response);
             }
