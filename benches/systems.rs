@@ -51,19 +51,18 @@ fn replkv_scenario(sim: &mut Sim, _fixed: bool) -> Result<(), Error> {
     replkv::world::scenario(sim, true, 40)
 }
 
-/// The faults of replkv's own runs: a replica returns a disk error rather than survive it,
-/// so the default profile's disk faults would fail it by design.
-fn replkv_faults(_seed: Seed) -> Profile {
-    replkv::world::profile()
-}
+/// The faults of a system's second row: what the row is labelled, and the profile for a seed.
+type Faults = (&'static str, fn(Seed) -> Profile);
 
 /// The default faults, swarm over every kind.
-fn default_faults(seed: Seed) -> Profile {
-    Profile::swarm(Profile::default(), seed)
-}
+const DEFAULT_FAULTS: Faults = ("default", |seed| Profile::swarm(Profile::default(), seed));
+
+/// The faults of replkv's own runs: a replica returns a disk error rather than survive it,
+/// so the default profile's disk faults would fail it by design.
+const REPLKV_FAULTS: Faults = ("its own", |_| replkv::world::profile());
 
 /// A system: its name, builder, scenario, and the faults of its row with faults.
-type System = (&'static str, fn() -> Builder, fn(&mut Sim, bool) -> Result<(), Error>, fn(Seed) -> Profile);
+type System = (&'static str, fn() -> Builder, fn(&mut Sim, bool) -> Result<(), Error>, Faults);
 fn main() {
     // `cargo bench` passes `--bench`; a number is the seed count, any other word names a system.
     let words: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
@@ -75,19 +74,18 @@ fn main() {
         _ => panic!("expected at most one seed count, got {counts:?}"),
     };
     let all: Vec<System> = vec![
-        ("election", election::builder, election::scenario, default_faults),
-        ("lock", lock::builder, lock::scenario, default_faults),
-        ("replog", replog::builder, replog::scenario, default_faults),
-        ("twopc", twopc::builder, twopc::scenario, default_faults),
-        ("walkv", walkv::builder, walkv::scenario, default_faults),
-        ("kv", kv::builder, kv_scenario, default_faults),
-        ("replkv", Sim::builder, replkv_scenario, replkv_faults),
+        ("election", election::builder, election::scenario, DEFAULT_FAULTS),
+        ("lock", lock::builder, lock::scenario, DEFAULT_FAULTS),
+        ("replog", replog::builder, replog::scenario, DEFAULT_FAULTS),
+        ("twopc", twopc::builder, twopc::scenario, DEFAULT_FAULTS),
+        ("walkv", walkv::builder, walkv::scenario, DEFAULT_FAULTS),
+        ("kv", kv::builder, kv_scenario, DEFAULT_FAULTS),
+        ("replkv", Sim::builder, replkv_scenario, REPLKV_FAULTS),
     ];
-    for (name, builder, scenario, profile) in all {
+    for (name, builder, scenario, (with_faults, profile)) in all {
         if !filters.is_empty() && !filters.iter().any(|filter| filter.as_str() == name) {
             continue;
         }
-        let with_faults = if name == "replkv" { "its own" } else { "default" };
         for faults in ["none", with_faults] {
             let (mut sim_ns, mut events, mut steps) = (0u128, 0u64, 0u64);
             let t = Instant::now();
